@@ -1,0 +1,315 @@
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "macro.h"
+#include "random.h"
+
+int path_open_beneath(int anchor_fd, const char *relpath, int open_flags, mode_t mode, unsigned flags) {
+        struct open_how how = {
+                .flags = (unsigned long long) (open_flags | O_CLOEXEC),
+                .mode = (open_flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+        };
+        if (!relpath || relpath[0] == '/')
+                return -EXDEV;
+        if (relpath[0] == '\0')
+                relpath = ".";
+        if (flags & PATH_NO_SYMLINKS)
+                how.resolve |= RESOLVE_NO_SYMLINKS;
+        if (flags & PATH_NO_XDEV)
+                how.resolve |= RESOLVE_NO_XDEV;
+        long fd;
+        do
+                fd = syscall(SYS_openat2, anchor_fd, relpath, &how, sizeof how);
+        while (fd < 0 && errno == EAGAIN);
+        if (fd < 0)
+                return negative_errno();
+        return (int) fd;
+}
+
+int path_open_beneath_dir(const char *anchor, const char *relpath, int open_flags, mode_t mode, unsigned flags) {
+        _cleanup_close_ int afd = open(anchor, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (afd < 0)
+                return negative_errno();
+        return path_open_beneath(afd, relpath, open_flags, mode, flags);
+}
+
+int mkdir_p_at(int dirfd, const char *relpath, mode_t mode) {
+        _cleanup_free_ char *copy = strdup(relpath);
+        if (!copy)
+                return -ENOMEM;
+        _cleanup_close_ int cur = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+        if (cur < 0)
+                return negative_errno();
+        char *save = NULL;
+        for (char *part = strtok_r(copy, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
+                if (streq(part, "."))
+                        continue;
+                if (streq(part, ".."))
+                        return -EXDEV;
+                if (mkdirat(cur, part, mode) < 0 && errno != EEXIST)
+                        return negative_errno();
+                int next = openat(cur, part, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0)
+                        return errno == ENOTDIR || errno == ELOOP ? -ENOTDIR : negative_errno();
+                close(cur);
+                cur = next;
+        }
+        return 0;
+}
+
+int mkdir_p(const char *path, mode_t mode) {
+        if (path[0] != '/')
+                return mkdir_p_at(AT_FDCWD, path, mode);
+        _cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+                return negative_errno();
+        return mkdir_p_at(root, path + 1, mode);
+}
+
+int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode) {
+        char tmp[300];
+        const char *base = strrchr(name, '/');
+        base = base ? base + 1 : name;
+        if (strlen(name) > 200)
+                return -ENAMETOOLONG;
+        /* The temporary file lives in the same directory as the target so
+         * that rename(2) is atomic; a dot name keeps it out of listings. */
+        char hex[17];
+        random_hex(hex, sizeof hex);
+        snprintf(tmp, sizeof tmp, "%.*s.%s.%s.tmp", (int) (base - name), name, base, hex);
+
+        _cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd < 0)
+                return negative_errno();
+        const char *p = data;
+        size_t left = len;
+        while (left > 0) {
+                ssize_t n = write(fd, p, left);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        int r = negative_errno();
+                        unlinkat(dirfd, tmp, 0);
+                        return r;
+                }
+                p += n;
+                left -= (size_t) n;
+        }
+        if (fchmod(fd, mode) < 0 || fsync(fd) < 0 || renameat(dirfd, tmp, dirfd, name) < 0) {
+                int r = negative_errno();
+                unlinkat(dirfd, tmp, 0);
+                return r;
+        }
+        /* Make the rename itself durable. */
+        _cleanup_close_ int dfd = -1;
+        if (base != name) {
+                char dir[256];
+                snprintf(dir, sizeof dir, "%.*s", (int) (base - name), name);
+                dfd = openat(dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        } else
+                dfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0)
+                (void) fsync(dfd);
+        return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode) {
+        return write_file_atomic_at(AT_FDCWD, path, data, len, mode);
+}
+
+int read_file_at(int dirfd, const char *name, size_t max, char **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        size_t cap = 4096, len = 0;
+        _cleanup_free_ char *buf = malloc(cap + 1);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                if (len == cap) {
+                        if (cap >= max)
+                                return -EFBIG;
+                        size_t ncap = cap * 2 > max ? max : cap * 2;
+                        char *nbuf = realloc(buf, ncap + 1);
+                        if (!nbuf)
+                                return -ENOMEM;
+                        buf = nbuf;
+                        cap = ncap;
+                }
+                ssize_t n = read(fd, buf + len, cap - len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+        }
+        buf[len] = '\0';
+        if (ret_len)
+                *ret_len = len;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int read_file(const char *path, size_t max, char **ret, size_t *ret_len) {
+        return read_file_at(AT_FDCWD, path, max, ret, ret_len);
+}
+
+static int rm_rf_children(int fd, dev_t dev) {
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                int r = negative_errno();
+                close(fd);
+                return r;
+        }
+        int r = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                struct stat st;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        if (errno != ENOENT && r == 0)
+                                r = negative_errno();
+                        continue;
+                }
+                if (S_ISDIR(st.st_mode)) {
+                        if (st.st_dev != dev) {
+                                /* Another filesystem is mounted here: never
+                                 * delete through it. */
+                                if (r == 0)
+                                        r = -EBUSY;
+                                continue;
+                        }
+                        int cfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (cfd < 0) {
+                                if (r == 0)
+                                        r = negative_errno();
+                                continue;
+                        }
+                        int q = rm_rf_children(cfd, dev);
+                        if (q < 0 && r == 0)
+                                r = q;
+                        if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
+                                r = negative_errno();
+                } else if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT && r == 0)
+                        r = negative_errno();
+        }
+        closedir(d);
+        return r;
+}
+
+int rm_rf_at(int dirfd, const char *name) {
+        struct stat st;
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : negative_errno();
+        if (!S_ISDIR(st.st_mode))
+                return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? negative_errno() : 0;
+        if (path_is_mount_point(name) && name[0] == '/')
+                return -EBUSY;
+        int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        int r = rm_rf_children(fd, st.st_dev);
+        if (r < 0)
+                return r;
+        if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                return negative_errno();
+        return 0;
+}
+
+int rm_rf(const char *path) {
+        return rm_rf_at(AT_FDCWD, path);
+}
+
+/* Decodes the octal escapes (\040 for a space) mountinfo uses in paths. */
+static void unescape_mountinfo(char *s) {
+        char *w = s;
+        for (char *r = s; *r;) {
+                if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' &&
+                    r[3] <= '7') {
+                        *w++ = (char) (((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
+                        r += 4;
+                } else
+                        *w++ = *r++;
+        }
+        *w = '\0';
+}
+
+bool path_is_mount_point(const char *path) {
+        char real[4096];
+        if (!realpath(path, real))
+                return false;
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+        if (!f)
+                return false;
+        char *line = NULL;
+        size_t cap = 0;
+        bool found = false;
+        while (getline(&line, &cap, f) > 0) {
+                char mnt[4096];
+                if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+                        continue;
+                unescape_mountinfo(mnt);
+                if (streq(mnt, real)) {
+                        found = true;
+                        break;
+                }
+        }
+        free(line);
+        return found;
+}
+
+static int du_walk(int fd, dev_t dev, unsigned long long *sum) {
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return negative_errno();
+        }
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                struct stat st;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                if (st.st_dev != dev)
+                        continue;
+                *sum += (unsigned long long) st.st_blocks * 512ULL;
+                if (S_ISDIR(st.st_mode)) {
+                        int cfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (cfd >= 0)
+                                du_walk(cfd, dev, sum);
+                }
+        }
+        closedir(d);
+        return 0;
+}
+
+int disk_usage(const char *path, unsigned long long *ret_bytes) {
+        struct stat st;
+        if (lstat(path, &st) < 0)
+                return negative_errno();
+        unsigned long long sum = (unsigned long long) st.st_blocks * 512ULL;
+        if (S_ISDIR(st.st_mode)) {
+                int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        return negative_errno();
+                int r = du_walk(fd, st.st_dev, &sum);
+                if (r < 0)
+                        return r;
+        }
+        *ret_bytes = sum;
+        return 0;
+}

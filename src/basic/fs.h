@@ -1,0 +1,53 @@
+/* File operations. Every path that comes from a user or from state on disk is
+ * opened through path_open_beneath(), which refuses anything that would leave
+ * the anchor directory (.., absolute paths, symlinks out, magic links). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Flags for path_open_beneath(). */
+enum {
+        PATH_NO_SYMLINKS = 1 << 0, /* refuse every symlink, not only those escaping */
+        PATH_NO_XDEV = 1 << 1,     /* refuse crossing a mount point */
+};
+
+/* Opens relpath (relative, no leading '/') beneath the directory anchor_fd with
+ * openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS). open_flags as for open(2);
+ * O_CLOEXEC is always added. Returns an fd, or -errno (-EXDEV for an escape). */
+int path_open_beneath(int anchor_fd, const char *relpath, int open_flags, mode_t mode, unsigned flags);
+
+/* Same, anchored at an absolute directory path. */
+int path_open_beneath_dir(const char *anchor, const char *relpath, int open_flags, mode_t mode, unsigned flags);
+
+/* Creates every missing directory of relpath beneath dirfd (like mkdir -p),
+ * never following symlinks. Returns 0 or -errno. */
+int mkdir_p_at(int dirfd, const char *relpath, mode_t mode);
+
+/* mkdir -p for an absolute path (used for the program's own state dirs). */
+int mkdir_p(const char *path, mode_t mode);
+
+/* Writes data to name in dirfd atomically: a temporary file in the same
+ * directory, fsync, rename over name, fsync of the directory. A crash leaves
+ * either the old or the new content, never a mix. */
+int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode);
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+/* Reads a whole file (up to max bytes; -EFBIG past that) into a NUL-terminated
+ * buffer the caller frees. */
+int read_file_at(int dirfd, const char *name, size_t max, char **ret, size_t *ret_len);
+int read_file(const char *path, size_t max, char **ret, size_t *ret_len);
+
+/* Removes name in dirfd and everything below it. Never follows symlinks and
+ * never descends into another mount (returns -EBUSY instead). A missing name
+ * is success. */
+int rm_rf_at(int dirfd, const char *name);
+int rm_rf(const char *path);
+
+/* True if path is a mount point according to /proc/self/mountinfo. */
+bool path_is_mount_point(const char *path);
+
+/* Disk usage in bytes of everything below path (st_blocks, hard links counted
+ * once per walk), without crossing mounts. */
+int disk_usage(const char *path, unsigned long long *ret_bytes);

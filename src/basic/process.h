@@ -1,0 +1,31 @@
+/* Running other programs: always an argv array through posix_spawn, never a
+ * shell string. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+typedef struct SpawnOptions {
+        const char *cwd;      /* NULL: inherit */
+        char *const *envp;    /* NULL: the caller's environment */
+        int stdin_fd;         /* -1: inherit; otherwise dup'ed to 0 */
+        int stdout_fd;        /* -1: inherit */
+        int stderr_fd;        /* -1: inherit */
+        bool new_session;     /* setsid(): own session and process group */
+        bool search_path;     /* look argv[0] up in PATH */
+} SpawnOptions;
+
+#define SPAWN_OPTIONS_INIT { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 }
+
+int spawn(char *const argv[], const SpawnOptions *o, pid_t *ret_pid);
+
+/* Waits for pid. *ret_exit is the exit code, or 128 + signal number if it
+ * was killed. */
+int spawn_wait(pid_t pid, int *ret_exit);
+
+/* Runs argv with stdout and stderr joined on a pipe and calls cb for every
+ * line (split at '\n' or '\r', without them; lines longer than 4 KiB are cut
+ * into pieces). cb returning < 0 stops reading (the child is still waited for).
+ * Returns 0 and the exit code in *ret_exit, or -errno if it could not run. */
+typedef int (*spawn_line_cb)(const char *line, void *userdata);
+int spawn_lines(char *const argv[], const SpawnOptions *o, spawn_line_cb cb, void *userdata, int *ret_exit);

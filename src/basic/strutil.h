@@ -1,0 +1,48 @@
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "macro.h"
+
+/* A growable byte buffer with a hard cap (max); appends past the cap fail with
+ * -E2BIG instead of growing without bound. data is always NUL-terminated. */
+typedef struct Buf {
+        char *data;
+        size_t len, cap, max;
+} Buf;
+
+#define BUF_INIT(maxbytes) { .max = (maxbytes) }
+
+int buf_append(Buf *b, const void *data, size_t len);
+int buf_puts(Buf *b, const char *s);
+int buf_printf(Buf *b, const char *fmt, ...) _printf_(2, 3);
+void buf_free(Buf *b);
+static inline void buf_freep(Buf *b) {
+        buf_free(b);
+}
+#define _cleanup_buf_ _cleanup_(buf_freep)
+
+/* Object names (instances, overlays): 1-32 characters of [A-Za-z0-9_-],
+ * starting with a letter or digit. Safe as a path component, a systemd unit
+ * instance and an overlayfs option value without escaping. */
+#define NAME_MAX_LEN 32
+bool name_is_valid(const char *s);
+
+/* Parses a decimal integer in [min, max]; the whole string must be used. */
+int parse_long(const char *s, long min, long max, long *ret);
+
+/* True if s contains a byte < 0x20 or 0x7f (newline, tab, escape, ...). */
+bool has_control_chars(const char *s);
+
+bool startswith(const char *s, const char *prefix);
+
+/* A NULL-terminated array of owned strings. */
+typedef char **strv_t;
+int strv_push(char ***v, size_t *n, char *s); /* takes s (on success only) */
+int strv_push_dup(char ***v, size_t *n, const char *s);
+void strv_free(char **v);
+static inline void strv_freep(char ***v) {
+        strv_free(*v);
+}
+#define _cleanup_strv_ _cleanup_(strv_freep)

@@ -1,0 +1,91 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs.h"
+
+static char dir[] = "/tmp/l4m-test-fs-XXXXXX";
+
+static int setup(void **state) {
+        return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+        return rm_rf(dir);
+}
+
+static void test_beneath_refuses_escapes(void **state) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/inside", dir);
+        assert_int_equal(mkdir_p(p, 0755), 0);
+        snprintf(p, sizeof p, "%s/inside/up", dir);
+        assert_int_equal(symlink("/etc", p), 0);
+
+        snprintf(p, sizeof p, "%s/inside", dir);
+        assert_int_equal(path_open_beneath_dir(p, "../", O_RDONLY, 0, 0), -EXDEV);
+        assert_int_equal(path_open_beneath_dir(p, "/etc/passwd", O_RDONLY, 0, 0), -EXDEV);
+        assert_int_equal(path_open_beneath_dir(p, "up/passwd", O_RDONLY, 0, 0), -EXDEV);
+        assert_int_equal(path_open_beneath_dir(p, "up", O_RDONLY, 0, PATH_NO_SYMLINKS), -ELOOP);
+        int fd = path_open_beneath_dir(p, "new.txt", O_WRONLY | O_CREAT, 0644, 0);
+        assert_true(fd >= 0);
+        close(fd);
+}
+
+static void test_atomic_write_replaces(void **state) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/file", dir);
+        assert_int_equal(write_file_atomic(p, "one", 3, 0600), 0);
+        assert_int_equal(write_file_atomic(p, "two!", 4, 0640), 0);
+        char *s = NULL;
+        size_t n;
+        assert_int_equal(read_file(p, 100, &s, &n), 0);
+        assert_string_equal(s, "two!");
+        assert_int_equal(n, 4);
+        free(s);
+        struct stat st;
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0640);
+        assert_int_equal(read_file(p, 2, &s, &n), -EFBIG);
+}
+
+static void test_rm_rf_does_not_follow_symlinks(void **state) {
+        char victim[512], tree[512], link[512];
+        snprintf(victim, sizeof victim, "%s/victim", dir);
+        snprintf(tree, sizeof tree, "%s/tree/a/b", dir);
+        assert_int_equal(mkdir_p(victim, 0755), 0);
+        assert_int_equal(mkdir_p(tree, 0755), 0);
+        snprintf(link, sizeof link, "%s/tree/a/b/escape", dir);
+        assert_int_equal(symlink(victim, link), 0);
+        snprintf(link, sizeof link, "%s/victim/keep", dir);
+        assert_int_equal(write_file_atomic(link, "x", 1, 0644), 0);
+
+        snprintf(tree, sizeof tree, "%s/tree", dir);
+        assert_int_equal(rm_rf(tree), 0);
+        assert_int_equal(access(tree, F_OK), -1);
+        assert_int_equal(access(link, F_OK), 0);
+        assert_int_equal(rm_rf(tree), 0); /* missing is fine */
+}
+
+static void test_mkdir_p_refuses_dotdot(void **state) {
+        int fd = open(dir, O_PATH | O_DIRECTORY);
+        assert_int_equal(mkdir_p_at(fd, "x/../../y", 0755), -EXDEV);
+        close(fd);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_beneath_refuses_escapes),
+                cmocka_unit_test(test_atomic_write_replaces),
+                cmocka_unit_test(test_rm_rf_does_not_follow_symlinks),
+                cmocka_unit_test(test_mkdir_p_refuses_dotdot),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}

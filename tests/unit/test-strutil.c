@@ -1,0 +1,57 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "strutil.h"
+
+static void test_names(void **state) {
+        assert_true(name_is_valid("alpha"));
+        assert_true(name_is_valid("a-1_b"));
+        assert_true(name_is_valid("01234567890123456789012345678901")); /* 32 */
+        assert_false(name_is_valid("012345678901234567890123456789012")); /* 33 */
+        assert_false(name_is_valid(""));
+        assert_false(name_is_valid(".."));
+        assert_false(name_is_valid("a/b"));
+        assert_false(name_is_valid("a b"));
+        assert_false(name_is_valid("-a"));
+        assert_false(name_is_valid("a.b"));
+        assert_false(name_is_valid("caf\xc3\xa9"));
+}
+
+static void test_parse_long(void **state) {
+        long v;
+        assert_int_equal(parse_long("27015", 1, 65535, &v), 0);
+        assert_int_equal(v, 27015);
+        assert_int_equal(parse_long("70000", 1, 65535, &v), -ERANGE);
+        assert_int_equal(parse_long("12x", 1, 65535, &v), -EINVAL);
+        assert_int_equal(parse_long("", 1, 65535, &v), -EINVAL);
+        assert_int_equal(parse_long(" 1", 1, 65535, &v), -EINVAL);
+}
+
+static void test_buf_cap(void **state) {
+        Buf b = BUF_INIT(8);
+        assert_int_equal(buf_puts(&b, "1234"), 0);
+        assert_int_equal(buf_printf(&b, "%d", 5678), 0);
+        assert_string_equal(b.data, "12345678");
+        assert_int_equal(buf_puts(&b, "9"), -E2BIG);
+        assert_string_equal(b.data, "12345678");
+        buf_free(&b);
+}
+
+static void test_control_chars(void **state) {
+        assert_false(has_control_chars("plain text é"));
+        assert_true(has_control_chars("a\nb"));
+        assert_true(has_control_chars("a\x1b[31m"));
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_names),
+                cmocka_unit_test(test_parse_long),
+                cmocka_unit_test(test_buf_cap),
+                cmocka_unit_test(test_control_chars),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
