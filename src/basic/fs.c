@@ -130,14 +130,25 @@ int read_file_at(int dirfd, const char *name, size_t max, char **ret, size_t *re
         _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return negative_errno();
-        size_t cap = 4096, len = 0;
+        size_t cap = max < 4096 ? max : 4096, len = 0;
         _cleanup_free_ char *buf = malloc(cap + 1);
         if (!buf)
                 return -ENOMEM;
         for (;;) {
                 if (len == cap) {
-                        if (cap >= max)
-                                return -EFBIG;
+                        if (cap >= max) {
+                                /* Full: only fine if the file ends here. */
+                                char probe;
+                                ssize_t k;
+                                do
+                                        k = read(fd, &probe, 1);
+                                while (k < 0 && errno == EINTR);
+                                if (k < 0)
+                                        return negative_errno();
+                                if (k > 0)
+                                        return -EFBIG;
+                                break;
+                        }
                         size_t ncap = cap * 2 > max ? max : cap * 2;
                         char *nbuf = realloc(buf, ncap + 1);
                         if (!nbuf)

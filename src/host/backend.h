@@ -1,0 +1,61 @@
+/* Service backends: how an instance's server process is run and watched.
+ *
+ * - systemd (production): the template unit left4me-server@<name>.service.
+ *   start = EnableUnitFiles + StartUnit ("enable --now"), stop = StopUnit +
+ *   DisableUnitFiles, status from the unit's properties, logs from the
+ *   journal. The unit's own ExecStartPre=+ mounts the overlay (left4me-overlay)
+ *   and ExecStopPost=+ unmounts it; ExecStart is `l4d2ctl run <name>`.
+ * - supervisor (containers, dev machines, CI): l4d2ctl mounts through the
+ *   helper itself and starts one detached supervisor process per instance
+ *   (restart with backoff, crash-loop breaker, pidfile, log file).
+ *
+ * Before calling start, the caller (instance.c) has staged server.cfg into the
+ * upper layer and written <state>/runtime/<name>/launch.json, the argv of the
+ * server, so both backends launch exactly the same command. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "error.h"
+
+typedef enum InstanceState {
+        STATE_STOPPED,
+        STATE_STARTING,
+        STATE_RUNNING,
+        STATE_CRASHED, /* gave up restarting (crash loop), or failed */
+} InstanceState;
+
+const char *instance_state_to_string(InstanceState s);
+
+typedef struct BackendStatus {
+        InstanceState state;
+        pid_t pid;               /* the server's main pid, 0 if none */
+        uint64_t started_usec;   /* CLOCK_REALTIME when the current run began, 0 if none */
+        unsigned restarts;       /* automatic restarts since the last start */
+        char detail[128];        /* e.g. "crash loop: 5 exits in 60 s", may be empty */
+} BackendStatus;
+
+typedef struct Backend {
+        const char *name;
+        int (*start)(const HostConfig *c, const char *instance, Error *err);
+        /* Stops the server and unmounts; success if it was not running. */
+        int (*stop)(const HostConfig *c, const char *instance, Error *err);
+        int (*status)(const HostConfig *c, const char *instance, BackendStatus *ret, Error *err);
+        /* Writes the last `lines` lines to out_fd; with follow, keeps writing
+         * new lines until the reader goes away or a signal arrives. */
+        int (*logs)(const HostConfig *c, const char *instance, unsigned lines, bool follow, int out_fd, Error *err);
+} Backend;
+
+extern const Backend backend_supervisor;
+extern const Backend backend_systemd;
+
+const Backend *backend_get(const HostConfig *c);
+
+/* True when systemd is PID 1 (/run/systemd/system exists). */
+bool backend_systemd_available(void);
+
+/* The systemd unit of an instance: "left4me-server@<name>.service". */
+int backend_unit_name(const char *instance, char *buf, size_t size);

@@ -1,0 +1,29 @@
+/* Host configuration: where state lives, the port range, which programs to
+ * run. Resolved once per l4d2ctl invocation from flags, the environment
+ * (LEFT4ME_*) and <config>/host.env, in that order of precedence. */
+#pragma once
+
+#include "error.h"
+
+typedef enum BackendKind {
+        BACKEND_AUTO,
+        BACKEND_SYSTEMD,
+        BACKEND_SUPERVISOR,
+} BackendKind;
+
+typedef struct HostConfig {
+        char *state_dir;      /* /var/lib/left4me */
+        char *config_dir;     /* /etc/left4me */
+        long port_min, port_max; /* 27000-27999: game port and SourceTV port (+1) */
+        char *steamcmd;       /* LEFT4ME_STEAMCMD, else "steamcmd" from PATH */
+        char *overlay_helper; /* LEFT4ME_OVERLAY_HELPER, else beside l4d2ctl, else libexec */
+        char *self_exe;       /* this l4d2ctl, for the supervisor to re-exec */
+        BackendKind backend;  /* resolved: never BACKEND_AUTO after config_load */
+} HostConfig;
+
+/* state_dir_flag may be NULL (then LEFT4ME_STATE_DIR, then the default). */
+int config_load(HostConfig *c, const char *state_dir_flag, Error *err);
+void config_free(HostConfig *c);
+
+/* Paths below the state dir, malloc'ed: e.g. config_path(c, "instances", name). */
+char *config_path(const HostConfig *c, const char *a, const char *b);
