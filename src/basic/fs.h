@@ -38,6 +38,7 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
  * buffer the caller frees. */
 int read_file_at(int dirfd, const char *name, size_t max, char **ret, size_t *ret_len);
 int read_file(const char *path, size_t max, char **ret, size_t *ret_len);
+int read_fd(int fd, size_t max, char **ret, size_t *ret_len);
 
 /* Removes name in dirfd and everything below it. Never follows symlinks and
  * never descends into another mount (returns -EBUSY instead). A missing name

@@ -35,6 +35,10 @@ int spawn(char *const argv[], const SpawnOptions *o, pid_t *ret_pid) {
                 posix_spawn_file_actions_adddup2(&fa, o->stdout_fd, 1);
         if (o->stderr_fd >= 0)
                 posix_spawn_file_actions_adddup2(&fa, o->stderr_fd, 2);
+        /* dup2(3, 3) would keep FD_CLOEXEC set: move it out of the way first. */
+        int extra = o->extra_fd == 3 ? fcntl(3, F_DUPFD_CLOEXEC, 10) : o->extra_fd;
+        if (extra >= 0)
+                posix_spawn_file_actions_adddup2(&fa, extra, 3);
         if (o->cwd)
                 posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
 
@@ -42,6 +46,8 @@ int spawn(char *const argv[], const SpawnOptions *o, pid_t *ret_pid) {
         char *const *envp = o->envp ? o->envp : environ;
         int r = o->search_path ? posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp)
                                : posix_spawn(&pid, argv[0], &fa, &attr, argv, envp);
+        if (o->extra_fd == 3 && extra >= 0)
+                close(extra);
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&attr);
         if (r != 0)

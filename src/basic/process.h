@@ -11,11 +11,12 @@ typedef struct SpawnOptions {
         int stdin_fd;         /* -1: inherit; otherwise dup'ed to 0 */
         int stdout_fd;        /* -1: inherit */
         int stderr_fd;        /* -1: inherit */
+        int extra_fd;         /* -1: none; otherwise dup'ed to 3 (CLOEXEC cleared) */
         bool new_session;     /* setsid(): own session and process group */
         bool search_path;     /* look argv[0] up in PATH */
 } SpawnOptions;
 
-#define SPAWN_OPTIONS_INIT { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 }
+#define SPAWN_OPTIONS_INIT { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .extra_fd = -1 }
 
 int spawn(char *const argv[], const SpawnOptions *o, pid_t *ret_pid);
 

@@ -1,0 +1,30 @@
+/* l4d2ctl: one file per command group; main.c holds the command table. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "error.h"
+
+typedef struct Command {
+        const char *name;
+        int (*run)(const HostConfig *c, int argc, char **argv);
+        const char *summary;  /* one line for `l4d2ctl --help` */
+        const char *help;     /* the man-page-like text for `l4d2ctl NAME --help` */
+        bool hidden;          /* internal commands: not listed */
+} Command;
+
+/* Prints "error: <msg>" once, on stderr; returns the exit status 1. */
+int ctl_fail(const Error *err, int r);
+/* A usage error: prints it and a hint; returns 2. */
+int ctl_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints j as one line of JSON on stdout and drops the reference. */
+void ctl_print_json(json_t *j);
+
+/* Parses the options every command shares: --json and --help. Removes them
+ * from argv; returns the remaining count, or -1 if --help was printed. */
+int ctl_common_options(const char *cmd, int argc, char **argv, bool *json);
+
+extern const Command cmd_install, cmd_initialize, cmd_start, cmd_stop, cmd_restart, cmd_delete, cmd_status,
+        cmd_list, cmd_logs, cmd_run, cmd_supervise;

@@ -1,0 +1,123 @@
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "config.h"
+#include "envfile.h"
+#include "strutil.h"
+#include "build-config.h"
+
+
+/* A setting: the environment wins over host.env, which wins over the default. */
+static int setting(const HostConfig *c, const char *key, char **ret) {
+        const char *v = getenv(key);
+        if (v && *v) {
+                *ret = strdup(v);
+                return *ret ? 1 : -ENOMEM;
+        }
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/host.env", c->config_dir);
+        return envfile_get(path, key, ret);
+}
+
+static int setting_long(const HostConfig *c, const char *key, long min, long max, long *val, Error *err) {
+        _cleanup_free_ char *s = NULL;
+        int r = setting(c, key, &s);
+        if (r < 0)
+                return error_set(err, r, "cannot read %s/host.env: %s", c->config_dir, strerror(-r));
+        if (r == 0)
+                return 0;
+        if (parse_long(s, min, max, val) < 0)
+                return error_set(err, -EINVAL, "%s='%s' is not a number from %ld to %ld", key, s, min, max);
+        return 0;
+}
+
+int config_load(HostConfig *c, const char *state_dir_flag, Error *err) {
+        *c = (HostConfig) { .port_min = 27000, .port_max = 27999 };
+        const char *cfg = getenv("LEFT4ME_CONFIG_DIR");
+        c->config_dir = strdup(cfg && *cfg ? cfg : "/etc/left4me");
+        if (!c->config_dir)
+                return -ENOMEM;
+
+        if (state_dir_flag)
+                c->state_dir = strdup(state_dir_flag);
+        else if (setting(c, "LEFT4ME_STATE_DIR", &c->state_dir) <= 0)
+                c->state_dir = strdup("/var/lib/left4me");
+        if (!c->state_dir)
+                return -ENOMEM;
+        if (c->state_dir[0] != '/') {
+                /* Relative paths would change meaning for the supervisor and
+                 * the helper, which run elsewhere: make it absolute now. */
+                char *abs = realpath(c->state_dir, NULL);
+                if (!abs)
+                        return error_set(err, negative_errno(), "state dir '%s': %s", c->state_dir, strerror(errno));
+                free(c->state_dir);
+                c->state_dir = abs;
+        }
+        size_t n = strlen(c->state_dir);
+        while (n > 1 && c->state_dir[n - 1] == '/')
+                c->state_dir[--n] = '\0';
+
+        int r = setting_long(c, "LEFT4ME_PORT_RANGE_START", 1024, 65534, &c->port_min, err);
+        if (r < 0)
+                return r;
+        r = setting_long(c, "LEFT4ME_PORT_RANGE_END", 1025, 65535, &c->port_max, err);
+        if (r < 0)
+                return r;
+        if (c->port_max <= c->port_min)
+                return error_set(err, -EINVAL, "port range %ld-%ld is empty: LEFT4ME_PORT_RANGE_END must be above _START",
+                                 c->port_min, c->port_max);
+
+        if (setting(c, "LEFT4ME_STEAMCMD", &c->steamcmd) <= 0 && !(c->steamcmd = strdup("steamcmd")))
+                return -ENOMEM;
+
+        c->self_exe = realpath("/proc/self/exe", NULL);
+        if (!c->self_exe)
+                return negative_errno();
+
+        if (setting(c, "LEFT4ME_OVERLAY_HELPER", &c->overlay_helper) <= 0) {
+                /* Next to this binary in a build tree (src/ctl -> src/helpers),
+                 * else where the package installs it. */
+                char path[PATH_MAX];
+                char *slash = strrchr(c->self_exe, '/');
+                snprintf(path, sizeof path, "%.*s/../helpers/left4me-overlay", (int) (slash - c->self_exe), c->self_exe);
+                if (access(path, X_OK) == 0)
+                        c->overlay_helper = realpath(path, NULL);
+                else
+                        c->overlay_helper = strdup(LEFT4ME_LIBEXECDIR "/left4me-overlay");
+                if (!c->overlay_helper)
+                        return -ENOMEM;
+        }
+
+        _cleanup_free_ char *backend = NULL;
+        r = setting(c, "LEFT4ME_BACKEND", &backend);
+        if (r < 0)
+                return r;
+        if (r == 0 || streq(backend, "auto"))
+                c->backend = backend_systemd_available() ? BACKEND_SYSTEMD : BACKEND_SUPERVISOR;
+        else if (streq(backend, "systemd"))
+                c->backend = BACKEND_SYSTEMD;
+        else if (streq(backend, "supervisor"))
+                c->backend = BACKEND_SUPERVISOR;
+        else
+                return error_set(err, -EINVAL, "LEFT4ME_BACKEND='%s' is not one of auto, systemd, supervisor", backend);
+        return 0;
+}
+
+void config_free(HostConfig *c) {
+        free(c->state_dir);
+        free(c->config_dir);
+        free(c->steamcmd);
+        free(c->overlay_helper);
+        free(c->self_exe);
+        *c = (HostConfig) { 0 };
+}
+
+char *config_path(const HostConfig *c, const char *a, const char *b) {
+        char *p = NULL;
+        int r = b ? asprintf(&p, "%s/%s/%s", c->state_dir, a, b) : asprintf(&p, "%s/%s", c->state_dir, a);
+        return r < 0 ? NULL : p;
+}

@@ -1,0 +1,527 @@
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "fs.h"
+#include "instance.h"
+#include "process.h"
+#include "random.h"
+#include "strutil.h"
+
+#define INSTANCE_JSON_MAX (1024 * 1024)
+
+int state_dirs_ensure(const HostConfig *c, Error *err) {
+        static const char *const dirs[] = { "instances", "overlays", "runtime", "locks" };
+        int r = mkdir_p(c->state_dir, 0755);
+        if (r < 0)
+                return error_set(err, r, "cannot create state dir '%s': %s", c->state_dir, strerror(-r));
+        _cleanup_close_ int fd = open(c->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return error_set(err, negative_errno(), "cannot open state dir '%s': %m", c->state_dir);
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+                if (mkdirat(fd, dirs[i], 0755) < 0 && errno != EEXIST)
+                        return error_set(err, negative_errno(), "cannot create '%s/%s': %m", c->state_dir, dirs[i]);
+        return 0;
+}
+
+static int lock_file(const HostConfig *c, const char *lockname, int *ret_fd, Error *err) {
+        int r = state_dirs_ensure(c, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *path = NULL;
+        if (asprintf(&path, "%s/locks/%s.lock", c->state_dir, lockname) < 0)
+                return -ENOMEM;
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return error_set(err, negative_errno(), "cannot open lock '%s': %m", path);
+        /* Wait politely for another l4d2ctl (a stop can take several seconds). */
+        for (int i = 0; i < 600; i++) {
+                if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+                        *ret_fd = TAKE_FD(fd);
+                        return 0;
+                }
+                if (errno != EWOULDBLOCK)
+                        return error_set(err, negative_errno(), "cannot lock '%s': %m", path);
+                usleep(50 * 1000);
+        }
+        return error_set(err, -EBUSY, "'%s' is busy: another l4d2ctl has been working on it for 30 s", lockname);
+}
+
+int instance_lock(const HostConfig *c, const char *name, int *ret_fd, Error *err) {
+        return lock_file(c, name, ret_fd, err);
+}
+
+static int check_name(const char *name, Error *err) {
+        if (!name_is_valid(name))
+                return error_set(err, -EINVAL,
+                                 "'%s' is not a valid instance name: use 1-32 of A-Z a-z 0-9 _ -, starting with a "
+                                 "letter or digit",
+                                 name);
+        return 0;
+}
+
+int instance_load(const HostConfig *c, const char *name, Spec *ret, Error *err) {
+        int r = check_name(name, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        if (asprintf(&path, "%s/instances/%s/instance.json", c->state_dir, name) < 0)
+                return -ENOMEM;
+        size_t len;
+        r = read_file(path, INSTANCE_JSON_MAX, &text, &len);
+        if (r == -ENOENT)
+                return error_set(err, -ENOENT, "unknown instance '%s' (see 'l4d2ctl list')", name);
+        if (r < 0)
+                return error_set(err, r, "instance '%s': cannot read '%s': %s", name, path, strerror(-r));
+        json_error_t je;
+        json_t *j = json_loadb(text, len, 0, &je);
+        if (!j)
+                return error_set(err, -EBADMSG, "instance '%s': '%s' is damaged: %s", name, path, je.text);
+        r = spec_from_json(json_object_get(j, "spec"), ret, err);
+        json_decref(j);
+        if (r < 0)
+                return error_prefix(err, r, "instance '%s'", name);
+        return 0;
+}
+
+int instance_list(const HostConfig *c, char ***ret, Error *err) {
+        _cleanup_free_ char *path = config_path(c, "instances", NULL);
+        if (!path)
+                return -ENOMEM;
+        _cleanup_strv_ char **v = calloc(1, sizeof(char *));
+        size_t n = 0;
+        if (!v)
+                return -ENOMEM;
+        DIR *d = opendir(path);
+        if (!d) {
+                if (errno == ENOENT) {
+                        *ret = TAKE_PTR(v);
+                        return 0;
+                }
+                return error_set(err, negative_errno(), "cannot list '%s': %m", path);
+        }
+        struct dirent *de;
+        int r = 0;
+        while ((de = readdir(d)))
+                if (name_is_valid(de->d_name) && de->d_type == DT_DIR && (r = strv_push_dup(&v, &n, de->d_name)) < 0)
+                        break;
+        closedir(d);
+        if (r < 0)
+                return r;
+        for (size_t i = 1; i < n; i++)
+                for (size_t k = i; k > 0 && strcmp(v[k - 1], v[k]) > 0; k--) {
+                        char *t = v[k];
+                        v[k] = v[k - 1];
+                        v[k - 1] = t;
+                }
+        *ret = TAKE_PTR(v);
+        return 0;
+}
+
+/* ---- initialize ---- */
+
+/* The ports of every other instance, to refuse overlaps: an instance uses
+ * port and port+1 (SourceTV). Called with the ports lock held. */
+static int port_owner(const HostConfig *c, const char *self, long port, char **ret_owner) {
+        _cleanup_strv_ char **names = NULL;
+        int r = instance_list(c, &names, NULL);
+        if (r < 0)
+                return r;
+        for (char **n = names; *n; n++) {
+                if (streq(*n, self))
+                        continue;
+                Spec s;
+                if (instance_load(c, *n, &s, NULL) < 0)
+                        continue;
+                bool clash = s.port && labs(s.port - port) <= 1;
+                spec_free(&s);
+                if (clash) {
+                        *ret_owner = strdup(*n);
+                        return *ret_owner ? 1 : -ENOMEM;
+                }
+        }
+        return 0;
+}
+
+static int overlay_check(const HostConfig *c, const char *overlay, Error *err) {
+        _cleanup_close_ int fd = path_open_beneath_dir(c->state_dir, "overlays", O_PATH | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+        if (fd >= 0) {
+                _cleanup_close_ int ofd = path_open_beneath(fd, overlay, O_PATH | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+                if (ofd >= 0)
+                        return 0;
+        }
+        return error_set(err, -ENOENT, "overlay '%s' does not exist (expected a directory %s/overlays/%s)", overlay,
+                         c->state_dir, overlay);
+}
+
+int instance_initialize(const HostConfig *c, const char *name, const char *yaml, size_t len, const char *source,
+                        Error *err) {
+        int r = check_name(name, err);
+        if (r < 0)
+                return r;
+        _cleanup_(spec_free) Spec s = { 0 };
+        r = spec_parse_yaml(yaml, len, source, c->port_min, c->port_max, &s, err);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < s.n_overlays; i++)
+                if ((r = overlay_check(c, s.overlays[i], err)) < 0)
+                        return error_prefix(err, r, "instance '%s'", name);
+
+        _cleanup_close_ int lock = -1, plock = -1;
+        if ((r = instance_lock(c, name, &lock, err)) < 0 || (r = lock_file(c, ".ports", &plock, err)) < 0)
+                return r;
+
+        /* Keep what a re-initialize must not change: the generated password
+         * and, when the new spec does not name one, the allocated port. */
+        Spec old;
+        bool had_old = instance_load(c, name, &old, NULL) == 0;
+        if (!s.rcon_password) {
+                if (had_old && old.rcon_password)
+                        s.rcon_password = strdup(old.rcon_password);
+                else if ((s.rcon_password = malloc(25)))
+                        r = random_alnum(s.rcon_password, 25);
+                if (!s.rcon_password || r < 0) {
+                        if (had_old)
+                                spec_free(&old);
+                        return r < 0 ? r : -ENOMEM;
+                }
+        }
+        if (!s.port && had_old && old.port >= c->port_min && old.port + 1 <= c->port_max)
+                s.port = old.port;
+        if (had_old)
+                spec_free(&old);
+
+        _cleanup_free_ char *owner = NULL;
+        if (s.port) {
+                r = port_owner(c, name, s.port, &owner);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        return error_set(err, -EADDRINUSE, "instance '%s': port %ld is already used by '%s'", name,
+                                         s.port, owner);
+        } else {
+                for (long p = c->port_min; p + 1 <= c->port_max; p++) {
+                        r = port_owner(c, name, p, &owner);
+                        if (r < 0)
+                                return r;
+                        if (r == 0) {
+                                s.port = p;
+                                break;
+                        }
+                        free(owner);
+                        owner = NULL;
+                }
+                if (!s.port)
+                        return error_set(err, -EADDRINUSE, "instance '%s': no free port pair left in %ld-%ld", name,
+                                         c->port_min, c->port_max);
+        }
+
+        json_t *j = json_pack("{s:s, s:o, s:I}", "name", name, "spec", spec_to_json(&s), "updated",
+                              (json_int_t) time(NULL));
+        if (!j)
+                return -ENOMEM;
+        _cleanup_free_ char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+        json_decref(j);
+        if (!text)
+                return -ENOMEM;
+
+        _cleanup_free_ char *dir = NULL, *file = NULL;
+        if (asprintf(&dir, "%s/instances/%s", c->state_dir, name) < 0 ||
+            asprintf(&file, "%s/instance.json", dir) < 0)
+                return -ENOMEM;
+        bool created = mkdir(dir, 0750) == 0;
+        if (!created && errno != EEXIST)
+                return error_set(err, negative_errno(), "instance '%s': cannot create '%s': %m", name, dir);
+        /* The file holds the RCON password: readable by the service user only. */
+        r = write_file_atomic(file, text, strlen(text), 0600);
+        if (r < 0) {
+                if (created)
+                        rmdir(dir);
+                return error_set(err, r, "instance '%s': cannot write '%s': %s", name, file, strerror(-r));
+        }
+        return 0;
+}
+
+/* ---- start / stop ---- */
+
+/* Keeps the helper's last line: its one-line error message. */
+static int keep_last_line(const char *line, void *userdata) {
+        snprintf(userdata, 512, "%s", line);
+        return 0;
+}
+
+int overlay_helper_run(const HostConfig *c, const char *verb, const char *name, Error *err) {
+        char *argv[] = { c->overlay_helper, (char *) "--state-dir", c->state_dir, (char *) verb, (char *) name, NULL };
+        char last[512] = "";
+        int exit_code;
+        int r = spawn_lines(argv, NULL, keep_last_line, last, &exit_code);
+        if (r < 0)
+                return error_set(err, r, "cannot run the overlay helper '%s': %s", c->overlay_helper, strerror(-r));
+        if (exit_code != 0) {
+                const char *m = last;
+                if (startswith(m, "error: "))
+                        m += 7;
+                return error_set(err, -EIO, "%s", m[0] ? m : "the overlay helper failed");
+        }
+        return 0;
+}
+
+/* A port is free if we can bind it: TCP and UDP for the game port (RCON and
+ * the game), UDP for SourceTV. */
+static bool port_is_free(int type, long port) {
+        _cleanup_close_ int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return true;
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
+        a.sin_addr.s_addr = htonl(INADDR_ANY);
+        return bind(fd, (struct sockaddr *) &a, sizeof a) == 0;
+}
+
+static int write_runtime_files(const HostConfig *c, const char *name, const Spec *s, Error *err) {
+        _cleanup_free_ char *rt = NULL;
+        if (asprintf(&rt, "%s/runtime/%s", c->state_dir, name) < 0)
+                return -ENOMEM;
+        _cleanup_close_ int state = open(c->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (state < 0)
+                return error_set(err, negative_errno(), "cannot open state dir '%s': %m", c->state_dir);
+        char rel[128];
+        snprintf(rel, sizeof rel, "runtime/%s", name);
+        int r = mkdir_p_at(state, rel, 0755);
+        static const char *const sub[] = { "upper", "work", "merged" };
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(sub); i++) {
+                snprintf(rel, sizeof rel, "runtime/%s/%s", name, sub[i]);
+                r = mkdir_p_at(state, rel, 0755);
+        }
+        if (r < 0)
+                return error_set(err, r, "instance '%s': cannot create '%s': %s", name, rt, strerror(-r));
+
+        /* server.cfg goes into the upper layer, which the game server can
+         * write: resolve beneath it without following any symlink it made. */
+        snprintf(rel, sizeof rel, "runtime/%s/upper", name);
+        _cleanup_close_ int upper = path_open_beneath(state, rel, O_PATH | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+        if (upper < 0 || (r = mkdir_p_at(upper, "left4dead2/cfg", 0755)) < 0)
+                return error_set(err, upper < 0 ? upper : r, "instance '%s': cannot prepare the upper layer: %s", name,
+                                 strerror(-(upper < 0 ? upper : r)));
+        _cleanup_close_ int cfg =
+                path_open_beneath(upper, "left4dead2/cfg", O_RDONLY | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+        if (cfg < 0)
+                return error_set(err, cfg, "instance '%s': cannot open the upper layer's cfg folder: %s", name,
+                                 strerror(-cfg));
+        _cleanup_free_ char *server_cfg = spec_server_cfg(s, name);
+        if (!server_cfg)
+                return -ENOMEM;
+        r = write_file_atomic_at(cfg, "server.cfg", server_cfg, strlen(server_cfg), 0640);
+        if (r < 0)
+                return error_set(err, r, "instance '%s': cannot stage server.cfg: %s", name, strerror(-r));
+
+        /* The server's command line, shared by both backends (l4d2ctl run). */
+        _cleanup_free_ char *merged = NULL, *srcds = NULL;
+        if (asprintf(&merged, "%s/merged", rt) < 0 || asprintf(&srcds, "%s/srcds_run", merged) < 0)
+                return -ENOMEM;
+        _cleanup_strv_ char **argv = NULL;
+        if ((r = spec_launch_argv(s, srcds, &argv)) < 0)
+                return r;
+        json_t *a = json_array();
+        for (char **p = argv; a && *p; p++)
+                json_array_append_new(a, json_string(*p));
+        json_t *launch = json_pack("{s:o, s:s}", "argv", a, "cwd", merged);
+        _cleanup_free_ char *text = launch ? json_dumps(launch, JSON_INDENT(2)) : NULL;
+        json_decref(launch);
+        if (!text)
+                return -ENOMEM;
+        snprintf(rel, sizeof rel, "runtime/%s", name);
+        _cleanup_close_ int rtfd = path_open_beneath(state, rel, O_RDONLY | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+        if (rtfd < 0)
+                return error_set(err, rtfd, "instance '%s': cannot open '%s': %s", name, rt, strerror(-rtfd));
+        r = write_file_atomic_at(rtfd, "launch.json", text, strlen(text), 0644);
+
+        /* The overlay list for the privileged helper: one name a line, plain
+         * text so the helper needs no JSON parser. */
+        Buf b = BUF_INIT(0);
+        for (size_t i = 0; r >= 0 && i < s->n_overlays; i++)
+                r = buf_printf(&b, "%s\n", s->overlays[i]);
+        if (r >= 0)
+                r = write_file_atomic_at(rtfd, "overlays", b.data ? b.data : "", b.len, 0644);
+        buf_free(&b);
+        if (r < 0)
+                return error_set(err, r, "instance '%s': cannot write its runtime files: %s", name, strerror(-r));
+        return 0;
+}
+
+static int is_running(const HostConfig *c, const char *name, BackendStatus *st) {
+        const Backend *b = backend_get(c);
+        int r = b->status(c, name, st, NULL);
+        if (r < 0)
+                return r;
+        return st->state == STATE_RUNNING || st->state == STATE_STARTING;
+}
+
+static int start_locked(const HostConfig *c, const char *name, Error *err) {
+        _cleanup_(spec_free) Spec s = { 0 };
+        int r = instance_load(c, name, &s, err);
+        if (r < 0)
+                return r;
+
+        _cleanup_free_ char *srcds = NULL;
+        if (asprintf(&srcds, "%s/installation/srcds_run", c->state_dir) < 0)
+                return -ENOMEM;
+        if (access(srcds, X_OK) < 0)
+                return error_set(err, -ENOENT, "instance '%s': no game installation in '%s/installation': run "
+                                 "'l4d2ctl install' first", name, c->state_dir);
+        for (size_t i = 0; i < s.n_overlays; i++)
+                if ((r = overlay_check(c, s.overlays[i], err)) < 0)
+                        return error_prefix(err, r, "instance '%s'", name);
+
+        BackendStatus st;
+        r = is_running(c, name, &st);
+        if (r < 0)
+                return error_set(err, r, "instance '%s': cannot read its state: %s", name, strerror(-r));
+        if (r > 0)
+                return 0;
+
+        if (!port_is_free(SOCK_DGRAM, s.port) || !port_is_free(SOCK_STREAM, s.port))
+                return error_set(err, -EADDRINUSE, "instance '%s': port %ld is in use by another program", name, s.port);
+        if (!port_is_free(SOCK_DGRAM, s.port + 1))
+                return error_set(err, -EADDRINUSE, "instance '%s': SourceTV port %ld is in use by another program",
+                                 name, s.port + 1);
+
+        /* A crashed run may have left the overlay mounted: the upper layer
+         * is only written while it is not. */
+        _cleanup_free_ char *merged = NULL;
+        if (asprintf(&merged, "%s/runtime/%s/merged", c->state_dir, name) < 0)
+                return -ENOMEM;
+        if (path_is_mount_point(merged) && (r = overlay_helper_run(c, "umount", name, err)) < 0)
+                return error_prefix(err, r, "instance '%s'", name);
+
+        if ((r = write_runtime_files(c, name, &s, err)) < 0)
+                return r;
+        r = backend_get(c)->start(c, name, err);
+        if (r < 0)
+                return error_prefix(err, r, "instance '%s'", name);
+        return 0;
+}
+
+int instance_start(const HostConfig *c, const char *name, Error *err) {
+        int r = check_name(name, err);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int lock = -1;
+        if ((r = instance_lock(c, name, &lock, err)) < 0)
+                return r;
+        return start_locked(c, name, err);
+}
+
+static int stop_locked(const HostConfig *c, const char *name, Error *err) {
+        int r = backend_get(c)->stop(c, name, err);
+        if (r < 0)
+                return error_prefix(err, r, "instance '%s'", name);
+        return 0;
+}
+
+int instance_stop(const HostConfig *c, const char *name, Error *err) {
+        Spec s;
+        int r = instance_load(c, name, &s, err);
+        if (r < 0)
+                return r;
+        spec_free(&s);
+        _cleanup_close_ int lock = -1;
+        if ((r = instance_lock(c, name, &lock, err)) < 0)
+                return r;
+        return stop_locked(c, name, err);
+}
+
+int instance_restart(const HostConfig *c, const char *name, Error *err) {
+        Spec s;
+        int r = instance_load(c, name, &s, err);
+        if (r < 0)
+                return r;
+        spec_free(&s);
+        _cleanup_close_ int lock = -1;
+        if ((r = instance_lock(c, name, &lock, err)) < 0 || (r = stop_locked(c, name, err)) < 0)
+                return r;
+        return start_locked(c, name, err);
+}
+
+int instance_delete(const HostConfig *c, const char *name, Error *err) {
+        int r = check_name(name, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *dir = NULL, *rt = NULL;
+        if (asprintf(&dir, "%s/instances/%s", c->state_dir, name) < 0 ||
+            asprintf(&rt, "%s/runtime/%s", c->state_dir, name) < 0)
+                return -ENOMEM;
+        if (access(dir, F_OK) < 0 && access(rt, F_OK) < 0)
+                return 0; /* nothing to delete */
+        _cleanup_close_ int lock = -1;
+        if ((r = instance_lock(c, name, &lock, err)) < 0 || (r = stop_locked(c, name, err)) < 0)
+                return r;
+        _cleanup_free_ char *merged = NULL;
+        if (asprintf(&merged, "%s/merged", rt) < 0)
+                return -ENOMEM;
+        if (path_is_mount_point(merged) && (r = overlay_helper_run(c, "umount", name, err)) < 0)
+                return error_prefix(err, r, "instance '%s'", name);
+        /* The spec goes last: if removing the runtime fails, the instance
+         * still exists and delete can be run again. */
+        if ((r = rm_rf(rt)) < 0)
+                return error_set(err, r, "instance '%s': cannot remove '%s': %s", name, rt, strerror(-r));
+        if ((r = rm_rf(dir)) < 0)
+                return error_set(err, r, "instance '%s': cannot remove '%s': %s", name, dir, strerror(-r));
+        return 0;
+}
+
+/* ---- status ---- */
+
+int instance_status(const HostConfig *c, const char *name, json_t **ret, Error *err) {
+        _cleanup_(spec_free) Spec s = { 0 };
+        int r = instance_load(c, name, &s, err);
+        if (r < 0)
+                return r;
+        const Backend *b = backend_get(c);
+        BackendStatus st = { 0 };
+        r = b->status(c, name, &st, err);
+        if (r < 0)
+                return error_prefix(err, r, "instance '%s'", name);
+
+        _cleanup_free_ char *merged = NULL;
+        if (asprintf(&merged, "%s/runtime/%s/merged", c->state_dir, name) < 0)
+                return -ENOMEM;
+        json_t *overlays = json_array();
+        for (size_t i = 0; overlays && i < s.n_overlays; i++)
+                json_array_append_new(overlays, json_string(s.overlays[i]));
+        bool up = st.state == STATE_RUNNING || st.state == STATE_STARTING;
+        json_t *pid = up && st.pid > 0 ? json_integer(st.pid) : json_null();
+        json_t *uptime = json_null();
+        if (up && st.started_usec) {
+                struct timespec now;
+                clock_gettime(CLOCK_REALTIME, &now);
+                uint64_t n = (uint64_t) now.tv_sec * 1000000ULL + (uint64_t) now.tv_nsec / 1000ULL;
+                uptime = json_integer(n > st.started_usec ? (json_int_t) ((n - st.started_usec) / 1000000ULL) : 0);
+        }
+        *ret = json_pack("{s:s, s:s, s:o, s:{s:I, s:I}, s:o, s:b, s:o, s:I, s:s, s:s, s:I, s:s}", "name", name,
+                         "state", instance_state_to_string(st.state), "pid", pid, "ports", "game",
+                         (json_int_t) s.port, "sourcetv", (json_int_t) s.port + 1, "uptime", uptime, "mounted",
+                         path_is_mount_point(merged), "overlays", overlays, "restarts", (json_int_t) st.restarts,
+                         "backend", b->name, "map", s.map, "maxplayers", (json_int_t) s.maxplayers, "detail",
+                         st.detail);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int instance_logs(const HostConfig *c, const char *name, unsigned lines, bool follow, int out_fd, Error *err) {
+        Spec s;
+        int r = instance_load(c, name, &s, err);
+        if (r < 0)
+                return r;
+        spec_free(&s);
+        r = backend_get(c)->logs(c, name, lines, follow, out_fd, err);
+        return r < 0 ? error_prefix(err, r, "instance '%s'", name) : 0;
+}

@@ -1,0 +1,44 @@
+/* Instances: the host library's public operations. Every operation on one
+ * instance holds its lock (<state>/locks/<name>.lock), so two l4d2ctl
+ * processes never interleave on the same instance. */
+#pragma once
+
+#include <jansson.h>
+
+#include "config.h"
+#include "error.h"
+#include "spec.h"
+
+/* Creates or updates an instance from YAML text. On any error nothing is
+ * written. An rcon_password the spec leaves out is generated once and kept. */
+int instance_initialize(const HostConfig *c, const char *name, const char *yaml, size_t len, const char *source,
+                        Error *err);
+
+/* Mounts, stages server.cfg and starts; a running instance is left alone. */
+int instance_start(const HostConfig *c, const char *name, Error *err);
+int instance_stop(const HostConfig *c, const char *name, Error *err);
+int instance_restart(const HostConfig *c, const char *name, Error *err);
+
+/* Stops, unmounts and removes; a missing instance is success. */
+int instance_delete(const HostConfig *c, const char *name, Error *err);
+
+/* The status object of docs/l4d2ctl-contract.md. */
+int instance_status(const HostConfig *c, const char *name, json_t **ret, Error *err);
+
+/* Names of all instances, sorted, NULL-terminated. */
+int instance_list(const HostConfig *c, char ***ret, Error *err);
+
+/* The stored spec (with the generated password). */
+int instance_load(const HostConfig *c, const char *name, Spec *ret, Error *err);
+
+/* Follows the backend's log. */
+int instance_logs(const HostConfig *c, const char *name, unsigned lines, bool follow, int out_fd, Error *err);
+
+/* Runs the overlay helper: verb is "mount" or "umount". */
+int overlay_helper_run(const HostConfig *c, const char *verb, const char *name, Error *err);
+
+/* Takes the instance's lock, waiting up to 30 s for another l4d2ctl. */
+int instance_lock(const HostConfig *c, const char *name, int *ret_fd, Error *err);
+
+/* Creates the state dir's folders if missing. */
+int state_dirs_ensure(const HostConfig *c, Error *err);

@@ -1,0 +1,15 @@
+/* The server's command line, written by instance_start into
+ * <state>/runtime/<name>/launch.json and read back by whoever runs it: the
+ * supervisor backend, or `l4d2ctl run` in the systemd unit. */
+#pragma once
+
+#include "config.h"
+#include "error.h"
+
+int launch_load(const HostConfig *c, const char *name, char ***ret_argv, char **ret_cwd, Error *err);
+
+/* `l4d2ctl run NAME`: a tiny init for the unit's main process. Starts the
+ * server in its own process group, forwards SIGTERM/SIGINT/SIGHUP to it, reaps
+ * every child (under PrivatePIDs it is PID 1) and returns the server's exit
+ * status. */
+int launch_run(const HostConfig *c, const char *name, Error *err);

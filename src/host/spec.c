@@ -1,0 +1,460 @@
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "spec.h"
+#include "strutil.h"
+
+void spec_free(Spec *s) {
+        free(s->map);
+        free(s->hostname);
+        free(s->rcon_password);
+        strv_free(s->overlays);
+        strv_free(s->cvar_names);
+        strv_free(s->cvar_values);
+        strv_free(s->server_cfg);
+        strv_free(s->args);
+        *s = (Spec) { 0 };
+}
+
+static void spec_freep(Spec *s) {
+        spec_free(s);
+}
+
+/* ---- value checks shared by the YAML and the JSON readers ---- */
+
+static bool map_is_valid(const char *m) {
+        size_t n = strlen(m);
+        if (n == 0 || n > 64)
+                return false;
+        for (const char *p = m; *p; p++)
+                if (!(isalnum((unsigned char) *p) || *p == '_' || *p == '-'))
+                        return false;
+        return true;
+}
+
+static bool cvar_name_is_valid(const char *m) {
+        size_t n = strlen(m);
+        if (n == 0 || n > 64)
+                return false;
+        for (const char *p = m; *p; p++)
+                if (!(isalnum((unsigned char) *p) || *p == '_'))
+                        return false;
+        return true;
+}
+
+/* A value that goes between double quotes in server.cfg. */
+static const char *quoted_value_problem(const char *v, size_t max) {
+        if (strlen(v) > max)
+                return "is too long";
+        if (has_control_chars(v))
+                return "contains a control character (newline, tab, ...)";
+        if (strchr(v, '"'))
+                return "contains a double quote";
+        return NULL;
+}
+
+/* ---- YAML ---- */
+
+typedef struct Ctx {
+        yaml_document_t *doc;
+        const char *source;
+        Error *err;
+} Ctx;
+
+static int fail(Ctx *x, yaml_node_t *n, int code, const char *fmt, ...) _printf_(4, 5);
+static int fail(Ctx *x, yaml_node_t *n, int code, const char *fmt, ...) {
+        char msg[400];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        return error_set(x->err, code, "%s:%zu: %s", x->source, n ? n->start_mark.line + 1 : 1, msg);
+}
+
+static const char *scalar(yaml_node_t *n) {
+        return n && n->type == YAML_SCALAR_NODE ? (const char *) n->data.scalar.value : NULL;
+}
+
+static int get_string(Ctx *x, const char *key, yaml_node_t *n, size_t max, char **ret) {
+        const char *v = scalar(n);
+        if (!v)
+                return fail(x, n, -EINVAL, "'%s' must be a string", key);
+        const char *problem = quoted_value_problem(v, max);
+        if (problem)
+                return fail(x, n, -EINVAL, "'%s' %s", key, problem);
+        if (!*v)
+                return fail(x, n, -EINVAL, "'%s' must not be empty", key);
+        char *d = strdup(v);
+        if (!d)
+                return -ENOMEM;
+        free(*ret);
+        *ret = d;
+        return 0;
+}
+
+static int get_long(Ctx *x, const char *key, yaml_node_t *n, long min, long max, long *ret) {
+        const char *v = scalar(n);
+        if (!v || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+                return fail(x, n, -EINVAL, "'%s' must be a whole number", key);
+        int r = parse_long(v, min, max, ret);
+        if (r == -ERANGE)
+                return fail(x, n, -ERANGE, "'%s': %s is not between %ld and %ld", key, v, min, max);
+        if (r < 0)
+                return fail(x, n, -EINVAL, "'%s': '%s' is not a whole number", key, v);
+        return 0;
+}
+
+static int get_list(Ctx *x, const char *key, yaml_node_t *n, size_t max_items, size_t max_len, bool names,
+                    char ***ret, size_t *ret_n) {
+        if (n->type != YAML_SEQUENCE_NODE)
+                return fail(x, n, -EINVAL, "'%s' must be a list", key);
+        size_t count = (size_t) (n->data.sequence.items.top - n->data.sequence.items.start);
+        if (count > max_items)
+                return fail(x, n, -E2BIG, "'%s' has %zu entries; at most %zu are allowed", key, count, max_items);
+        _cleanup_strv_ char **v = NULL;
+        size_t k = 0;
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+                yaml_node_t *item = yaml_document_get_node(x->doc, *it);
+                const char *s = scalar(item);
+                if (!s)
+                        return fail(x, item, -EINVAL, "'%s' entries must be strings", key);
+                if (names && !name_is_valid(s))
+                        return fail(x, item, -EINVAL,
+                                    "'%s': '%s' is not a valid name (1-32 of A-Z a-z 0-9 _ -, starting with a letter or digit)",
+                                    key, s);
+                if (strlen(s) > max_len)
+                        return fail(x, item, -EINVAL, "'%s': an entry is longer than %zu characters", key, max_len);
+                if (has_control_chars(s))
+                        return fail(x, item, -EINVAL, "'%s': an entry contains a control character", key);
+                if (names)
+                        for (size_t j = 0; j < k; j++)
+                                if (streq(v[j], s))
+                                        return fail(x, item, -EINVAL, "'%s': '%s' is listed twice", key, s);
+                if (strv_push_dup(&v, &k, s) < 0)
+                        return -ENOMEM;
+        }
+        if (!v && !(v = calloc(1, sizeof(char *))))
+                return -ENOMEM;
+        *ret = TAKE_PTR(v);
+        *ret_n = k;
+        return 0;
+}
+
+static int get_cvars(Ctx *x, yaml_node_t *n, Spec *s) {
+        if (n->type != YAML_MAPPING_NODE)
+                return fail(x, n, -EINVAL, "'cvars' must be a mapping of name: value");
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+                yaml_node_t *kn = yaml_document_get_node(x->doc, p->key);
+                yaml_node_t *vn = yaml_document_get_node(x->doc, p->value);
+                const char *k = scalar(kn), *v = scalar(vn);
+                if (!k || !cvar_name_is_valid(k))
+                        return fail(x, kn, -EINVAL, "'cvars': '%s' is not a valid cvar name (A-Z a-z 0-9 _)",
+                                    k ? k : "?");
+                if (streq(k, "rcon_password") || streq(k, "hostname"))
+                        return fail(x, kn, -EINVAL, "'cvars': set '%s' with the top-level '%s' key", k, k);
+                if (!v)
+                        return fail(x, vn, -EINVAL, "'cvars': '%s' must have a single value", k);
+                const char *problem = quoted_value_problem(v, 255);
+                if (problem)
+                        return fail(x, vn, -EINVAL, "'cvars': the value of '%s' %s", k, problem);
+                for (size_t j = 0; j < s->n_cvars; j++)
+                        if (strcasecmp(s->cvar_names[j], k) == 0)
+                                return fail(x, kn, -EINVAL, "'cvars': '%s' is set twice", k);
+                if (s->n_cvars >= SPEC_MAX_CVARS)
+                        return fail(x, kn, -E2BIG, "'cvars': at most %d are allowed", SPEC_MAX_CVARS);
+                size_t n1 = s->n_cvars, n2 = s->n_cvars;
+                if (strv_push_dup(&s->cvar_names, &n1, k) < 0 || strv_push_dup(&s->cvar_values, &n2, v) < 0)
+                        return -ENOMEM;
+                s->n_cvars++;
+        }
+        return 0;
+}
+
+static int get_server_cfg(Ctx *x, yaml_node_t *n, Spec *s) {
+        if (n->type == YAML_SEQUENCE_NODE)
+                return get_list(x, "server_cfg", n, SPEC_MAX_CFG_LINES, 1024, false, &s->server_cfg,
+                                &s->n_server_cfg);
+        const char *v = scalar(n);
+        if (!v)
+                return fail(x, n, -EINVAL, "'server_cfg' must be a block of lines or a list of lines");
+        _cleanup_strv_ char **lines = NULL;
+        size_t k = 0;
+        const char *p = v;
+        while (*p) {
+                const char *e = strchr(p, '\n');
+                size_t len = e ? (size_t) (e - p) : strlen(p);
+                if (len > 1024)
+                        return fail(x, n, -EINVAL, "'server_cfg': a line is longer than 1024 characters");
+                if (k >= SPEC_MAX_CFG_LINES)
+                        return fail(x, n, -E2BIG, "'server_cfg': at most %d lines are allowed", SPEC_MAX_CFG_LINES);
+                char *line = strndup(p, len);
+                if (!line)
+                        return -ENOMEM;
+                if (has_control_chars(line) && !strchr(line, '\t')) {
+                        free(line);
+                        return fail(x, n, -EINVAL, "'server_cfg': a line contains a control character");
+                }
+                if (strv_push(&lines, &k, line) < 0) {
+                        free(line);
+                        return -ENOMEM;
+                }
+                if (!e)
+                        break;
+                p = e + 1;
+        }
+        if (!lines && !(lines = calloc(1, sizeof(char *))))
+                return -ENOMEM;
+        s->server_cfg = TAKE_PTR(lines);
+        s->n_server_cfg = k;
+        return 0;
+}
+
+/* Launch arguments left4me sets itself: refusing them here avoids a server
+ * that listens somewhere the panel and the port check don't know about. */
+static const char *const managed_args[] = { "-game", "-port", "+map", "-maxplayers", "+maxplayers", "-tickrate",
+                                            "+hostport", "+rcon_password", "+hostname" };
+
+static const char *const known_keys[] = { "port", "map", "maxplayers", "tickrate", "hostname", "rcon_password",
+                                          "overlays", "cvars", "server_cfg", "args" };
+
+int spec_parse_yaml(const char *text, size_t len, const char *source, long port_min, long port_max, Spec *ret,
+                    Error *err) {
+        if (len > SPEC_MAX_BYTES)
+                return error_set(err, -EFBIG, "%s: the spec is larger than %d KiB", source, SPEC_MAX_BYTES / 1024);
+        if (memchr(text, '\0', len))
+                return error_set(err, -EINVAL, "%s: the spec contains a NUL byte; it must be YAML text", source);
+
+        yaml_parser_t parser;
+        yaml_document_t doc;
+        if (!yaml_parser_initialize(&parser))
+                return -ENOMEM;
+        yaml_parser_set_input_string(&parser, (const unsigned char *) text, len);
+        if (!yaml_parser_load(&parser, &doc)) {
+                int r = error_set(err, -EINVAL, "%s:%zu: malformed YAML: %s", source,
+                                  parser.problem_mark.line + 1, parser.problem ? parser.problem : "parse error");
+                yaml_parser_delete(&parser);
+                return r;
+        }
+        yaml_parser_delete(&parser);
+
+        Ctx x = { .doc = &doc, .source = source, .err = err };
+        _cleanup_(spec_freep) Spec s = { .maxplayers = 8 };
+        int r = 0;
+        yaml_node_t *root = yaml_document_get_root_node(&doc);
+        if (root && root->type == YAML_SCALAR_NODE && !*root->data.scalar.value)
+                root = NULL; /* an empty document: all defaults */
+        if (root && root->type != YAML_MAPPING_NODE) {
+                r = fail(&x, root, -EINVAL, "the spec must be a mapping of keys (port, map, ...)");
+                goto out;
+        }
+
+        bool seen[ELEMENTSOF(known_keys)] = { 0 };
+        for (yaml_node_pair_t *p = root ? root->data.mapping.pairs.start : NULL; root && p < root->data.mapping.pairs.top;
+             p++) {
+                yaml_node_t *kn = yaml_document_get_node(&doc, p->key);
+                yaml_node_t *vn = yaml_document_get_node(&doc, p->value);
+                const char *k = scalar(kn);
+                size_t i;
+                for (i = 0; k && i < ELEMENTSOF(known_keys); i++)
+                        if (streq(k, known_keys[i]))
+                                break;
+                if (!k || i == ELEMENTSOF(known_keys)) {
+                        r = fail(&x, kn, -EINVAL,
+                                 "unknown key '%s' (known: port, map, maxplayers, tickrate, hostname, rcon_password, "
+                                 "overlays, cvars, server_cfg, args)",
+                                 k ? k : "?");
+                        goto out;
+                }
+                if (seen[i]) {
+                        r = fail(&x, kn, -EINVAL, "'%s' is given twice", k);
+                        goto out;
+                }
+                seen[i] = true;
+                if (vn->type == YAML_SCALAR_NODE && vn->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+                    (!*vn->data.scalar.value || streq((char *) vn->data.scalar.value, "null") ||
+                     streq((char *) vn->data.scalar.value, "~")))
+                        continue; /* "key:" with no value keeps the default */
+
+                if (streq(k, "port")) {
+                        r = get_long(&x, k, vn, 1, 65535, &s.port);
+                        if (r == 0 && (s.port < port_min || s.port + 1 > port_max))
+                                r = fail(&x, vn, -ERANGE,
+                                         "'port': %ld is outside the port range %ld-%ld (the SourceTV port %ld must fit too)",
+                                         s.port, port_min, port_max, s.port + 1);
+                } else if (streq(k, "map")) {
+                        r = get_string(&x, k, vn, 64, &s.map);
+                        if (r == 0 && !map_is_valid(s.map))
+                                r = fail(&x, vn, -EINVAL, "'map': '%s' is not a map name (A-Z a-z 0-9 _ -)", s.map);
+                } else if (streq(k, "maxplayers"))
+                        r = get_long(&x, k, vn, 1, 32, &s.maxplayers);
+                else if (streq(k, "tickrate"))
+                        r = get_long(&x, k, vn, 10, 128, &s.tickrate);
+                else if (streq(k, "hostname"))
+                        r = get_string(&x, k, vn, 63, &s.hostname);
+                else if (streq(k, "rcon_password")) {
+                        r = get_string(&x, k, vn, 64, &s.rcon_password);
+                        if (r == 0 && strpbrk(s.rcon_password, " ;"))
+                                r = fail(&x, vn, -EINVAL, "'rcon_password' must not contain spaces or ';'");
+                } else if (streq(k, "overlays"))
+                        r = get_list(&x, k, vn, SPEC_MAX_OVERLAYS, NAME_MAX_LEN, true, &s.overlays, &s.n_overlays);
+                else if (streq(k, "cvars"))
+                        r = get_cvars(&x, vn, &s);
+                else if (streq(k, "server_cfg"))
+                        r = get_server_cfg(&x, vn, &s);
+                else if (streq(k, "args")) {
+                        r = get_list(&x, k, vn, SPEC_MAX_ARGS, 256, false, &s.args, &s.n_args);
+                        for (size_t a = 0; r == 0 && a < s.n_args; a++)
+                                for (size_t m = 0; m < ELEMENTSOF(managed_args); m++)
+                                        if (strcasecmp(s.args[a], managed_args[m]) == 0) {
+                                                r = fail(&x, vn, -EINVAL,
+                                                         "'args': '%s' is set by left4me; use the spec's own key",
+                                                         s.args[a]);
+                                                break;
+                                        }
+                }
+                if (r < 0)
+                        goto out;
+        }
+        if (!s.map && !(s.map = strdup("c1m1_hotel"))) {
+                r = -ENOMEM;
+                goto out;
+        }
+        *ret = s;
+        s = (Spec) { 0 };
+out:
+        yaml_document_delete(&doc);
+        return r;
+}
+
+/* ---- the stored form ---- */
+
+static json_t *strv_to_json(char **v, size_t n) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < n; i++)
+                json_array_append_new(a, json_string(v[i]));
+        return a;
+}
+
+json_t *spec_to_json(const Spec *s) {
+        json_t *cvars = json_object();
+        for (size_t i = 0; cvars && i < s->n_cvars; i++)
+                json_object_set_new(cvars, s->cvar_names[i], json_string(s->cvar_values[i]));
+        return json_pack("{s:I, s:s, s:I, s:I, s:s*, s:s*, s:o, s:o, s:o, s:o}", "port", (json_int_t) s->port, "map",
+                         s->map, "maxplayers", (json_int_t) s->maxplayers, "tickrate", (json_int_t) s->tickrate,
+                         "hostname", s->hostname, "rcon_password", s->rcon_password, "overlays",
+                         strv_to_json(s->overlays, s->n_overlays), "cvars", cvars, "server_cfg",
+                         strv_to_json(s->server_cfg, s->n_server_cfg), "args", strv_to_json(s->args, s->n_args));
+}
+
+static int json_to_strv(json_t *a, bool names, char ***ret, size_t *ret_n) {
+        if (!json_is_array(a))
+                return -EINVAL;
+        _cleanup_strv_ char **v = calloc(1, sizeof(char *));
+        size_t n = 0;
+        if (!v)
+                return -ENOMEM;
+        size_t i;
+        json_t *e;
+        json_array_foreach(a, i, e) {
+                const char *str = json_string_value(e);
+                if (!str || (names && !name_is_valid(str)))
+                        return -EINVAL;
+                if (strv_push_dup(&v, &n, str) < 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
+        return 0;
+}
+
+int spec_from_json(json_t *j, Spec *ret, Error *err) {
+        _cleanup_(spec_freep) Spec s = { 0 };
+        json_int_t port = 0, maxplayers = 8, tickrate = 0;
+        const char *map = NULL, *hostname = NULL, *pw = NULL;
+        json_t *overlays = NULL, *cvars = NULL, *cfg = NULL, *args = NULL;
+        json_error_t je;
+        if (json_unpack_ex(j, &je, 0, "{s:I, s:s, s:I, s:I, s?s, s?s, s:o, s:o, s:o, s:o}", "port", &port, "map", &map,
+                           "maxplayers", &maxplayers, "tickrate", &tickrate, "hostname", &hostname, "rcon_password",
+                           &pw, "overlays", &overlays, "cvars", &cvars, "server_cfg", &cfg, "args", &args) < 0)
+                return error_set(err, -EBADMSG, "stored spec is damaged: %s", je.text);
+        s.port = (long) port;
+        s.maxplayers = (long) maxplayers;
+        s.tickrate = (long) tickrate;
+        if (!map_is_valid(map) || (hostname && quoted_value_problem(hostname, 63)) ||
+            (pw && quoted_value_problem(pw, 64)))
+                return error_set(err, -EBADMSG, "stored spec is damaged: bad map, hostname or password");
+        s.map = strdup(map);
+        s.hostname = hostname ? strdup(hostname) : NULL;
+        s.rcon_password = pw ? strdup(pw) : NULL;
+        if (!s.map || (hostname && !s.hostname) || (pw && !s.rcon_password))
+                return -ENOMEM;
+        if (json_to_strv(overlays, true, &s.overlays, &s.n_overlays) < 0 ||
+            json_to_strv(cfg, false, &s.server_cfg, &s.n_server_cfg) < 0 ||
+            json_to_strv(args, false, &s.args, &s.n_args) < 0 || !json_is_object(cvars))
+                return error_set(err, -EBADMSG, "stored spec is damaged: bad overlays, server_cfg, args or cvars");
+        const char *k;
+        json_t *v;
+        json_object_foreach(cvars, k, v) {
+                const char *val = json_string_value(v);
+                if (!val || !cvar_name_is_valid(k) || quoted_value_problem(val, 255))
+                        return error_set(err, -EBADMSG, "stored spec is damaged: bad cvar '%s'", k);
+                size_t n1 = s.n_cvars, n2 = s.n_cvars;
+                if (strv_push_dup(&s.cvar_names, &n1, k) < 0 || strv_push_dup(&s.cvar_values, &n2, val) < 0)
+                        return -ENOMEM;
+                s.n_cvars++;
+        }
+        *ret = s;
+        s = (Spec) { 0 };
+        return 0;
+}
+
+char *spec_server_cfg(const Spec *s, const char *instance) {
+        Buf b = BUF_INIT(0);
+        int r = buf_puts(&b, "// Written by left4me at every start; edit the instance's spec instead.\n");
+        if (s->hostname)
+                r |= buf_printf(&b, "hostname \"%s\"\n", s->hostname);
+        else
+                r |= buf_printf(&b, "hostname \"left4me %s\"\n", instance);
+        if (s->rcon_password)
+                r |= buf_printf(&b, "rcon_password \"%s\"\n", s->rcon_password);
+        for (size_t i = 0; i < s->n_cvars; i++)
+                r |= buf_printf(&b, "%s \"%s\"\n", s->cvar_names[i], s->cvar_values[i]);
+        for (size_t i = 0; i < s->n_server_cfg; i++)
+                r |= buf_printf(&b, "%s\n", s->server_cfg[i]);
+        if (r < 0) {
+                buf_free(&b);
+                return NULL;
+        }
+        return b.data;
+}
+
+int spec_launch_argv(const Spec *s, const char *srcds_run, char ***ret) {
+        _cleanup_strv_ char **v = NULL;
+        size_t n = 0;
+        char num[32];
+        int r = strv_push_dup(&v, &n, srcds_run);
+        r |= strv_push_dup(&v, &n, "-game");
+        r |= strv_push_dup(&v, &n, "left4dead2");
+        snprintf(num, sizeof num, "%ld", s->port);
+        r |= strv_push_dup(&v, &n, "-port");
+        r |= strv_push_dup(&v, &n, num);
+        r |= strv_push_dup(&v, &n, "+map");
+        r |= strv_push_dup(&v, &n, s->map);
+        snprintf(num, sizeof num, "%ld", s->maxplayers);
+        r |= strv_push_dup(&v, &n, "-maxplayers");
+        r |= strv_push_dup(&v, &n, num);
+        if (s->tickrate > 0) {
+                snprintf(num, sizeof num, "%ld", s->tickrate);
+                r |= strv_push_dup(&v, &n, "-tickrate");
+                r |= strv_push_dup(&v, &n, num);
+        }
+        for (size_t i = 0; i < s->n_args; i++)
+                r |= strv_push_dup(&v, &n, s->args[i]);
+        if (r < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(v);
+        return 0;
+}

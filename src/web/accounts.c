@@ -1,0 +1,169 @@
+#include <ctype.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "accounts.h"
+#include "db.h"
+
+const char *username_problem(const char *name) {
+        size_t n = strlen(name);
+        if (n == 0)
+                return "Enter a username.";
+        if (n > USERNAME_MAX)
+                return "A username has at most 32 characters.";
+        if (!isalnum((unsigned char) name[0]))
+                return "A username starts with a letter or digit.";
+        for (const char *p = name; *p; p++)
+                if (!(isalnum((unsigned char) *p) || *p == '_' || *p == '-' || *p == '.') ||
+                    (unsigned char) *p >= 0x80)
+                        return "A username may contain only letters, digits, '_', '-' and '.'.";
+        return NULL;
+}
+
+const char *password_problem(const char *pw) {
+        size_t n = strlen(pw);
+        if (n < PASSWORD_MIN)
+                return "A password has at least 10 characters.";
+        if (n > PASSWORD_MAX)
+                return "A password has at most 256 characters.";
+        return NULL;
+}
+
+static int hash_password(const char *pw, char out[crypto_pwhash_STRBYTES]) {
+        if (crypto_pwhash_str(out, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                              crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int account_create(sqlite3 *db, const char *username, const char *password, bool admin, int64_t *ret_id) {
+        char hash[crypto_pwhash_STRBYTES];
+        int r = hash_password(password, hash);
+        if (r < 0)
+                return r;
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(db,
+                       "INSERT INTO users (username, pw_hash, is_admin, password_changed_at, created_at) "
+                       "VALUES (?, ?, ?, ?, ?)", &s) < 0)
+                return -EIO;
+        db_bind_text(s, 1, username);
+        db_bind_text(s, 2, hash);
+        sqlite3_bind_int(s, 3, admin);
+        sqlite3_bind_int64(s, 4, now_sec());
+        sqlite3_bind_int64(s, 5, now_sec());
+        r = db_step_done(s);
+        if (r < 0)
+                return r;
+        if (ret_id)
+                *ret_id = sqlite3_last_insert_rowid(db);
+        return 0;
+}
+
+int account_set_password(sqlite3 *db, int64_t user_id, const char *password, int64_t keep_session) {
+        char hash[crypto_pwhash_STRBYTES];
+        int r = hash_password(password, hash);
+        if (r < 0)
+                return r;
+        if (db_begin(db) < 0)
+                return -EIO;
+        _cleanup_stmt_ sqlite3_stmt *u = NULL, *d = NULL;
+        if (db_prepare(db, "UPDATE users SET pw_hash = ?, password_changed_at = ? WHERE id = ?", &u) < 0 ||
+            db_prepare(db, "DELETE FROM sessions WHERE user_id = ? AND id <> ?", &d) < 0)
+                goto fail;
+        db_bind_text(u, 1, hash);
+        sqlite3_bind_int64(u, 2, now_sec());
+        sqlite3_bind_int64(u, 3, user_id);
+        sqlite3_bind_int64(d, 1, user_id);
+        sqlite3_bind_int64(d, 2, keep_session);
+        if (db_step_done(u) < 0 || sqlite3_changes(db) != 1 || db_step_done(d) < 0 || db_commit(db) < 0)
+                goto fail;
+        return 0;
+fail:
+        db_rollback(db);
+        return -EIO;
+}
+
+int account_set_disabled(sqlite3 *db, int64_t user_id, bool disabled) {
+        if (db_begin(db) < 0)
+                return -EIO;
+        _cleanup_stmt_ sqlite3_stmt *u = NULL, *d = NULL;
+        if (db_prepare(db, "UPDATE users SET disabled = ? WHERE id = ?", &u) < 0 ||
+            db_prepare(db, "DELETE FROM sessions WHERE user_id = ?", &d) < 0)
+                goto fail;
+        sqlite3_bind_int(u, 1, disabled);
+        sqlite3_bind_int64(u, 2, user_id);
+        sqlite3_bind_int64(d, 1, user_id);
+        if (db_step_done(u) < 0 || sqlite3_changes(db) != 1)
+                goto fail;
+        if (disabled && db_step_done(d) < 0)
+                goto fail;
+        if (db_commit(db) < 0)
+                goto fail;
+        return 0;
+fail:
+        db_rollback(db);
+        return -ENOENT;
+}
+
+int account_find(sqlite3 *db, const char *username, int64_t *ret_id) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(db, "SELECT id FROM users WHERE username = ?", &s) < 0)
+                return -EIO;
+        db_bind_text(s, 1, username);
+        if (sqlite3_step(s) != SQLITE_ROW)
+                return 0;
+        *ret_id = sqlite3_column_int64(s, 0);
+        return 1;
+}
+
+/* A hash of a random password, verified against for unknown usernames so a
+ * response's timing does not tell which names exist. */
+static char dummy_hash[crypto_pwhash_STRBYTES];
+static void dummy_init(void) {
+        unsigned char raw[16];
+        char pw[33];
+        randombytes_buf(raw, sizeof raw);
+        sodium_bin2hex(pw, sizeof pw, raw, sizeof raw);
+        hash_password(pw, dummy_hash);
+}
+
+int account_verify(sqlite3 *db, const char *username, const char *password, User *ret) {
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, dummy_init);
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(db, "SELECT id, username, pw_hash, is_admin, disabled FROM users WHERE username = ?",
+                       &s) < 0)
+                return -EIO;
+        db_bind_text(s, 1, username);
+        if (sqlite3_step(s) != SQLITE_ROW) {
+                (void) crypto_pwhash_str_verify(dummy_hash, password, strlen(password));
+                return 0;
+        }
+        if (crypto_pwhash_str_verify(db_col_text(s, 2), password, strlen(password)) != 0)
+                return 0;
+        if (sqlite3_column_int(s, 4))
+                return 0;
+        ret->id = sqlite3_column_int64(s, 0);
+        snprintf(ret->username, sizeof ret->username, "%s", db_col_text(s, 1));
+        ret->is_admin = sqlite3_column_int(s, 3);
+        return 1;
+}
+
+bool account_check_password(sqlite3 *db, int64_t user_id, const char *password) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(db, "SELECT pw_hash FROM users WHERE id = ?", &s) < 0)
+                return false;
+        sqlite3_bind_int64(s, 1, user_id);
+        if (sqlite3_step(s) != SQLITE_ROW)
+                return false;
+        return crypto_pwhash_str_verify(db_col_text(s, 0), password, strlen(password)) == 0;
+}
+
+int account_count(sqlite3 *db, int64_t *ret) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(db, "SELECT count(*) FROM users", &s) < 0 || sqlite3_step(s) != SQLITE_ROW)
+                return -EIO;
+        *ret = sqlite3_column_int64(s, 0);
+        return 0;
+}

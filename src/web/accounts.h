@@ -1,0 +1,31 @@
+/* User accounts: argon2id password hashes (libsodium crypto_pwhash_str),
+ * admin flag, disabling. Shared by the admin commands and the pages. */
+#pragma once
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "web.h"
+
+/* Checks a username: 1-32 of [A-Za-z0-9_.-], starting with a letter or digit.
+ * Returns NULL or a message for the user. */
+const char *username_problem(const char *name);
+/* Returns NULL or a message for the user. */
+const char *password_problem(const char *pw);
+
+/* -EEXIST for a taken name. */
+int account_create(sqlite3 *db, const char *username, const char *password, bool admin, int64_t *ret_id);
+/* Sets a new password, marks password_changed_at and ends every session of
+ * the user except keep_session (0: end all). */
+int account_set_password(sqlite3 *db, int64_t user_id, const char *password, int64_t keep_session);
+/* Disabling ends every session of the user at once. */
+int account_set_disabled(sqlite3 *db, int64_t user_id, bool disabled);
+/* Finds a user by name: 1 found, 0 not. */
+int account_find(sqlite3 *db, const char *username, int64_t *ret_id);
+/* Checks a password. Returns 1 and the user if it matches and the account is
+ * enabled, 0 otherwise. Spends the same time for unknown names. */
+int account_verify(sqlite3 *db, const char *username, const char *password, User *ret);
+/* Checks a user's current password (the change-password form). */
+bool account_check_password(sqlite3 *db, int64_t user_id, const char *password);
+int account_count(sqlite3 *db, int64_t *ret);

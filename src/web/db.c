@@ -1,0 +1,166 @@
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "db.h"
+
+int db_open(const char *path, sqlite3 **ret) {
+        sqlite3 *db = NULL;
+        int r = sqlite3_open_v2(path, &db,
+                                SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+        if (r != SQLITE_OK) {
+                sqlite3_close(db);
+                return -EIO;
+        }
+        sqlite3_busy_timeout(db, 5000);
+        static const char *const pragmas[] = {
+                "PRAGMA journal_mode=WAL",
+                "PRAGMA foreign_keys=ON",
+                "PRAGMA synchronous=NORMAL",
+                "PRAGMA trusted_schema=OFF",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(pragmas); i++)
+                if (sqlite3_exec(db, pragmas[i], NULL, NULL, NULL) != SQLITE_OK) {
+                        sqlite3_close(db);
+                        return -EIO;
+                }
+        *ret = db;
+        return 0;
+}
+
+static int user_version(sqlite3 *db, int *ret) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(db, "PRAGMA user_version", &s) < 0 || sqlite3_step(s) != SQLITE_ROW)
+                return -EIO;
+        *ret = sqlite3_column_int(s, 0);
+        return 0;
+}
+
+int db_migrate(sqlite3 *db, int *ret_applied) {
+        int applied = 0;
+        for (size_t i = 0; i < n_migrations; i++) {
+                /* BEGIN IMMEDIATE takes the write lock before reading the
+                 * version, so two processes never apply the same step. */
+                if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+                        return -EIO;
+                int v;
+                if (user_version(db, &v) < 0) {
+                        db_rollback(db);
+                        return -EIO;
+                }
+                if (v >= migrations[i].version) {
+                        db_rollback(db);
+                        continue;
+                }
+                char pragma[64];
+                snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", migrations[i].version);
+                if (sqlite3_exec(db, migrations[i].sql, NULL, NULL, NULL) != SQLITE_OK ||
+                    sqlite3_exec(db, pragma, NULL, NULL, NULL) != SQLITE_OK ||
+                    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+                        db_rollback(db);
+                        return -EIO;
+                }
+                applied++;
+        }
+        if (ret_applied)
+                *ret_applied = applied;
+        return 0;
+}
+
+/* The pool: a fixed array, a mutex and a condition variable. */
+#define POOL_MAX 32
+static struct {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        sqlite3 *conns[POOL_MAX];
+        bool used[POOL_MAX];
+        unsigned size;
+} pool = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+int db_pool_init(const char *path, unsigned size) {
+        if (size == 0 || size > POOL_MAX)
+                return -EINVAL;
+        for (unsigned i = 0; i < size; i++) {
+                int r = db_open(path, &pool.conns[i]);
+                if (r < 0) {
+                        pool.size = i;
+                        db_pool_done();
+                        return r;
+                }
+        }
+        pool.size = size;
+        return 0;
+}
+
+void db_pool_done(void) {
+        for (unsigned i = 0; i < pool.size; i++) {
+                sqlite3_close(pool.conns[i]);
+                pool.conns[i] = NULL;
+        }
+        pool.size = 0;
+}
+
+sqlite3 *db_acquire(void) {
+        pthread_mutex_lock(&pool.lock);
+        for (;;) {
+                for (unsigned i = 0; i < pool.size; i++)
+                        if (!pool.used[i]) {
+                                pool.used[i] = true;
+                                pthread_mutex_unlock(&pool.lock);
+                                return pool.conns[i];
+                        }
+                pthread_cond_wait(&pool.cond, &pool.lock);
+        }
+}
+
+void db_release(sqlite3 *db) {
+        if (!db)
+                return;
+        pthread_mutex_lock(&pool.lock);
+        for (unsigned i = 0; i < pool.size; i++)
+                if (pool.conns[i] == db)
+                        pool.used[i] = false;
+        pthread_cond_signal(&pool.cond);
+        pthread_mutex_unlock(&pool.lock);
+}
+
+int db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret) {
+        return sqlite3_prepare_v2(db, sql, -1, ret, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
+int db_bind_text(sqlite3_stmt *s, int i, const char *v) {
+        int r = v ? sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, i);
+        return r == SQLITE_OK ? 0 : -EIO;
+}
+
+int db_step_done(sqlite3_stmt *s) {
+        int r = sqlite3_step(s);
+        if (r == SQLITE_DONE || r == SQLITE_ROW)
+                return 0;
+        int ext = sqlite3_extended_errcode(sqlite3_db_handle(s));
+        if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+                return -EEXIST;
+        if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
+                return -EBUSY;
+        return -EIO;
+}
+
+const char *db_col_text(sqlite3_stmt *s, int i) {
+        const unsigned char *t = sqlite3_column_text(s, i);
+        return t ? (const char *) t : "";
+}
+
+int db_begin(sqlite3 *db) {
+        return sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
+int db_commit(sqlite3 *db) {
+        return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
+void db_rollback(sqlite3 *db) {
+        if (!sqlite3_get_autocommit(db))
+                sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}

@@ -1,0 +1,53 @@
+/* The panel's SQLite database: WAL, foreign keys on, versioned migrations,
+ * and a small pool of connections so request threads, job workers and the
+ * poller never share one. Every statement that touches data is prepared with
+ * bound parameters; only the constant migration scripts go through
+ * sqlite3_exec. */
+#pragma once
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "macro.h"
+
+typedef struct Migration {
+        int version;
+        const char *name;
+        const char *sql;
+} Migration;
+
+extern const Migration migrations[];
+extern const size_t n_migrations;
+
+/* Opens path with the pragmas every connection needs. */
+int db_open(const char *path, sqlite3 **ret);
+/* Brings the schema to the newest version; each step is one transaction.
+ * Writes the number of applied steps to *ret_applied. */
+int db_migrate(sqlite3 *db, int *ret_applied);
+
+int db_pool_init(const char *path, unsigned size);
+void db_pool_done(void);
+/* Blocks until a connection is free. Never returns NULL. */
+sqlite3 *db_acquire(void);
+void db_release(sqlite3 *db);
+
+/* Prepares sql; on failure logs nothing and returns -EIO. */
+int db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret);
+static inline void sqlite3_finalizep(sqlite3_stmt **s) {
+        if (*s)
+                sqlite3_finalize(*s);
+}
+#define _cleanup_stmt_ _cleanup_(sqlite3_finalizep)
+
+/* Binds text or NULL. */
+int db_bind_text(sqlite3_stmt *s, int i, const char *v);
+/* Runs a statement that returns no rows; -EEXIST for a UNIQUE violation,
+ * -EBUSY for a FOREIGN KEY violation, -EIO otherwise. */
+int db_step_done(sqlite3_stmt *s);
+/* Returns a column as text, never NULL. */
+const char *db_col_text(sqlite3_stmt *s, int i);
+
+int db_begin(sqlite3 *db);
+int db_commit(sqlite3 *db);
+void db_rollback(sqlite3 *db);

@@ -1,0 +1,22 @@
+/* The only way markup is written: literal template text through html_raw()
+ * (string literals from our code, never data), and every value through the
+ * escaper for its context. Modelled on cgit's html.c. Appends that pass the
+ * page cap are dropped; the page then fails as a whole (see server.c). */
+#pragma once
+
+#include <stdint.h>
+
+#include "strutil.h"
+
+/* Template text written by us. Never pass data here. */
+void html_raw(Buf *b, const char *literal);
+/* Text content: & < > " ' escaped. */
+void html_txt(Buf *b, const char *s);
+/* A double-quoted attribute value: the same escaping plus newlines as &#10;. */
+void html_attr(Buf *b, const char *s);
+/* A URL query argument or path segment: percent-encoded except [A-Za-z0-9-._~]. */
+void html_url_arg(Buf *b, const char *s);
+/* Numbers need no escaping. */
+void html_int(Buf *b, int64_t v);
+/* A JSON string value inside an SSE data line (no raw newlines). */
+void json_str(Buf *b, const char *s);

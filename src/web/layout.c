@@ -1,0 +1,205 @@
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "csrf.h"
+#include "html.h"
+#include "layout.h"
+
+void page_begin(Req *r, const char *title) {
+        Buf *b = &r->out;
+        html_raw(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                    "<meta name=\"htmx-config\" content='{\"includeIndicatorStyles\":false}'>\n"
+                    "<title>");
+        html_txt(b, title);
+        html_raw(b, " · left4me</title>\n<link rel=\"stylesheet\" href=\"/static/style.css\">\n"
+                    "<script src=\"/static/htmx.min.js\" defer></script>\n"
+                    "<script src=\"/static/app.js\" defer></script>\n</head>\n<body");
+        if (r->authed) {
+                /* htmx sends this header with every request it makes. */
+                html_raw(b, " data-hx-headers='{\"X-CSRF-Token\": \"");
+                html_attr(b, r->csrf); /* hex only, but escaped like any value */
+                html_raw(b, "\"}'");
+        }
+        html_raw(b, ">\n<header class=\"top\">\n<a class=\"brand\" href=\"/\">left4me</a>\n");
+        if (r->authed) {
+                html_raw(b, "<nav>\n<a href=\"/servers\">Servers</a>\n<a href=\"/blueprints\">Blueprints</a>\n"
+                            "<a href=\"/jobs\">Jobs</a>\n");
+                if (r->user.is_admin)
+                        html_raw(b, "<a href=\"/admin/users\">Users</a>\n<a href=\"/admin/install\">Install</a>\n");
+                html_raw(b, "<a href=\"/profile\">");
+                html_txt(b, r->user.username);
+                html_raw(b, "</a>\n");
+                form_open(r, "/logout", "inline");
+                html_raw(b, "<button type=\"submit\" class=\"link\">Log out</button>\n");
+                form_close(r);
+                html_raw(b, "</nav>\n");
+        }
+        html_raw(b, "</header>\n<main>\n<h1>");
+        html_txt(b, title);
+        html_raw(b, "</h1>\n");
+        notice_from_query(r);
+}
+
+void page_end(Req *r) {
+        html_raw(&r->out, "</main>\n</body>\n</html>\n");
+}
+
+void render_error(Req *r, unsigned status, const char *message) {
+        r->out.len = 0;
+        if (r->out.data)
+                r->out.data[0] = '\0';
+        r->status = status;
+        page_begin(r, status == 404 ? "Not found" : status == 403 ? "Forbidden" : "Error");
+        html_raw(&r->out, "<p class=\"error\">");
+        html_txt(&r->out, message);
+        html_raw(&r->out, "</p>\n<p><a href=\"/\">Back to the start page</a></p>\n");
+        page_end(r);
+}
+
+void render_not_found(Req *r) {
+        render_error(r, 404, "There is nothing here: the address is wrong, or the object was deleted.");
+}
+
+void form_open(Req *r, const char *action, const char *extra_class) {
+        Buf *b = &r->out;
+        html_raw(b, "<form method=\"post\" action=\"");
+        html_attr(b, action);
+        html_raw(b, "\"");
+        if (extra_class) {
+                html_raw(b, " class=\"");
+                html_attr(b, extra_class);
+                html_raw(b, "\"");
+        }
+        html_raw(b, ">\n<input type=\"hidden\" name=\"" CSRF_FIELD "\" value=\"");
+        html_attr(b, csrf_token(r));
+        html_raw(b, "\">\n");
+}
+
+void form_close(Req *r) {
+        html_raw(&r->out, "</form>\n");
+}
+
+void button_form(Req *r, const char *action, const char *label, const char *klass) {
+        form_open(r, action, "inline");
+        html_raw(&r->out, "<button type=\"submit\"");
+        if (klass) {
+                html_raw(&r->out, " class=\"");
+                html_attr(&r->out, klass);
+                html_raw(&r->out, "\"");
+        }
+        html_raw(&r->out, ">");
+        html_txt(&r->out, label);
+        html_raw(&r->out, "</button>\n");
+        form_close(r);
+}
+
+static void field_head(Buf *b, const char *label, const char *name, const char *err) {
+        html_raw(b, "<div class=\"field");
+        if (err)
+                html_raw(b, " invalid");
+        html_raw(b, "\">\n<label for=\"f-");
+        html_attr(b, name);
+        html_raw(b, "\">");
+        html_txt(b, label);
+        html_raw(b, "</label>\n");
+}
+
+static void field_tail(Buf *b, const char *name, const char *err, const char *hint) {
+        if (err) {
+                html_raw(b, "<p class=\"field-error\" id=\"e-");
+                html_attr(b, name);
+                html_raw(b, "\">");
+                html_txt(b, err);
+                html_raw(b, "</p>\n");
+        }
+        if (hint) {
+                html_raw(b, "<p class=\"hint\">");
+                html_txt(b, hint);
+                html_raw(b, "</p>\n");
+        }
+        html_raw(b, "</div>\n");
+}
+
+static void describedby(Buf *b, const char *name, const char *err) {
+        if (!err)
+                return;
+        html_raw(b, " aria-invalid=\"true\" aria-describedby=\"e-");
+        html_attr(b, name);
+        html_raw(b, "\"");
+}
+
+void field_input(Req *r, const char *label, const char *name, const char *type, const char *value,
+                 const FieldErrors *e, unsigned maxlength, const char *hint) {
+        Buf *b = &r->out;
+        const char *err = e ? errors_get(e, name) : NULL;
+        field_head(b, label, name, err);
+        html_raw(b, "<input id=\"f-");
+        html_attr(b, name);
+        html_raw(b, "\" name=\"");
+        html_attr(b, name);
+        html_raw(b, "\" type=\"");
+        html_attr(b, type);
+        html_raw(b, "\"");
+        if (value && !streq(type, "password")) {
+                html_raw(b, " value=\"");
+                html_attr(b, value);
+                html_raw(b, "\"");
+        }
+        if (maxlength) {
+                html_raw(b, " maxlength=\"");
+                html_int(b, maxlength);
+                html_raw(b, "\"");
+        }
+        describedby(b, name, err);
+        html_raw(b, ">\n");
+        field_tail(b, name, err, hint);
+}
+
+void field_textarea(Req *r, const char *label, const char *name, const char *value, const FieldErrors *e,
+                    unsigned maxlength, const char *hint) {
+        Buf *b = &r->out;
+        const char *err = e ? errors_get(e, name) : NULL;
+        field_head(b, label, name, err);
+        html_raw(b, "<textarea id=\"f-");
+        html_attr(b, name);
+        html_raw(b, "\" name=\"");
+        html_attr(b, name);
+        html_raw(b, "\" rows=\"5\" maxlength=\"");
+        html_int(b, maxlength);
+        html_raw(b, "\"");
+        describedby(b, name, err);
+        /* A newline right after <textarea> is dropped by parsers; write one
+         * so a value that starts with a newline survives. */
+        html_raw(b, ">\n");
+        html_txt(b, value ? value : "");
+        html_raw(b, "</textarea>\n");
+        field_tail(b, name, err, hint);
+}
+
+void notice_from_query(Req *r) {
+        static const struct {
+                const char *code, *text;
+        } notices[] = {
+                { "saved", "Saved." },
+                { "password", "Password changed. Your other sessions were logged out." },
+                { "queued", "Queued: the job runs in the background." },
+                { "deleted", "Deleted." },
+                { "created", "Created." },
+                { "loggedout", "You are logged out." },
+        };
+        const char *code = query_get(r, "notice");
+        if (!code)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(notices); i++)
+                if (streq(code, notices[i].code)) {
+                        html_raw(&r->out, "<p class=\"notice\" role=\"status\">");
+                        html_txt(&r->out, notices[i].text);
+                        html_raw(&r->out, "</p>\n");
+                }
+}
+
+const char *path_id(char *buf, size_t size, const char *prefix, int64_t id, const char *suffix) {
+        snprintf(buf, size, "%s/%" PRId64 "%s", prefix, id, suffix ? suffix : "");
+        return buf;
+}

@@ -1,0 +1,32 @@
+/* The frame every page shares (head, navigation, footer) and the form parts
+ * that show a field's error next to it and keep what the user typed. */
+#pragma once
+
+#include "web.h"
+
+void page_begin(Req *r, const char *title);
+void page_end(Req *r);
+
+/* A page with just a message, for 4xx/5xx answers. */
+void render_error(Req *r, unsigned status, const char *message);
+/* Unknown ids and ids of other users' objects answer exactly this. */
+void render_not_found(Req *r);
+
+/* <form method="post" action="..."> plus the hidden CSRF field. */
+void form_open(Req *r, const char *action, const char *extra_class);
+void form_close(Req *r);
+/* A one-button form for an action such as start or delete. */
+void button_form(Req *r, const char *action, const char *label, const char *klass);
+
+void field_input(Req *r, const char *label, const char *name, const char *type, const char *value,
+                 const FieldErrors *e, unsigned maxlength, const char *hint);
+void field_textarea(Req *r, const char *label, const char *name, const char *value, const FieldErrors *e,
+                    unsigned maxlength, const char *hint);
+
+/* A notice at the top of a page, chosen by a fixed code in the query string
+ * (?notice=saved): never echoes the query itself. */
+void notice_from_query(Req *r);
+
+/* Formats "/prefix/<id>/suffix" into buf (ids only: nothing to escape, but
+ * the result still goes through html_attr). */
+const char *path_id(char *buf, size_t size, const char *prefix, int64_t id, const char *suffix);

@@ -1,0 +1,48 @@
+/* Every page handler, one file per page (page-*.c). routes.c maps addresses
+ * to them. A handler that takes an id gets it in r->id and must answer
+ * render_not_found() for an object the user does not own. */
+#pragma once
+
+#include "web.h"
+
+void page_index(Req *r);
+void page_login_form(Req *r);
+void page_login_submit(Req *r);
+void page_logout(Req *r);
+
+void page_profile(Req *r);
+void page_profile_password(Req *r);
+
+void page_servers_list(Req *r);
+void page_servers_rows(Req *r);
+void page_server_new(Req *r);
+void page_server_create(Req *r);
+void page_server_show(Req *r);
+void page_server_status(Req *r);
+void page_server_start(Req *r);
+void page_server_stop(Req *r);
+void page_server_restart(Req *r);
+void page_server_delete(Req *r);
+void page_server_blueprint(Req *r);
+void page_server_logs(Req *r);
+
+void page_blueprints_list(Req *r);
+void page_blueprint_new(Req *r);
+void page_blueprint_create(Req *r);
+void page_blueprint_show(Req *r);
+void page_blueprint_update(Req *r);
+void page_blueprint_delete(Req *r);
+
+void page_jobs_list(Req *r);
+void page_job_show(Req *r);
+void page_job_events(Req *r);
+
+void page_admin_users(Req *r);
+void page_admin_user_create(Req *r);
+void page_admin_user_password(Req *r);
+void page_admin_user_disable(Req *r);
+void page_admin_user_enable(Req *r);
+void page_admin_install(Req *r);
+void page_admin_install_start(Req *r);
+
+void page_static(Req *r);

@@ -1,0 +1,22 @@
+#pragma once
+
+#include "web.h"
+
+enum {
+        ROUTE_PUBLIC = 0,
+        ROUTE_USER = 1 << 0,       /* needs a login */
+        ROUTE_ADMIN = 1 << 1,      /* needs an admin (others get 404) */
+        ROUTE_NO_SESSION = 1 << 2, /* static files: no database at all */
+};
+
+typedef struct Route {
+        const char *method;
+        const char *pattern; /* '#' matches a positive id, a final '*' the rest */
+        handler_fn fn;
+        unsigned flags;
+} Route;
+
+/* Finds the route for method and path. Fills *ret_id and *ret_tail. Sets
+ * *ret_other_method when the path exists for another method. */
+const Route *route_find(const char *method, const char *path, int64_t *ret_id, const char **ret_tail,
+                        bool *ret_other_method);

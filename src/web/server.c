@@ -1,0 +1,239 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+
+#include "csrf.h"
+#include "db.h"
+#include "layout.h"
+#include "routes.h"
+#include "server.h"
+#include "session.h"
+
+static struct MHD_Daemon *daemon_;
+static int shutdown_efd = -1;
+
+int shutdown_fd(void) {
+        return shutdown_efd;
+}
+
+void shutdown_signal(void) {
+        uint64_t one = 1;
+        if (shutdown_efd >= 0)
+                (void) !write(shutdown_efd, &one, sizeof one);
+}
+
+static void add_common_headers(struct MHD_Response *resp) {
+        /* Everything the pages load comes from the panel itself. htmx is
+         * configured (meta htmx-config) not to inject inline styles. */
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+                                "frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+        MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
+}
+
+static enum MHD_Result send_response(Req *r) {
+        struct MHD_Response *resp = r->custom;
+        if (!resp) {
+                if (r->status == 0)
+                        r->status = MHD_HTTP_OK;
+                if (r->out.max && r->out.len + 1 >= r->out.max)
+                        render_error(r, 500, "The page grew past its size limit.");
+                resp = MHD_create_response_from_buffer(r->out.len, r->out.data ? r->out.data : (char *) "",
+                                                       MHD_RESPMEM_MUST_COPY);
+                if (!resp)
+                        return MHD_NO;
+                MHD_add_response_header(resp, "Content-Type",
+                                        r->content_type ? r->content_type : "text/html; charset=utf-8");
+                MHD_add_response_header(resp, "Cache-Control", r->cache_control ? r->cache_control : "no-store");
+                add_common_headers(resp);
+        }
+        if (r->location)
+                MHD_add_response_header(resp, "Location", r->location);
+        for (size_t i = 0; i < r->n_cookies; i++)
+                MHD_add_response_header(resp, "Set-Cookie", r->cookies[i]);
+        enum MHD_Result ret = MHD_queue_response(r->conn, r->status ? r->status : MHD_HTTP_OK, resp);
+        /* A shared static response keeps its own reference. */
+        MHD_destroy_response(resp);
+        r->custom = NULL;
+        return ret;
+}
+
+static bool is_form_type(const char *ct) {
+        if (!ct)
+                return true; /* an empty body (a button form) may come without one */
+        static const char want[] = "application/x-www-form-urlencoded";
+        return strncasecmp(ct, want, sizeof want - 1) == 0 &&
+               (ct[sizeof want - 1] == '\0' || ct[sizeof want - 1] == ';');
+}
+
+static void dispatch(Req *r) {
+        int64_t id = 0;
+        const char *tail = NULL;
+        bool other_method = false;
+        const Route *route = route_find(r->method, r->url, &id, &tail, &other_method);
+        r->id = id;
+        r->tail = tail;
+
+        if (route && (route->flags & ROUTE_NO_SESSION)) {
+                route->fn(r);
+                return;
+        }
+        r->db = db_acquire();
+        session_load(r);
+        if (!route) {
+                if (other_method) {
+                        render_error(r, 405, "This address does not take that kind of request.");
+                        return;
+                }
+                render_not_found(r);
+                return;
+        }
+        if ((route->flags & (ROUTE_USER | ROUTE_ADMIN)) && !r->authed) {
+                if (r->is_post)
+                        render_error(r, 403, "Log in first.");
+                else if (header_get(r, "HX-Request") || header_get(r, "Accept") &&
+                                                              strstr(header_get(r, "Accept"), "text/event-stream"))
+                        render_error(r, 401, "Log in first.");
+                else
+                        req_redirect(r, "/login");
+                return;
+        }
+        if ((route->flags & ROUTE_ADMIN) && !r->user.is_admin) {
+                render_not_found(r);
+                return;
+        }
+        if (r->is_post) {
+                if (r->body_too_big) {
+                        render_error(r, 413, "The form is too large (the limit is 64 KiB); shorten the text and send it again.");
+                        return;
+                }
+                if (!is_form_type(header_get(r, "Content-Type"))) {
+                        render_error(r, 415, "Send the form as application/x-www-form-urlencoded.");
+                        return;
+                }
+                if (form_parse(r->body.data ? r->body.data : "", r->body.len, &r->form) < 0) {
+                        form_free(&r->form);
+                        render_error(r, 400, "The form data is malformed (bad encoding, too many fields or invalid UTF-8); reload the page and try again.");
+                        return;
+                }
+                if (!csrf_check(r)) {
+                        render_error(r, 403, "The form expired or came from another site; reload the page and send it again.");
+                        return;
+                }
+        }
+        route->fn(r);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+        Req *r = *con_cls;
+        if (!r) {
+                r = calloc(1, sizeof *r);
+                if (!r)
+                        return MHD_NO;
+                r->conn = conn;
+                r->url = url;
+                r->method = method;
+                r->is_post = streq(method, "POST");
+                r->body.max = BODY_MAX;
+                r->out.max = PAGE_MAX;
+                const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+                if (ci && ci->client_addr) {
+                        const struct sockaddr *sa = ci->client_addr;
+                        if (sa->sa_family == AF_INET)
+                                inet_ntop(AF_INET, &((const struct sockaddr_in *) sa)->sin_addr, r->ip, sizeof r->ip);
+                        else if (sa->sa_family == AF_INET6)
+                                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr, r->ip, sizeof r->ip);
+                }
+                if (!r->ip[0])
+                        snprintf(r->ip, sizeof r->ip, "unknown");
+                const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+                long n;
+                if (cl && (parse_long(cl, 0, BODY_MAX, &n) < 0))
+                        r->body_too_big = true;
+                *con_cls = r;
+                return MHD_YES;
+        }
+        if (*upload_data_size) {
+                if (!r->body_too_big && buf_append(&r->body, upload_data, *upload_data_size) < 0)
+                        r->body_too_big = true;
+                *upload_data_size = 0;
+                return MHD_YES;
+        }
+        if (!streq(method, "GET") && !streq(method, "HEAD") && !streq(method, "POST")) {
+                r->status = 405;
+                render_error(r, 405, "This address does not take that kind of request.");
+        } else
+                dispatch(r);
+        db_release(r->db);
+        r->db = NULL;
+        return send_response(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
+        Req *r = *con_cls;
+        if (!r)
+                return;
+        buf_free(&r->body);
+        buf_free(&r->out);
+        form_free(&r->form);
+        free(r->location);
+        for (size_t i = 0; i < r->n_cookies; i++)
+                free(r->cookies[i]);
+        if (r->custom)
+                MHD_destroy_response(r->custom);
+        free(r);
+        *con_cls = NULL;
+}
+
+static void on_mhd_error(void *cls, const char *fmt, va_list ap) {
+        fputs("left4me: http: ", stderr);
+        vfprintf(stderr, fmt, ap);
+}
+
+int http_start(void) {
+        shutdown_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (shutdown_efd < 0)
+                return negative_errno();
+
+        struct sockaddr_storage ss = { 0 };
+        socklen_t len;
+        struct sockaddr_in *in4 = (struct sockaddr_in *) &ss;
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &ss;
+        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+                         MHD_USE_ERROR_LOG;
+        if (inet_pton(AF_INET, config.listen_host, &in4->sin_addr) == 1) {
+                in4->sin_family = AF_INET;
+                in4->sin_port = htons(config.port);
+                len = sizeof *in4;
+        } else if (inet_pton(AF_INET6, config.listen_host, &in6->sin6_addr) == 1) {
+                in6->sin6_family = AF_INET6;
+                in6->sin6_port = htons(config.port);
+                len = sizeof *in6;
+                flags |= MHD_USE_IPv6;
+        } else
+                return -EINVAL;
+        (void) len;
+
+        daemon_ = MHD_start_daemon(flags, config.port, NULL, NULL, on_request, NULL,
+                                   MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &ss,
+                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                                   MHD_OPTION_CONNECTION_LIMIT, config.max_connections,
+                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 120,
+                                   MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned) 1,
+                                   MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,
+                                   MHD_OPTION_END);
+        return daemon_ ? 0 : -EADDRINUSE;
+}
+
+void http_stop(void) {
+        shutdown_signal();
+        if (daemon_)
+                MHD_stop_daemon(daemon_);
+        daemon_ = NULL;
+}

@@ -1,0 +1,29 @@
+/* Login sessions. The browser holds a random 256-bit token in an HttpOnly
+ * cookie; the database holds only its BLAKE2b hash, the owner, a CSRF token
+ * and the expiry. A session ends on logout, on expiry, when its user is
+ * disabled, and (except the current one) when the password changes. */
+#pragma once
+
+#include "web.h"
+
+#define SESSION_COOKIE "l4m_session"
+#define SESSION_IDLE_SECONDS (12 * 3600)
+#define SESSION_MAX_SECONDS (7 * 24 * 3600)
+
+/* Creates a session for user and sets the cookie on r. */
+int session_create(Req *r, const User *user);
+/* Fills r->authed, r->user, r->session_id, r->csrf from the cookie, if it
+ * names a live session of an enabled user. */
+void session_load(Req *r);
+/* Ends the current session and clears the cookie. */
+void session_end(Req *r);
+
+/* Login throttling: failures are counted per username and per client
+ * address over a window; past the limit, logins are refused (429) until the
+ * oldest failure leaves the window. Returns seconds to wait, 0 if allowed. */
+#define THROTTLE_WINDOW 900
+#define THROTTLE_USER_MAX 5
+#define THROTTLE_IP_MAX 20
+long throttle_check(sqlite3 *db, const char *username, const char *ip);
+void throttle_fail(sqlite3 *db, const char *username, const char *ip);
+void throttle_clear(sqlite3 *db, const char *username);

@@ -1,0 +1,106 @@
+/* Types shared by every part of the panel: the configuration, the request a
+ * handler works on, and the logged-in user. One request is handled by one
+ * thread from start to end (libmicrohttpd's thread-per-connection mode), so a
+ * Req is never shared. */
+#pragma once
+
+#include <microhttpd.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "strutil.h"
+
+/* Caps on what a client can send or make us hold. */
+#define BODY_MAX (64 * 1024)    /* a form body; past it: 413 */
+#define PAGE_MAX (4 * 1024 * 1024)
+#define FORM_FIELDS_MAX 64
+#define USERNAME_MAX 32
+#define PASSWORD_MIN 10
+#define PASSWORD_MAX 256
+#define TITLE_MAX 64          /* display names of servers and blueprints */
+#define TEXTAREA_MAX 16384
+
+typedef struct Config {
+        char *state_dir;
+        char *listen_host;
+        uint16_t port;
+        char *l4d2ctl;          /* path of the l4d2ctl binary */
+        char *static_dir;       /* style.css, app.js */
+        char *htmx_path;        /* htmx.min.js */
+        bool cookie_secure;     /* add Secure to cookies (behind TLS) */
+        unsigned workers;       /* job worker threads */
+        unsigned poll_ms;       /* state poller period */
+        unsigned max_connections;
+} Config;
+
+/* Set once by main before any thread starts; read-only afterwards. */
+extern Config config;
+
+typedef struct User {
+        int64_t id;
+        char username[USERNAME_MAX + 1];
+        bool is_admin;
+} User;
+
+typedef struct FormField {
+        char *key, *value;
+} FormField;
+
+typedef struct Form {
+        FormField f[FORM_FIELDS_MAX];
+        size_t n;
+} Form;
+
+/* Field errors of a submitted form, shown next to their fields. */
+typedef struct FieldErrors {
+        const char *field[16];
+        char msg[16][160];
+        size_t n;
+} FieldErrors;
+
+typedef struct Req {
+        struct MHD_Connection *conn;
+        const char *method, *url;
+        char ip[64];
+        bool is_post;
+        Buf body;
+        bool body_too_big;
+        Form form;
+        bool form_bad;
+
+        sqlite3 *db;            /* borrowed from the pool for this request */
+        bool authed;
+        User user;
+        int64_t session_id;
+        char csrf[65];
+
+        int64_t id;             /* the numeric path parameter, if any */
+        const char *tail;       /* the rest of a /static/ path */
+
+        /* The response a handler builds. */
+        unsigned status;
+        Buf out;
+        const char *content_type;
+        char *location;
+        char *cookies[3];
+        size_t n_cookies;
+        const char *cache_control;
+        struct MHD_Response *custom; /* a handler-made response (SSE, static) */
+} Req;
+
+typedef void (*handler_fn)(Req *r);
+
+/* req.c: reading the request and shaping the response. */
+const char *form_get(const Req *r, const char *key);
+const char *query_get(const Req *r, const char *key);
+const char *header_get(const Req *r, const char *key);
+const char *cookie_get(const Req *r, const char *key);
+int form_parse(const char *body, size_t len, Form *ret);
+void form_free(Form *f);
+bool utf8_is_valid(const char *s);
+void req_redirect(Req *r, const char *location);
+void req_set_cookie(Req *r, const char *name, const char *value, long max_age);
+void errors_add(FieldErrors *e, const char *field, const char *fmt, ...) _printf_(3, 4);
+const char *errors_get(const FieldErrors *e, const char *field);
+int64_t now_sec(void);
