@@ -1,0 +1,48 @@
+import os
+import pathlib
+import shutil
+import subprocess
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+
+# The unit templates' placeholders, as the Debian package fills them.
+SUBST = {
+    "@bindir@": "/usr/bin",
+    "@libexecdir@": "/usr/libexec/left4me",
+    "@systemunitdir@": "/usr/lib/systemd/system",
+}
+
+
+def render_units(dest: pathlib.Path, with_dropins: bool = True, stub_bin: pathlib.Path | None = None) -> pathlib.Path:
+    """Writes deploy/'s units (placeholders filled) into dest. With stub_bin,
+    ExecStart paths point at stub executables there, so `systemd-analyze verify`
+    can run on a host where left4me is not installed."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for src in sorted(DEPLOY.iterdir()):
+        if src.is_dir() and src.name.endswith(".d"):
+            if with_dropins:
+                shutil.copytree(src, dest / src.name, dirs_exist_ok=True)
+            continue
+        name = src.name[:-3] if src.name.endswith(".in") else src.name
+        if not name.endswith((".service", ".target", ".slice", ".timer")):
+            continue
+        text = src.read_text()
+        for k, v in SUBST.items():
+            text = text.replace(k, v)
+        if stub_bin is not None:
+            stub_bin.mkdir(parents=True, exist_ok=True)
+            for prog in ("l4d2ctl", "left4me", "left4me-overlay"):
+                p = stub_bin / prog
+                p.write_text("#!/bin/sh\nexit 0\n")
+                p.chmod(0o755)
+            text = text.replace("/usr/bin/", f"{stub_bin}/").replace("/usr/libexec/left4me/", f"{stub_bin}/")
+        (dest / name).write_text(text)
+    return dest
+
+
+def systemd_version() -> int:
+    out = subprocess.run(["systemd-analyze", "--version"], capture_output=True, text=True).stdout
+    return int(out.split()[1]) if out else 0
