@@ -61,21 +61,36 @@ static void print_main_help(FILE *f) {
         buf_free(&list);
 }
 
+/* Error messages quote user input (names, paths): escape control characters
+ * so that an error is always exactly one line on the terminal. */
+static void print_error_line(const char *msg) {
+        fputs("error: ", stderr);
+        for (const unsigned char *p = (const unsigned char *) msg; *p; p++) {
+                if (*p == '\n')
+                        fputs("\\n", stderr);
+                else if (*p < 0x20 || *p == 0x7f)
+                        fprintf(stderr, "\\x%02x", *p);
+                else
+                        fputc(*p, stderr);
+        }
+        fputc('\n', stderr);
+}
+
 int ctl_fail(const Error *err, int r) {
-        if (err && err->msg[0])
-                fprintf(stderr, "error: %s\n", err->msg);
-        else
-                fprintf(stderr, "error: %s\n", strerror(-r));
+        print_error_line(err && err->msg[0] ? err->msg : strerror(-r));
         return 1;
 }
 
 int ctl_usage(const char *cmd, const char *fmt, ...) {
+        char msg[1024];
         va_list ap;
         va_start(ap, fmt);
-        fputs("error: ", stderr);
-        vfprintf(stderr, fmt, ap);
+        int n = vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
-        fprintf(stderr, " (see 'l4d2ctl %s --help')\n", cmd ? cmd : "");
+        if (n >= 0 && (size_t) n < sizeof msg)
+                snprintf(msg + n, sizeof msg - (size_t) n, " (see 'l4d2ctl %s%s--help')", cmd ? cmd : "",
+                         cmd ? " " : "");
+        print_error_line(msg);
         return 2;
 }
 

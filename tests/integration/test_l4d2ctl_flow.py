@@ -1,0 +1,209 @@
+"""The main flow of issue 2 end to end, against real overlayfs mounts:
+install (fake steamcmd) -> initialize -> start -> running -> logs -> the
+server read its server.cfg and an overlay's file through the merged mount ->
+stop -> delete."""
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import time
+
+from conftest import L4D2CTL, mounts_below
+
+
+def test_install_runs_windows_pass_then_linux_validate(ctl):
+    p = ctl.ok("install")
+    calls = (ctl.state.parent / "steamcmd.log").read_text().splitlines()
+    assert len(calls) == 2
+    assert "+@sSteamCmdForcePlatformType windows +app_update 222860 +quit" in calls[0]
+    assert "+@sSteamCmdForcePlatformType linux +app_update 222860 validate +quit" in calls[1]
+    assert "+force_install_dir %s/installation" % ctl.state in calls[0]
+    assert "progress: 18.34% downloading (windows pass)" in p.stdout
+    assert os.access(ctl.state / "installation" / "srcds_run", os.X_OK)
+    # steamcmd got its own HOME below the state dir.
+    assert "Redirecting stderr to '%s/steam/Steam/logs" % ctl.state in p.stdout
+
+
+def test_update_that_hits_invalid_platform_falls_back(ctl):
+    # An installation without steamcmd's manifest (copied by hand): a plain
+    # linux update fails with "Invalid platform" and exit code 0.
+    ctl.install()
+    (ctl.state / "installation" / "steamapps" / "appmanifest_222860.acf").unlink()
+    open(ctl.state.parent / "steamcmd.log", "w").close()
+    p = ctl.ok("install")
+    assert "ERROR! Failed to install app '222860' (Invalid platform)" in p.stdout
+    calls = (ctl.state.parent / "steamcmd.log").read_text().splitlines()
+    assert [("windows" in c, "validate" in c) for c in calls] == [(False, False), (True, False), (False, True)]
+
+
+def test_install_json_progress_events(ctl):
+    p = ctl.ok("install", "--json")
+    events = [json.loads(line) for line in p.stdout.splitlines()]
+    progress = [e for e in events if e["event"] == "progress"]
+    assert progress[0]["phase"] == "windows" and progress[-1]["phase"] == "linux"
+    assert progress[-1]["percent"] == 100.0 and progress[-1]["total"] == 2048000
+    assert any(e["event"] == "line" and "Success! App '222860'" in e["line"] for e in events)
+    assert events[-1] == {"event": "done", "ok": True}
+
+
+def test_install_judges_by_result_not_exit_code(ctl):
+    # steamcmd exits 0 but installed nothing.
+    p = ctl.fail("install", env={"FAKE_STEAMCMD_FAIL": "silent"})
+    assert "never reported \"Success! App '222860' fully installed\"" in p.stderr
+    p = ctl.fail("install", env={"FAKE_STEAMCMD_FAIL": "network"})
+    assert "error: steamcmd failed (windows pass): Error! App '222860' state is 0x202 after update job." in p.stderr
+    p = ctl.fail("install", env={"LEFT4ME_STEAMCMD": "/nonexistent/steamcmd"})
+    assert "steamcmd '/nonexistent/steamcmd' not found" in p.stderr
+
+
+def test_full_flow(installed, tmp_path):
+    ctl = installed
+    ctl.overlay("maps", {"left4dead2/addons/mymap.vpk": "VPK", "left4dead2/motd.txt": "maps motd"})
+    ctl.overlay("base", {"left4dead2/motd.txt": "base motd", "left4dead2/base.txt": "base only"})
+    port = ctl.port_min + 2
+    ctl.initialize("alpha", """
+port: %d
+map: c2m1_highway
+maxplayers: 4
+hostname: "Flow Test"
+overlays: [maps, base]
+cvars:
+  sv_gametypes: coop
+server_cfg: |
+  // extra line
+  sv_allow_lobby_connect_only 0
+""" % port, tmp_path)
+
+    st = ctl.status("alpha")
+    assert st["state"] == "stopped" and st["mounted"] is False and st["pid"] is None
+    assert st["ports"] == {"game": port, "sourcetv": port + 1}
+    assert st["overlays"] == ["maps", "base"]
+
+    ctl.ok("start", "alpha")
+    st = ctl.wait_state("alpha", "running")
+    assert st["mounted"] is True and st["pid"] > 0 and st["uptime"] >= 0 and st["backend"] == "supervisor"
+
+    merged = ctl.state / "runtime" / "alpha" / "merged"
+    assert str(merged) in mounts_below(ctl.state)
+    # Overlay order: the first overlay wins, lower ones still show through.
+    assert (merged / "left4dead2" / "motd.txt").read_text() == "maps motd"
+    assert (merged / "left4dead2" / "base.txt").read_text() == "base only"
+    assert (merged / "left4dead2" / "gameinfo.txt").exists()
+
+    log = ctl.wait_log("alpha", "Server is hibernating")
+    # The server read the staged server.cfg and the overlay's addon through
+    # the merged tree.
+    assert "Mounting addon: left4dead2/addons/mymap.vpk" in log
+    assert 'hostname = "Flow Test"' in log
+    assert 'sv_gametypes = "coop"' in log
+    assert "Initializing map c2m1_highway (maxplayers 4" in log
+    cfg = (ctl.state / "runtime" / "alpha" / "upper" / "left4dead2" / "cfg" / "server.cfg").read_text()
+    assert "sv_allow_lobby_connect_only 0\n" in cfg and 'rcon_password "' in cfg
+
+    # Writes in the merged tree land in the instance's upper layer only.
+    (merged / "left4dead2" / "written.txt").write_text("x")
+    assert (ctl.state / "runtime" / "alpha" / "upper" / "left4dead2" / "written.txt").exists()
+    assert not (ctl.state / "installation" / "left4dead2" / "written.txt").exists()
+
+    # The game port is really bound by the server.
+    out = subprocess.run(["ss", "-lnu"], capture_output=True, text=True).stdout
+    assert ":%d " % port in out
+
+    ctl.ok("stop", "alpha")
+    st = ctl.status("alpha")
+    assert st["state"] == "stopped" and st["mounted"] is False
+    assert mounts_below(ctl.state) == []
+    assert "left4me: server stopped" in ctl.log("alpha")
+
+    ctl.ok("delete", "alpha")
+    assert not (ctl.state / "instances" / "alpha").exists()
+    assert not (ctl.state / "runtime" / "alpha").exists()
+    p = ctl.fail("status", "alpha")
+    assert "unknown instance 'alpha'" in p.stderr
+    ctl.ok("delete", "alpha")  # again: a no-op
+
+
+def test_start_twice_and_stop_twice_are_no_ops(installed, tmp_path):
+    ctl = installed
+    ctl.initialize("a", "", tmp_path)
+    ctl.ok("start", "a")
+    pid = ctl.wait_state("a", "running")["pid"]
+    ctl.ok("start", "a")
+    assert ctl.status("a")["pid"] == pid
+    ctl.ok("stop", "a")
+    ctl.ok("stop", "a")
+    assert ctl.status("a")["state"] == "stopped"
+
+
+def test_delete_running_instance(installed, tmp_path):
+    ctl = installed
+    ctl.initialize("gone", "", tmp_path)
+    ctl.ok("start", "gone")
+    pid = ctl.wait_state("gone", "running")["pid"]
+    ctl.ok("delete", "gone")
+    assert mounts_below(ctl.state) == []
+    assert not (ctl.state / "runtime" / "gone").exists()
+    time.sleep(0.2)
+    assert not os.path.exists("/proc/%d" % pid) or "zombie" in open("/proc/%d/status" % pid).read().lower() \
+        or open("/proc/%d/status" % pid).read().find("State:\tZ") >= 0
+
+
+def test_crashed_server_is_restarted(installed, tmp_path):
+    ctl = installed
+    ctl.initialize("crashy", "", tmp_path)
+    ctl.ok("start", "crashy")
+    pid = ctl.wait_state("crashy", "running")["pid"]
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        st = ctl.status("crashy")
+        if st["state"] == "running" and st["pid"] != pid:
+            break
+        time.sleep(0.1)
+    assert st["state"] == "running" and st["pid"] != pid and st["restarts"] == 1
+    assert "left4me: server exited (signal KILL); restarting in 500 ms" in ctl.log("crashy")
+
+
+def test_crash_loop_breaker(installed, tmp_path):
+    ctl = installed
+    ctl.initialize("loop", "", tmp_path)
+    ctl.ok("start", "loop", env={"FAKE_SRCDS_EXIT_AFTER": "0", "FAKE_SRCDS_EXIT_CODE": "3"})
+    st = ctl.wait_state("loop", "crashed", timeout=30)
+    assert st["detail"] == "crash loop: 5 exits within 60 s, last with exit status 3"
+    assert st["restarts"] == 4 and st["pid"] is None
+    assert "not restarting" in ctl.log("loop")
+    # stop clears the crashed state and unmounts.
+    assert st["mounted"] is True
+    ctl.ok("stop", "loop")
+    st = ctl.status("loop")
+    assert st["state"] == "stopped" and st["mounted"] is False
+
+
+def test_logs_follow_streams_new_lines(installed, tmp_path):
+    ctl = installed
+    ctl.initialize("follow", "", tmp_path)
+    ctl.ok("start", "follow")
+    pid = ctl.wait_state("follow", "running")["pid"]
+    ctl.wait_log("follow", "Server is hibernating")
+    f = subprocess.Popen([str(L4D2CTL), "logs", "follow", "--lines", "0", "--follow"],
+                         env=ctl.env, stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.3)
+        os.kill(pid, signal.SIGKILL)  # the supervisor notes it and restarts
+        got = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            line = f.stdout.readline()
+            got.append(line)
+            if "Server is hibernating" in line:
+                break
+        text = "".join(got)
+        assert "left4me: server exited (signal KILL)" in text
+        assert "Server is hibernating" in text
+    finally:
+        f.terminate()
+        f.wait(5)
+    # --lines N --no-follow prints exactly the last N lines.
+    out = ctl.ok("logs", "follow", "--lines", "3", "--no-follow").stdout
+    assert len(out.splitlines()) == 3 and out.splitlines() == ctl.log("follow").splitlines()[-3:]
