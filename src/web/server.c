@@ -51,13 +51,15 @@ static enum MHD_Result send_response(Req *r) {
                 MHD_add_response_header(resp, "Cache-Control", r->cache_control ? r->cache_control : "no-store");
                 add_common_headers(resp);
         }
-        if (r->location)
+        if (r->location && !r->custom_shared)
                 MHD_add_response_header(resp, "Location", r->location);
-        for (size_t i = 0; i < r->n_cookies; i++)
+        for (size_t i = 0; i < r->n_cookies && !r->custom_shared; i++)
                 MHD_add_response_header(resp, "Set-Cookie", r->cookies[i]);
         enum MHD_Result ret = MHD_queue_response(r->conn, r->status ? r->status : MHD_HTTP_OK, resp);
-        /* A shared static response keeps its own reference. */
-        MHD_destroy_response(resp);
+        /* MHD holds its own reference while sending; a shared static
+         * response keeps the one static.c owns. */
+        if (!r->custom_shared)
+                MHD_destroy_response(resp);
         r->custom = NULL;
         return ret;
 }
@@ -95,8 +97,8 @@ static void dispatch(Req *r) {
         if ((route->flags & (ROUTE_USER | ROUTE_ADMIN)) && !r->authed) {
                 if (r->is_post)
                         render_error(r, 403, "Log in first.");
-                else if (header_get(r, "HX-Request") || header_get(r, "Accept") &&
-                                                              strstr(header_get(r, "Accept"), "text/event-stream"))
+                else if (header_get(r, "HX-Request") ||
+                         (header_get(r, "Accept") && strstr(header_get(r, "Accept"), "text/event-stream")))
                         render_error(r, 401, "Log in first.");
                 else
                         req_redirect(r, "/login");
@@ -185,7 +187,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         free(r->location);
         for (size_t i = 0; i < r->n_cookies; i++)
                 free(r->cookies[i]);
-        if (r->custom)
+        if (r->custom && !r->custom_shared)
                 MHD_destroy_response(r->custom);
         free(r);
         *con_cls = NULL;

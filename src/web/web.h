@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "strutil.h"
 
@@ -87,6 +88,7 @@ typedef struct Req {
         size_t n_cookies;
         const char *cache_control;
         struct MHD_Response *custom; /* a handler-made response (SSE, static) */
+        bool custom_shared;          /* custom belongs to someone else (static.c) */
 } Req;
 
 typedef void (*handler_fn)(Req *r);

@@ -1,0 +1,259 @@
+/* /blueprints: a user's launch recipes. A blueprint is private to its
+ * owner; servers link to it live, so editing one changes every linked server
+ * at its next start, and deleting is refused while any server links to it. */
+#include <string.h>
+
+#include "db.h"
+#include "html.h"
+#include "layout.h"
+#include "model.h"
+#include "pages.h"
+
+#define BLUEPRINTS_PER_USER_MAX 100
+
+void page_blueprints_list(Req *r) {
+        Buf *b = &r->out;
+        page_begin(r, "Blueprints");
+        html_raw(b, "<p><a class=\"button\" href=\"/blueprints/new\">New blueprint</a></p>\n");
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(r->db,
+                       "SELECT b.id, b.name, b.map, b.maxplayers, b.tickrate, u.username, "
+                       "(SELECT count(*) FROM servers s WHERE s.blueprint_id = b.id) "
+                       "FROM blueprints b JOIN users u ON u.id = b.user_id WHERE (b.user_id = ? OR ?) "
+                       "ORDER BY b.name, b.id", &s) < 0)
+                return;
+        sqlite3_bind_int64(s, 1, r->user.id);
+        sqlite3_bind_int(s, 2, r->user.is_admin);
+        html_raw(b, "<table class=\"list\">\n<thead><tr><th>Name</th><th>Map</th><th>Max players</th>"
+                    "<th>Tickrate</th><th>Servers</th>");
+        if (r->user.is_admin)
+                html_raw(b, "<th>Owner</th>");
+        html_raw(b, "</tr></thead>\n<tbody>\n");
+        int n = 0;
+        char href[64];
+        while (sqlite3_step(s) == SQLITE_ROW) {
+                n++;
+                html_raw(b, "<tr><td data-label=\"Name\"><a href=\"");
+                html_attr(b, path_id(href, sizeof href, "/blueprints", sqlite3_column_int64(s, 0), NULL));
+                html_raw(b, "\">");
+                html_txt(b, db_col_text(s, 1));
+                html_raw(b, "</a></td><td data-label=\"Map\">");
+                html_txt(b, db_col_text(s, 2));
+                html_raw(b, "</td><td data-label=\"Max players\">");
+                html_int(b, sqlite3_column_int(s, 3));
+                html_raw(b, "</td><td data-label=\"Tickrate\">");
+                html_int(b, sqlite3_column_int(s, 4));
+                html_raw(b, "</td><td data-label=\"Servers\">");
+                html_int(b, sqlite3_column_int(s, 6));
+                html_raw(b, "</td>");
+                if (r->user.is_admin) {
+                        html_raw(b, "<td data-label=\"Owner\">");
+                        html_txt(b, db_col_text(s, 5));
+                        html_raw(b, "</td>");
+                }
+                html_raw(b, "</tr>\n");
+        }
+        if (!n)
+                html_raw(b, "<tr><td colspan=\"6\">No blueprints yet.</td></tr>\n");
+        html_raw(b, "</tbody>\n</table>\n");
+        page_end(r);
+}
+
+static void num_txt(char *buf, size_t size, long v) {
+        if (v > 0)
+                snprintf(buf, size, "%ld", v);
+        else
+                buf[0] = '\0';
+}
+
+/* The form for a new blueprint (bp->id == 0) or an existing one. Values
+ * that failed validation are shown as typed, via the raw form fields. */
+static void blueprint_form(Req *r, const Blueprint *bp, const FieldErrors *e) {
+        char action[64], mp[16], tr[16];
+        bool typed = e && e->n; /* re-show exactly what was sent */
+        const char *v_mp = typed ? form_get(r, "maxplayers") : NULL, *v_tr = typed ? form_get(r, "tickrate") : NULL;
+        num_txt(mp, sizeof mp, bp->maxplayers);
+        num_txt(tr, sizeof tr, bp->tickrate);
+        form_open(r, bp->id ? path_id(action, sizeof action, "/blueprints", bp->id, NULL) : "/blueprints", "card");
+        field_input(r, "Name", "name", "text", typed ? form_get(r, "name") : bp->name, e, TITLE_MAX, NULL);
+        field_input(r, "Map", "map", "text", typed ? form_get(r, "map") : bp->map, e, 64, "The start map, e.g. c1m1_hotel.");
+        field_input(r, "Max players", "maxplayers", "number", v_mp ? v_mp : mp, e, 2, "1 to 32.");
+        field_input(r, "Tickrate", "tickrate", "number", v_tr ? v_tr : tr, e, 3, "10 to 128.");
+        field_textarea(r, "Overlays", "overlays", typed ? form_get(r, "overlays") : bp->overlays, e, TEXTAREA_MAX,
+                       "One overlay name a line; the first line has the highest precedence.");
+        field_textarea(r, "Cvars", "cvars", typed ? form_get(r, "cvars") : bp->cvars, e, TEXTAREA_MAX,
+                       "One a line: name value, e.g. sv_gametypes coop");
+        field_textarea(r, "server.cfg", "server_cfg", typed ? form_get(r, "server_cfg") : bp->server_cfg, e,
+                       TEXTAREA_MAX, "Lines written to server.cfg at each start.");
+        field_textarea(r, "Extra launch arguments", "args", typed ? form_get(r, "args") : bp->args, e, TEXTAREA_MAX,
+                       "One argument a line, e.g. -insecure.");
+        html_raw(&r->out, bp->id ? "<button type=\"submit\">Save blueprint</button>\n"
+                                 : "<button type=\"submit\">Create blueprint</button>\n");
+        form_close(r);
+}
+
+void page_blueprint_new(Req *r) {
+        Blueprint bp = { .maxplayers = 8, .tickrate = 30 };
+        snprintf(bp.map, sizeof bp.map, "c1m1_hotel");
+        bp.overlays = bp.server_cfg = bp.cvars = bp.args = (char *) "";
+        page_begin(r, "New blueprint");
+        blueprint_form(r, &bp, NULL);
+        page_end(r);
+}
+
+static int save(Req *r, Blueprint *bp) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int k;
+        if (bp->id)
+                k = db_prepare(r->db,
+                               "UPDATE blueprints SET name = ?1, map = ?2, maxplayers = ?3, tickrate = ?4, overlays = ?5, "
+                               "server_cfg = ?6, cvars = ?7, args = ?8, updated_at = ?9 WHERE id = ?10",
+                               &s);
+        else
+                k = db_prepare(r->db,
+                               "INSERT INTO blueprints (name, map, maxplayers, tickrate, overlays, server_cfg, cvars, "
+                               "args, updated_at, user_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9)",
+                               &s);
+        if (k < 0)
+                return k;
+        db_bind_text(s, 1, bp->name);
+        db_bind_text(s, 2, bp->map);
+        sqlite3_bind_int(s, 3, (int) bp->maxplayers);
+        sqlite3_bind_int(s, 4, (int) bp->tickrate);
+        db_bind_text(s, 5, bp->overlays);
+        db_bind_text(s, 6, bp->server_cfg);
+        db_bind_text(s, 7, bp->cvars);
+        db_bind_text(s, 8, bp->args);
+        sqlite3_bind_int64(s, 9, now_sec());
+        sqlite3_bind_int64(s, 10, bp->id ? bp->id : r->user.id);
+        k = db_step_done(s);
+        if (k == 0 && !bp->id)
+                bp->id = sqlite3_last_insert_rowid(r->db);
+        return k;
+}
+
+static int64_t count_blueprints(Req *r) {
+        _cleanup_stmt_ sqlite3_stmt *c = NULL;
+        if (db_prepare(r->db, "SELECT count(*) FROM blueprints WHERE user_id = ?", &c) < 0)
+                return 0;
+        sqlite3_bind_int64(c, 1, r->user.id);
+        return sqlite3_step(c) == SQLITE_ROW ? sqlite3_column_int64(c, 0) : 0;
+}
+
+/* Validates and saves; on a problem shows the form again with the errors. */
+static void submit(Req *r, Blueprint *bp, const char *saved_title) {
+        char title[sizeof bp->name];
+        snprintf(title, sizeof title, "%s", saved_title); /* bp->name changes below */
+        FieldErrors e = { 0 };
+        bool ok = blueprint_from_form(r, bp, &e);
+        if (ok && !bp->id && count_blueprints(r) >= BLUEPRINTS_PER_USER_MAX) {
+                errors_add(&e, "name", "You have %d blueprints, the most one account may have.", BLUEPRINTS_PER_USER_MAX);
+                ok = false;
+        }
+        if (ok) {
+                int k = save(r, bp);
+                if (k == 0) {
+                        char href[64];
+                        req_redirect(r, path_id(href, sizeof href, "/blueprints", bp->id, "?notice=saved"));
+                        return;
+                }
+                if (k != -EEXIST) {
+                        render_error(r, 500, "Could not save the blueprint; try again.");
+                        return;
+                }
+                errors_add(&e, "name", "There is already a blueprint with this name.");
+        }
+        r->status = 422;
+        page_begin(r, title);
+        blueprint_form(r, bp, &e);
+        page_end(r);
+}
+
+void page_blueprint_create(Req *r) {
+        Blueprint bp = { 0 };
+        submit(r, &bp, "New blueprint");
+        blueprint_free(&bp);
+}
+
+static void linked_servers(Req *r, int64_t id, bool as_error) {
+        Buf *b = &r->out;
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(r->db, "SELECT id, name FROM servers WHERE blueprint_id = ? ORDER BY name", &s) < 0)
+                return;
+        sqlite3_bind_int64(s, 1, id);
+        int n = 0;
+        char href[64];
+        while (sqlite3_step(s) == SQLITE_ROW) {
+                if (n++ == 0) {
+                        if (as_error)
+                                html_raw(b, "<div class=\"error\" role=\"alert\"><p>This blueprint cannot be deleted while "
+                                            "these servers use it; switch them to another blueprint or delete them "
+                                            "first:</p>\n<ul id=\"linked\">\n");
+                        else
+                                html_raw(b, "<h2>Servers using it</h2>\n<ul id=\"linked\">\n");
+                }
+                html_raw(b, "<li><a href=\"");
+                html_attr(b, path_id(href, sizeof href, "/servers", sqlite3_column_int64(s, 0), NULL));
+                html_raw(b, "\">");
+                html_txt(b, db_col_text(s, 1));
+                html_raw(b, "</a></li>\n");
+        }
+        if (n)
+                html_raw(b, as_error ? "</ul>\n</div>\n" : "</ul>\n");
+}
+
+static void show(Req *r, Blueprint *bp, bool delete_blocked) {
+        char action[64];
+        page_begin(r, bp->name);
+        if (delete_blocked)
+                linked_servers(r, bp->id, true);
+        blueprint_form(r, bp, NULL);
+        if (!delete_blocked)
+                linked_servers(r, bp->id, false);
+        html_raw(&r->out, "<h2>Delete</h2>\n");
+        button_form(r, path_id(action, sizeof action, "/blueprints", bp->id, "/delete"), "Delete blueprint", "danger");
+        page_end(r);
+}
+
+void page_blueprint_show(Req *r) {
+        Blueprint bp;
+        if (blueprint_load(r->db, r->id, &r->user, &bp) < 0) {
+                render_not_found(r);
+                return;
+        }
+        show(r, &bp, false);
+        blueprint_free(&bp);
+}
+
+void page_blueprint_update(Req *r) {
+        Blueprint bp;
+        if (blueprint_load(r->db, r->id, &r->user, &bp) < 0) {
+                render_not_found(r);
+                return;
+        }
+        submit(r, &bp, bp.name);
+        blueprint_free(&bp);
+}
+
+void page_blueprint_delete(Req *r) {
+        Blueprint bp;
+        if (blueprint_load(r->db, r->id, &r->user, &bp) < 0) {
+                render_not_found(r);
+                return;
+        }
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int k = db_prepare(r->db, "DELETE FROM blueprints WHERE id = ?", &s);
+        if (k == 0) {
+                sqlite3_bind_int64(s, 1, bp.id);
+                k = db_step_done(s);
+        }
+        if (k == -EBUSY) {
+                /* The foreign key refused: servers still link to it. */
+                r->status = 409;
+                show(r, &bp, true);
+        } else if (k < 0)
+                render_error(r, 500, "Could not delete the blueprint; try again.");
+        else
+                req_redirect(r, "/blueprints?notice=deleted");
+        blueprint_free(&bp);
+}

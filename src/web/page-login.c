@@ -1,0 +1,78 @@
+/* The start page, logging in and out. */
+#include <string.h>
+
+#include "accounts.h"
+#include "html.h"
+#include "layout.h"
+#include "pages.h"
+#include "session.h"
+
+void page_index(Req *r) {
+        req_redirect(r, r->authed ? "/servers" : "/login");
+}
+
+static void login_form(Req *r, const char *username, const char *error) {
+        page_begin(r, "Log in");
+        if (error) {
+                html_raw(&r->out, "<p class=\"error\" role=\"alert\">");
+                html_txt(&r->out, error);
+                html_raw(&r->out, "</p>\n");
+        }
+        form_open(r, "/login", "card narrow");
+        field_input(r, "Username", "username", "text", username, NULL, USERNAME_MAX, NULL);
+        field_input(r, "Password", "password", "password", NULL, NULL, PASSWORD_MAX, NULL);
+        html_raw(&r->out, "<button type=\"submit\">Log in</button>\n");
+        form_close(r);
+        page_end(r);
+}
+
+void page_login_form(Req *r) {
+        if (r->authed) {
+                req_redirect(r, "/servers");
+                return;
+        }
+        login_form(r, NULL, NULL);
+}
+
+void page_login_submit(Req *r) {
+        const char *username = form_get(r, "username"), *password = form_get(r, "password");
+        username = username ? username : "";
+        password = password ? password : "";
+        /* Over-long input is refused before it reaches the hash function. */
+        if (strlen(username) > USERNAME_MAX || strlen(password) > PASSWORD_MAX || !*username || !*password) {
+                r->status = 400;
+                login_form(r, strlen(username) <= USERNAME_MAX ? username : "",
+                           "Enter your username (at most 32 characters) and password.");
+                return;
+        }
+        long wait = throttle_check(r->db, username, r->ip);
+        if (wait > 0) {
+                char msg[160];
+                snprintf(msg, sizeof msg, "Too many failed logins. Try again in %ld minute%s.", (wait + 59) / 60,
+                         (wait + 59) / 60 == 1 ? "" : "s");
+                r->status = 429;
+                login_form(r, username, msg);
+                return;
+        }
+        User u;
+        int k = account_verify(r->db, username, password, &u);
+        if (k <= 0) {
+                throttle_fail(r->db, username, r->ip);
+                r->status = 401;
+                login_form(r, username, "Wrong username or password, or the account is disabled.");
+                return;
+        }
+        throttle_clear(r->db, username);
+        if (r->authed)
+                session_end(r);
+        if (session_create(r, &u) < 0) {
+                render_error(r, 500, "Could not create a session; try again.");
+                return;
+        }
+        req_redirect(r, "/servers");
+}
+
+void page_logout(Req *r) {
+        session_end(r);
+        req_redirect(r, "/login?notice=loggedout");
+}

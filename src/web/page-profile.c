@@ -1,0 +1,54 @@
+/* /profile: who you are, and changing your password. Changing it ends every
+ * other session of the account and keeps this one. */
+#include <string.h>
+
+#include "accounts.h"
+#include "html.h"
+#include "layout.h"
+#include "pages.h"
+
+static void render(Req *r, const FieldErrors *e) {
+        page_begin(r, "Profile");
+        html_raw(&r->out, "<p>Logged in as <strong>");
+        html_txt(&r->out, r->user.username);
+        html_raw(&r->out, "</strong>");
+        if (r->user.is_admin)
+                html_raw(&r->out, " (administrator)");
+        html_raw(&r->out, ".</p>\n<h2>Change password</h2>\n");
+        form_open(r, "/profile/password", "card narrow");
+        field_input(r, "Current password", "current", "password", NULL, e, PASSWORD_MAX, NULL);
+        field_input(r, "New password", "new", "password", NULL, e, PASSWORD_MAX, "At least 10 characters.");
+        field_input(r, "New password again", "confirm", "password", NULL, e, PASSWORD_MAX, NULL);
+        html_raw(&r->out, "<button type=\"submit\">Change password</button>\n");
+        form_close(r);
+        page_end(r);
+}
+
+void page_profile(Req *r) {
+        render(r, NULL);
+}
+
+void page_profile_password(Req *r) {
+        const char *cur = form_get(r, "current"), *nw = form_get(r, "new"), *conf = form_get(r, "confirm");
+        cur = cur ? cur : "";
+        nw = nw ? nw : "";
+        conf = conf ? conf : "";
+        FieldErrors e = { 0 };
+        if (strlen(cur) > PASSWORD_MAX || !account_check_password(r->db, r->user.id, cur))
+                errors_add(&e, "current", "This is not your current password.");
+        const char *m = password_problem(nw);
+        if (m)
+                errors_add(&e, "new", "%s", m);
+        else if (!streq(nw, conf))
+                errors_add(&e, "confirm", "The two new passwords differ.");
+        if (e.n) {
+                r->status = 422;
+                render(r, &e);
+                return;
+        }
+        if (account_set_password(r->db, r->user.id, nw, r->session_id) < 0) {
+                render_error(r, 500, "Could not save the new password; try again.");
+                return;
+        }
+        req_redirect(r, "/profile?notice=password");
+}

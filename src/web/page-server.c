@@ -1,0 +1,277 @@
+/* /servers/<id>: one server. Its state and drift (refreshed through htmx),
+ * the lifecycle buttons (each a background job), the blueprint switch, recent
+ * jobs and events, and the live console over SSE. */
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+#include "html.h"
+#include "jobs.h"
+#include "layout.h"
+#include "model.h"
+#include "pages.h"
+#include "sse.h"
+
+void server_state_badge(Buf *b, const Server *s);
+
+static void time_txt(Buf *b, int64_t t) {
+        if (t <= 0) {
+                html_raw(b, "–");
+                return;
+        }
+        char s[32];
+        time_t tt = (time_t) t;
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        strftime(s, sizeof s, "%Y-%m-%d %H:%M:%S UTC", &tm);
+        html_txt(b, s);
+}
+
+static void status_section(Req *r, const Server *v) {
+        Buf *b = &r->out;
+        char href[64];
+        html_raw(b, "<section id=\"status\" class=\"card\" data-hx-get=\"");
+        html_attr(b, path_id(href, sizeof href, "/servers", v->id, "/status"));
+        html_raw(b, "\" data-hx-trigger=\"every 3s\" data-hx-swap=\"outerHTML\">\n");
+        if (v->drift[0]) {
+                html_raw(b, "<p class=\"error drift-text\" role=\"alert\">");
+                html_txt(b, v->drift);
+                html_raw(b, "</p>\n");
+        }
+        html_raw(b, "<dl class=\"facts\">\n<dt>State</dt><dd id=\"state\">");
+        server_state_badge(b, v);
+        html_raw(b, "</dd>\n<dt>Asked for</dt><dd>");
+        html_txt(b, v->desired);
+        html_raw(b, "</dd>\n<dt>Map</dt><dd>");
+        html_txt(b, v->map[0] ? v->map : "–");
+        html_raw(b, "</dd>\n<dt>Players</dt><dd>");
+        if (v->players >= 0)
+                html_int(b, v->players);
+        else
+                html_raw(b, "–");
+        html_raw(b, " / ");
+        if (v->maxplayers >= 0)
+                html_int(b, v->maxplayers);
+        else
+                html_raw(b, "–");
+        html_raw(b, "</dd>\n<dt>Game port</dt><dd>");
+        if (v->game_port > 0)
+                html_int(b, v->game_port);
+        else
+                html_raw(b, "allocated at the first start");
+        html_raw(b, "</dd>\n<dt>SourceTV port</dt><dd>");
+        if (v->tv_port > 0)
+                html_int(b, v->tv_port);
+        else
+                html_raw(b, "–");
+        html_raw(b, "</dd>\n<dt>Restarts</dt><dd>");
+        html_int(b, v->restarts);
+        html_raw(b, "</dd>\n<dt>Instance</dt><dd><code>");
+        html_txt(b, v->instance);
+        html_raw(b, "</code></dd>\n<dt>Last checked</dt><dd>");
+        time_txt(b, v->observed_at);
+        html_raw(b, "</dd>\n");
+        if (v->detail[0]) {
+                html_raw(b, "<dt>Detail</dt><dd>");
+                html_txt(b, v->detail);
+                html_raw(b, "</dd>\n");
+        }
+        html_raw(b, "</dl>\n</section>\n");
+}
+
+static bool load(Req *r, Server *v) {
+        if (server_load(r->db, r->id, &r->user, v) < 0) {
+                render_not_found(r);
+                return false;
+        }
+        return true;
+}
+
+void page_server_status(Req *r) {
+        Server v;
+        if (load(r, &v))
+                status_section(r, &v);
+}
+
+static void jobs_table(Req *r, const Server *v) {
+        Buf *b = &r->out;
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(r->db, "SELECT id, kind, state, result, created_at FROM jobs WHERE server_id = ? "
+                              "ORDER BY id DESC LIMIT 10", &s) < 0)
+                return;
+        sqlite3_bind_int64(s, 1, v->id);
+        html_raw(b, "<h2>Recent jobs</h2>\n<ul class=\"jobs\">\n");
+        char href[64];
+        int n = 0;
+        while (sqlite3_step(s) == SQLITE_ROW) {
+                n++;
+                html_raw(b, "<li><a href=\"");
+                html_attr(b, path_id(href, sizeof href, "/jobs", sqlite3_column_int64(s, 0), NULL));
+                html_raw(b, "\">");
+                html_txt(b, db_col_text(s, 1));
+                html_raw(b, "</a> <span class=\"badge job-");
+                html_attr(b, db_col_text(s, 2));
+                html_raw(b, "\">");
+                html_txt(b, db_col_text(s, 2));
+                html_raw(b, "</span> ");
+                html_txt(b, db_col_text(s, 3));
+                html_raw(b, "</li>\n");
+        }
+        if (!n)
+                html_raw(b, "<li>None yet.</li>\n");
+        html_raw(b, "</ul>\n");
+}
+
+static void events_list(Req *r, const Server *v) {
+        Buf *b = &r->out;
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(r->db, "SELECT at, kind, message FROM server_events WHERE server_id = ? ORDER BY id DESC LIMIT 20",
+                       &s) < 0)
+                return;
+        sqlite3_bind_int64(s, 1, v->id);
+        html_raw(b, "<h2>Events</h2>\n<ul class=\"events\">\n");
+        int n = 0;
+        while (sqlite3_step(s) == SQLITE_ROW) {
+                n++;
+                html_raw(b, "<li>");
+                time_txt(b, sqlite3_column_int64(s, 0));
+                html_raw(b, " — ");
+                html_txt(b, db_col_text(s, 2));
+                html_raw(b, "</li>\n");
+        }
+        if (!n)
+                html_raw(b, "<li>Nothing unusual so far.</li>\n");
+        html_raw(b, "</ul>\n");
+}
+
+static void blueprint_switch(Req *r, const Server *v) {
+        Buf *b = &r->out;
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(r->db, "SELECT id, name FROM blueprints WHERE user_id = ? ORDER BY name", &s) < 0)
+                return;
+        sqlite3_bind_int64(s, 1, v->user_id);
+        char action[64];
+        html_raw(b, "<h2>Blueprint</h2>\n");
+        form_open(r, path_id(action, sizeof action, "/servers", v->id, "/blueprint"), "inline-form");
+        html_raw(b, "<label for=\"f-blueprint\">Uses</label>\n<select id=\"f-blueprint\" name=\"blueprint\">\n");
+        while (sqlite3_step(s) == SQLITE_ROW) {
+                int64_t id = sqlite3_column_int64(s, 0);
+                html_raw(b, "<option value=\"");
+                html_int(b, id);
+                html_raw(b, "\"");
+                if (id == v->blueprint_id)
+                        html_raw(b, " selected");
+                html_raw(b, ">");
+                html_txt(b, db_col_text(s, 1));
+                html_raw(b, "</option>\n");
+        }
+        html_raw(b, "</select>\n<button type=\"submit\">Switch</button>\n");
+        form_close(r);
+        html_raw(b, "<p class=\"hint\">Blueprint changes apply at the server's next start or restart. <a href=\"");
+        html_attr(b, path_id(action, sizeof action, "/blueprints", v->blueprint_id, NULL));
+        html_raw(b, "\">Edit ");
+        html_txt(b, v->blueprint_name);
+        html_raw(b, "</a></p>\n");
+}
+
+void page_server_show(Req *r) {
+        Server v;
+        if (!load(r, &v))
+                return;
+        Buf *b = &r->out;
+        page_begin(r, v.name);
+        status_section(r, &v);
+        char action[64];
+        if (!v.deleting) {
+                html_raw(b, "<div class=\"actions\">\n");
+                button_form(r, path_id(action, sizeof action, "/servers", v.id, "/start"), "Start", NULL);
+                button_form(r, path_id(action, sizeof action, "/servers", v.id, "/restart"), "Restart", NULL);
+                button_form(r, path_id(action, sizeof action, "/servers", v.id, "/stop"), "Stop", NULL);
+                button_form(r, path_id(action, sizeof action, "/servers", v.id, "/delete"), "Delete", "danger");
+                html_raw(b, "</div>\n");
+        }
+        html_raw(b, "<h2>Console</h2>\n<pre id=\"console\" class=\"log\" data-sse-log=\"");
+        html_attr(b, path_id(action, sizeof action, "/servers", v.id, "/logs"));
+        html_raw(b, "\" aria-live=\"polite\"></pre>\n<p class=\"hint\" id=\"console-state\">Connecting…</p>\n");
+        blueprint_switch(r, &v);
+        jobs_table(r, &v);
+        events_list(r, &v);
+        page_end(r);
+}
+
+static void enqueue(Req *r, const char *kind) {
+        Server v;
+        if (!load(r, &v))
+                return;
+        if (v.deleting) {
+                render_error(r, 409, "This server is being deleted.");
+                return;
+        }
+        if (streq(kind, "delete")) {
+                _cleanup_stmt_ sqlite3_stmt *s = NULL;
+                if (db_prepare(r->db, "UPDATE servers SET deleting = 1 WHERE id = ?", &s) < 0) {
+                        render_error(r, 500, "The database is busy; try again.");
+                        return;
+                }
+                sqlite3_bind_int64(s, 1, v.id);
+                (void) db_step_done(s);
+        }
+        int64_t job;
+        if (jobs_enqueue(r->db, r->user.id, v.id, kind, v.name, &job) < 0) {
+                render_error(r, 500, "Could not queue the job; try again.");
+                return;
+        }
+        char href[64];
+        req_redirect(r, streq(kind, "delete") ? "/servers?notice=queued"
+                                               : path_id(href, sizeof href, "/servers", v.id, "?notice=queued"));
+}
+
+void page_server_start(Req *r) {
+        enqueue(r, "start");
+}
+void page_server_stop(Req *r) {
+        enqueue(r, "stop");
+}
+void page_server_restart(Req *r) {
+        enqueue(r, "restart");
+}
+void page_server_delete(Req *r) {
+        enqueue(r, "delete");
+}
+
+void page_server_blueprint(Req *r) {
+        Server v;
+        if (!load(r, &v))
+                return;
+        const char *bp = form_get(r, "blueprint");
+        long bid;
+        Blueprint b;
+        User owner = { .id = v.user_id, .is_admin = false };
+        if (parse_long(bp ? bp : "", 1, INT64_MAX, &bid) < 0 || blueprint_load(r->db, bid, &owner, &b) < 0) {
+                render_error(r, 422, "Choose one of the owner's blueprints.");
+                return;
+        }
+        blueprint_free(&b);
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(r->db, "UPDATE servers SET blueprint_id = ? WHERE id = ?", &s) < 0) {
+                render_error(r, 500, "The database is busy; try again.");
+                return;
+        }
+        sqlite3_bind_int64(s, 1, bid);
+        sqlite3_bind_int64(s, 2, v.id);
+        if (db_step_done(s) < 0) {
+                render_error(r, 500, "Could not save; try again.");
+                return;
+        }
+        char href[64];
+        req_redirect(r, path_id(href, sizeof href, "/servers", v.id, "?notice=saved"));
+}
+
+void page_server_logs(Req *r) {
+        Server v;
+        if (!load(r, &v))
+                return;
+        r->custom = sse_server_logs(v.instance);
+        if (!r->custom)
+                render_error(r, 500, "Could not open the log stream.");
+}

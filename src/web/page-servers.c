@@ -1,0 +1,219 @@
+/* /servers: the list of servers with state, map, players and ports at a
+ * glance (the table body refreshes itself through htmx), and creating one. */
+#include <string.h>
+
+#include "db.h"
+#include "html.h"
+#include "jobs.h"
+#include "layout.h"
+#include "model.h"
+#include "pages.h"
+
+#define SERVERS_PER_USER_MAX 100
+
+void server_state_badge(Buf *b, const Server *s);
+void server_state_badge(Buf *b, const Server *s) {
+        const char *state = s->deleting ? "deleting" : s->state;
+        html_raw(b, "<span class=\"badge state-");
+        html_attr(b, state);
+        html_raw(b, "\">");
+        html_txt(b, state);
+        html_raw(b, "</span>");
+        if (s->drift[0]) {
+                html_raw(b, " <span class=\"badge drift\" title=\"");
+                html_attr(b, s->drift);
+                html_raw(b, "\">drift</span>");
+        }
+}
+
+static void rows(Req *r) {
+        Buf *b = &r->out;
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(r->db, "SELECT " SERVER_COLUMNS SERVER_FROM "WHERE (s.user_id = ? OR ?) ORDER BY s.name, s.id",
+                       &s) < 0)
+                return;
+        sqlite3_bind_int64(s, 1, r->user.id);
+        sqlite3_bind_int(s, 2, r->user.is_admin);
+        html_raw(b, "<tbody id=\"server-rows\" data-hx-get=\"/servers/rows\" data-hx-trigger=\"every 5s\" "
+                    "data-hx-swap=\"outerHTML\">\n");
+        int n = 0;
+        char href[64];
+        while (sqlite3_step(s) == SQLITE_ROW) {
+                Server v;
+                server_from_row(s, &v);
+                n++;
+                html_raw(b, "<tr>\n<td data-label=\"Name\"><a href=\"");
+                html_attr(b, path_id(href, sizeof href, "/servers", v.id, NULL));
+                html_raw(b, "\">");
+                html_txt(b, v.name);
+                html_raw(b, "</a></td>\n<td data-label=\"State\">");
+                server_state_badge(b, &v);
+                html_raw(b, "</td>\n<td data-label=\"Map\">");
+                html_txt(b, v.map[0] ? v.map : "–");
+                html_raw(b, "</td>\n<td data-label=\"Players\">");
+                if (v.players >= 0)
+                        html_int(b, v.players);
+                else
+                        html_raw(b, "–");
+                html_raw(b, " / ");
+                if (v.maxplayers >= 0)
+                        html_int(b, v.maxplayers);
+                else
+                        html_raw(b, "–");
+                html_raw(b, "</td>\n<td data-label=\"Ports\">");
+                if (v.game_port > 0) {
+                        html_int(b, v.game_port);
+                        if (v.tv_port > 0) {
+                                html_raw(b, " / ");
+                                html_int(b, v.tv_port);
+                        }
+                } else
+                        html_raw(b, "–");
+                html_raw(b, "</td>\n<td data-label=\"Blueprint\">");
+                html_txt(b, v.blueprint_name);
+                html_raw(b, "</td>\n");
+                if (r->user.is_admin) {
+                        html_raw(b, "<td data-label=\"Owner\">");
+                        html_txt(b, v.owner);
+                        html_raw(b, "</td>\n");
+                }
+                html_raw(b, "</tr>\n");
+        }
+        if (n == 0) {
+                html_raw(b, "<tr><td colspan=\"7\">No servers yet.</td></tr>\n");
+        }
+        html_raw(b, "</tbody>\n");
+}
+
+void page_servers_list(Req *r) {
+        Buf *b = &r->out;
+        page_begin(r, "Servers");
+        html_raw(b, "<p><a class=\"button\" href=\"/servers/new\">New server</a></p>\n"
+                    "<table class=\"list\">\n<thead><tr><th>Name</th><th>State</th><th>Map</th><th>Players</th>"
+                    "<th>Ports</th><th>Blueprint</th>");
+        if (r->user.is_admin)
+                html_raw(b, "<th>Owner</th>");
+        html_raw(b, "</tr></thead>\n");
+        rows(r);
+        html_raw(b, "</table>\n");
+        page_end(r);
+}
+
+void page_servers_rows(Req *r) {
+        rows(r);
+}
+
+static void render_new(Req *r, const char *name, int64_t blueprint_id, const FieldErrors *e) {
+        Buf *b = &r->out;
+        page_begin(r, "New server");
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(r->db, "SELECT id, name FROM blueprints WHERE user_id = ? ORDER BY name", &s) < 0)
+                return;
+        sqlite3_bind_int64(s, 1, r->user.id);
+        if (sqlite3_step(s) != SQLITE_ROW) {
+                html_raw(b, "<p>A server is made from a blueprint, and you have none yet. "
+                            "<a href=\"/blueprints/new\">Create a blueprint</a> first.</p>\n");
+                page_end(r);
+                return;
+        }
+        form_open(r, "/servers", "card");
+        field_input(r, "Name", "name", "text", name, e, TITLE_MAX, "Shown in the panel and as the server's hostname.");
+        const char *err = e ? errors_get(e, "blueprint") : NULL;
+        html_raw(b, "<div class=\"field");
+        if (err)
+                html_raw(b, " invalid");
+        html_raw(b, "\">\n<label for=\"f-blueprint\">Blueprint</label>\n<select id=\"f-blueprint\" name=\"blueprint\">\n");
+        do {
+                int64_t id = sqlite3_column_int64(s, 0);
+                html_raw(b, "<option value=\"");
+                html_int(b, id);
+                html_raw(b, "\"");
+                if (id == blueprint_id)
+                        html_raw(b, " selected");
+                html_raw(b, ">");
+                html_txt(b, db_col_text(s, 1));
+                html_raw(b, "</option>\n");
+        } while (sqlite3_step(s) == SQLITE_ROW);
+        html_raw(b, "</select>\n");
+        if (err) {
+                html_raw(b, "<p class=\"field-error\">");
+                html_txt(b, err);
+                html_raw(b, "</p>\n");
+        }
+        html_raw(b, "</div>\n<button type=\"submit\">Create server</button>\n");
+        form_close(r);
+        page_end(r);
+}
+
+void page_server_new(Req *r) {
+        render_new(r, NULL, 0, NULL);
+}
+
+void page_server_create(Req *r) {
+        const char *name = form_get(r, "name"), *bp = form_get(r, "blueprint");
+        name = name ? name : "";
+        FieldErrors e = { 0 };
+        const char *m = title_problem(name);
+        if (m)
+                errors_add(&e, "name", "%s", m);
+        long bid = 0;
+        Blueprint b;
+        /* Only the user's own blueprints, even for an admin: a server and its
+         * blueprint always have the same owner. */
+        User self = r->user;
+        self.is_admin = false;
+        if (parse_long(bp ? bp : "", 1, INT64_MAX, &bid) < 0 || blueprint_load(r->db, bid, &self, &b) < 0)
+                errors_add(&e, "blueprint", "Choose one of your blueprints.");
+        else
+                blueprint_free(&b);
+
+        int64_t count = 0;
+        {
+                _cleanup_stmt_ sqlite3_stmt *c = NULL;
+                if (db_prepare(r->db, "SELECT count(*) FROM servers WHERE user_id = ?", &c) == 0) {
+                        sqlite3_bind_int64(c, 1, r->user.id);
+                        if (sqlite3_step(c) == SQLITE_ROW)
+                                count = sqlite3_column_int64(c, 0);
+                }
+        }
+        if (count >= SERVERS_PER_USER_MAX)
+                errors_add(&e, "name", "You have %d servers, the most one account may have; delete one first.",
+                           SERVERS_PER_USER_MAX);
+        if (e.n == 0) {
+                /* The row and its instance name are written together or not
+                 * at all. */
+                if (db_begin(r->db) < 0) {
+                        render_error(r, 500, "The database is busy; try again.");
+                        return;
+                }
+                _cleanup_stmt_ sqlite3_stmt *s = NULL, *u = NULL;
+                int k = db_prepare(r->db, "INSERT INTO servers (user_id, blueprint_id, name, created_at) VALUES (?, ?, ?, ?)",
+                                   &s);
+                if (k == 0) {
+                        sqlite3_bind_int64(s, 1, r->user.id);
+                        sqlite3_bind_int64(s, 2, bid);
+                        db_bind_text(s, 3, name);
+                        sqlite3_bind_int64(s, 4, now_sec());
+                        k = db_step_done(s);
+                }
+                int64_t id = sqlite3_last_insert_rowid(r->db);
+                if (k == 0 && (k = db_prepare(r->db, "UPDATE servers SET instance = 's' || id WHERE id = ?", &u)) == 0) {
+                        sqlite3_bind_int64(u, 1, id);
+                        k = db_step_done(u);
+                }
+                if (k == 0 && db_commit(r->db) == 0) {
+                        char href[64];
+                        req_redirect(r, path_id(href, sizeof href, "/servers", id, "?notice=created"));
+                        return;
+                }
+                db_rollback(r->db);
+                if (k == -EEXIST)
+                        errors_add(&e, "name", "You already have a server with this name.");
+                else {
+                        render_error(r, 500, "Could not save the server; try again.");
+                        return;
+                }
+        }
+        r->status = 422;
+        render_new(r, name, bid, &e);
+}

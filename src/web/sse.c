@@ -1,0 +1,239 @@
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "db.h"
+#include "html.h"
+#include "server.h"
+#include "sse.h"
+
+#define KEEPALIVE_MS 15000
+#define PENDING_MAX (256 * 1024)
+
+typedef struct Stream {
+        Buf pending;      /* bytes ready for the client */
+        size_t sent;      /* how much of pending went out */
+        bool ended;
+        /* server logs */
+        pid_t pid;
+        int fd;
+        char line[4097];
+        size_t line_len;
+        /* job events */
+        int64_t job_id, seq;
+        double percent;
+        char label[64];
+} Stream;
+
+static void stream_free(void *cls) {
+        Stream *s = cls;
+        if (s->pid > 0)
+                ctl_kill(s->pid);
+        if (s->fd >= 0)
+                close(s->fd);
+        buf_free(&s->pending);
+        free(s);
+}
+
+/* Hands out pending bytes; true if something was copied. */
+static ssize_t drain(Stream *s, char *out, size_t max) {
+        size_t left = s->pending.len - s->sent;
+        size_t n = left < max ? left : max;
+        memcpy(out, s->pending.data + s->sent, n);
+        s->sent += n;
+        if (s->sent == s->pending.len)
+                s->pending.len = s->sent = 0;
+        return (ssize_t) n;
+}
+
+static void event_line(Stream *s, const char *line) {
+        /* data: lines cannot hold CR or LF; the splitter removed them. */
+        (void) buf_puts(&s->pending, "data: ");
+        (void) buf_puts(&s->pending, line);
+        (void) buf_puts(&s->pending, "\n\n");
+}
+
+/* Waits for fd (or only the shutdown fd if fd < 0) up to timeout_ms.
+ * Returns 1 if fd is readable, 0 on timeout, -1 on shutdown. */
+static int wait_fd(int fd, int timeout_ms) {
+        struct pollfd p[2] = { { .fd = shutdown_fd(), .events = POLLIN }, { .fd = fd, .events = POLLIN } };
+        int r = poll(p, fd >= 0 ? 2 : 1, timeout_ms);
+        if (r < 0)
+                return errno == EINTR ? 0 : -1;
+        if (p[0].revents)
+                return -1;
+        if (fd >= 0 && p[1].revents)
+                return 1;
+        return 0;
+}
+
+static ssize_t logs_reader(void *cls, uint64_t pos, char *out, size_t max) {
+        Stream *s = cls;
+        for (;;) {
+                if (s->pending.len > s->sent)
+                        return drain(s, out, max);
+                if (s->ended)
+                        return MHD_CONTENT_READER_END_OF_STREAM;
+                int w = wait_fd(s->fd, KEEPALIVE_MS);
+                if (w < 0)
+                        return MHD_CONTENT_READER_END_OF_STREAM;
+                if (w == 0) {
+                        (void) buf_puts(&s->pending, ": keepalive\n\n");
+                        continue;
+                }
+                char buf[8192];
+                ssize_t n = read(s->fd, buf, sizeof buf);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        if (s->line_len) {
+                                s->line[s->line_len] = '\0';
+                                event_line(s, s->line);
+                                s->line_len = 0;
+                        }
+                        (void) buf_puts(&s->pending, "event: end\ndata: the log stream ended\n\n");
+                        s->ended = true;
+                        continue;
+                }
+                for (ssize_t i = 0; i < n; i++) {
+                        char c = buf[i];
+                        if (c == '\n' || c == '\r' || s->line_len == sizeof s->line - 1) {
+                                if (s->line_len) {
+                                        s->line[s->line_len] = '\0';
+                                        event_line(s, s->line);
+                                }
+                                s->line_len = 0;
+                                if (c == '\n' || c == '\r')
+                                        continue;
+                        }
+                        s->line[s->line_len++] = c == '\0' ? ' ' : c;
+                }
+                /* A client that does not read must not make us buffer forever:
+                 * past the cap the oldest unsent output is dropped. */
+                if (s->pending.len - s->sent > PENDING_MAX / 2) {
+                        s->pending.len = s->sent = 0;
+                        (void) buf_puts(&s->pending, "data: (output skipped: the browser did not keep up)\n\n");
+                }
+        }
+}
+
+static struct MHD_Response *make_response(Stream *s, MHD_ContentReaderCallback reader) {
+        struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, reader, s, stream_free);
+        if (!resp) {
+                stream_free(s);
+                return NULL;
+        }
+        MHD_add_response_header(resp, "Content-Type", "text/event-stream; charset=utf-8");
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
+        MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+        return resp;
+}
+
+static Stream *stream_new(void) {
+        Stream *s = calloc(1, sizeof *s);
+        if (!s)
+                return NULL;
+        s->pending.max = PENDING_MAX;
+        s->fd = -1;
+        (void) buf_puts(&s->pending, "retry: 2000\n\n");
+        return s;
+}
+
+struct MHD_Response *sse_server_logs(const char *instance) {
+        Stream *s = stream_new();
+        if (!s)
+                return NULL;
+        if (ctl_spawn_logs(instance, 200, &s->pid, &s->fd) < 0) {
+                (void) buf_puts(&s->pending, "event: end\ndata: could not run l4d2ctl logs\n\n");
+                s->ended = true;
+        }
+        return make_response(s, logs_reader);
+}
+
+/* Reads what is new for the job: lines after s->seq, the progress, and the
+ * final state. Returns true when the job has finished and all is sent. */
+static bool job_poll(Stream *s) {
+        sqlite3 *db = db_acquire();
+        bool finished = false;
+        {
+                _cleanup_stmt_ sqlite3_stmt *q = NULL;
+                if (db_prepare(db, "SELECT seq, line FROM job_lines WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT 500",
+                               &q) == 0) {
+                        sqlite3_bind_int64(q, 1, s->job_id);
+                        sqlite3_bind_int64(q, 2, s->seq);
+                        while (sqlite3_step(q) == SQLITE_ROW) {
+                                s->seq = sqlite3_column_int64(q, 0);
+                                (void) buf_printf(&s->pending, "id: %lld\nevent: line\n", (long long) s->seq);
+                                event_line(s, db_col_text(q, 1));
+                        }
+                }
+                _cleanup_stmt_ sqlite3_stmt *j = NULL;
+                if (db_prepare(db, "SELECT state, progress, progress_label, result, "
+                                   "(SELECT count(*) FROM job_lines WHERE job_id = ?1 AND seq > ?2) "
+                                   "FROM jobs WHERE id = ?1", &j) == 0) {
+                        sqlite3_bind_int64(j, 1, s->job_id);
+                        sqlite3_bind_int64(j, 2, s->seq);
+                        if (sqlite3_step(j) == SQLITE_ROW) {
+                                const char *state = db_col_text(j, 0);
+                                if (sqlite3_column_type(j, 1) != SQLITE_NULL) {
+                                        double p = sqlite3_column_double(j, 1);
+                                        const char *label = db_col_text(j, 2);
+                                        if (p != s->percent || !streq(label, s->label)) {
+                                                s->percent = p;
+                                                snprintf(s->label, sizeof s->label, "%s", label);
+                                                (void) buf_printf(&s->pending, "event: progress\ndata: {\"percent\":%.2f,\"label\":", p);
+                                                json_str(&s->pending, label);
+                                                (void) buf_puts(&s->pending, "}\n\n");
+                                        }
+                                }
+                                bool more = sqlite3_column_int(j, 4) > 0;
+                                if (!more && (streq(state, "succeeded") || streq(state, "failed"))) {
+                                        (void) buf_puts(&s->pending, "event: done\ndata: {\"state\":");
+                                        json_str(&s->pending, state);
+                                        (void) buf_puts(&s->pending, ",\"result\":");
+                                        json_str(&s->pending, db_col_text(j, 3));
+                                        (void) buf_puts(&s->pending, "}\n\n");
+                                        finished = true;
+                                }
+                        } else
+                                finished = true;
+                }
+        }
+        db_release(db);
+        return finished;
+}
+
+static ssize_t job_reader(void *cls, uint64_t pos, char *out, size_t max) {
+        Stream *s = cls;
+        int idle_ms = 0;
+        for (;;) {
+                if (s->pending.len > s->sent)
+                        return drain(s, out, max);
+                if (s->ended)
+                        return MHD_CONTENT_READER_END_OF_STREAM;
+                if (job_poll(s)) {
+                        s->ended = true;
+                        continue;
+                }
+                if (s->pending.len > s->sent)
+                        continue;
+                if (wait_fd(-1, 250) < 0)
+                        return MHD_CONTENT_READER_END_OF_STREAM;
+                idle_ms += 250;
+                if (idle_ms >= KEEPALIVE_MS) {
+                        idle_ms = 0;
+                        (void) buf_puts(&s->pending, ": keepalive\n\n");
+                }
+        }
+}
+
+struct MHD_Response *sse_job_events(int64_t job_id, int64_t after_seq) {
+        Stream *s = stream_new();
+        if (!s)
+                return NULL;
+        s->job_id = job_id;
+        s->seq = after_seq;
+        s->percent = -1;
+        return make_response(s, job_reader);
+}

@@ -1,0 +1,16 @@
+/* Server-sent event streams. Each stream holds its connection's own thread
+ * (thread-per-connection), blocks in poll() on its source and the shutdown
+ * eventfd, and sends a comment every 15 s so proxies keep it open. Browsers
+ * reconnect on their own (retry: 2000). */
+#pragma once
+
+#include "web.h"
+
+/* The live console of an instance: `l4d2ctl logs NAME --follow`. Every
+ * (re)connection replays the last lines first; app.js clears its view on
+ * open so nothing shows twice. */
+struct MHD_Response *sse_server_logs(const char *instance);
+
+/* A job's log lines, progress and final state, read from the database.
+ * Resumes after Last-Event-ID (the line number) on reconnect. */
+struct MHD_Response *sse_job_events(int64_t job_id, int64_t after_seq);
