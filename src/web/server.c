@@ -223,12 +223,12 @@ int http_start(void) {
         (void) len;
 
         daemon_ = MHD_start_daemon(flags, config.port, NULL, NULL, on_request, NULL,
+                                   MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,
                                    MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &ss,
                                    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
                                    MHD_OPTION_CONNECTION_LIMIT, config.max_connections,
                                    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 120,
                                    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned) 1,
-                                   MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,
                                    MHD_OPTION_END);
         return daemon_ ? 0 : -EADDRINUSE;
 }
