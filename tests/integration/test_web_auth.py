@@ -1,0 +1,145 @@
+"""The panel's accounts and sessions: login, logout, cookie flags, hashed
+tokens, password change, admin commands, disabling."""
+import hashlib
+import re
+
+from webutil import admin, panel  # noqa: F401  (fixtures)
+
+
+def test_login_sets_a_safe_cookie_and_logout_ends_the_session(panel):
+    panel.create_user("alice", "alice-password-1")
+    c = panel.client()
+    r = c.login("alice", "alice-password-1")
+    assert r.status == 303 and r.header("Location") == "/servers"
+    cookie = [x for x in r.cookies() if x.startswith("l4m_session=")][0]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # only with LEFT4ME_COOKIE_SECURE=1 (behind TLS)
+    assert "alice" in c.get("/servers").text
+
+    # The database holds only a hash of the token.
+    token = c.cookies["l4m_session"]
+    rows = panel.query("SELECT token_hash FROM sessions")
+    assert len(rows) == 1 and token.encode() not in rows[0][0] and bytes.fromhex(token) != rows[0][0]
+
+    old = dict(c.cookies)
+    r = c.post("/logout")
+    assert r.status == 303 and r.header("Location").startswith("/login")
+    assert panel.query("SELECT count(*) FROM sessions")[0][0] == 0
+    # The old cookie no longer works.
+    c.cookies = old
+    assert c.get("/servers").status == 303
+
+
+def test_wrong_password_unknown_user_and_disabled_account_look_the_same(panel):
+    panel.create_user("bob", "bob-password-12")
+    texts = []
+    for user, pw in (("bob", "wrong-password"), ("nobody", "whatever-123"),):
+        c = panel.client()
+        r = c.login(user, pw)
+        assert r.status == 401
+        assert "l4m_session" not in c.cookies
+        texts.append(re.sub(r'value="[0-9a-f]{64}"', "", r.text).replace(user, "X"))
+    assert texts[0] == texts[1]
+    # The typed username is kept, the password is not echoed.
+    assert 'value="bob"' in panel.client().login("bob", "wrong-password").text
+
+
+def test_anonymous_is_sent_to_login(panel):
+    c = panel.client()
+    for path in ("/servers", "/blueprints", "/jobs", "/profile", "/admin/users"):
+        r = c.get(path)
+        assert r.status == 303 and r.header("Location") == "/login", path
+
+
+def test_password_change_keeps_this_session_and_ends_the_others(panel):
+    panel.create_user("carol", "carol-password-1")
+    here = panel.login("carol", "carol-password-1")
+    there = panel.login("carol", "carol-password-1")
+    assert panel.query("SELECT count(*) FROM sessions")[0][0] == 2
+
+    here.get("/profile")
+    r = here.post("/profile/password", {"current": "nope-nope-nope", "new": "carol-password-2",
+                                        "confirm": "carol-password-2"})
+    assert r.status == 422 and "This is not your current password." in r.text
+    r = here.post("/profile/password", {"current": "carol-password-1", "new": "short", "confirm": "short"})
+    assert r.status == 422 and "at least 10 characters" in r.text
+    r = here.post("/profile/password", {"current": "carol-password-1", "new": "carol-password-2",
+                                        "confirm": "carol-password-X"})
+    assert r.status == 422 and "differ" in r.text
+
+    r = here.post("/profile/password", {"current": "carol-password-1", "new": "carol-password-2",
+                                        "confirm": "carol-password-2"})
+    assert r.status == 303 and r.header("Location") == "/profile?notice=password"
+    assert here.get("/servers").status == 200
+    assert there.get("/servers").status == 303
+    assert panel.client().login("carol", "carol-password-1").status == 401
+    assert panel.client().login("carol", "carol-password-2").status == 303
+
+
+def test_disabling_a_user_ends_their_sessions_at_once(panel, admin):
+    panel.create_user("dave", "dave-password-1")
+    dave = panel.login("dave", "dave-password-1")
+    assert dave.get("/servers").status == 200
+    uid = panel.query("SELECT id FROM users WHERE username = 'dave'")[0][0]
+    admin.get("/admin/users")
+    r = admin.post("/admin/users/%d/disable" % uid)
+    assert r.status == 303
+    assert dave.get("/servers").status == 303
+    assert panel.client().login("dave", "dave-password-1").status == 401
+    admin.get("/admin/users")
+    assert admin.post("/admin/users/%d/enable" % uid).status == 303
+    assert panel.client().login("dave", "dave-password-1").status == 303
+
+
+def test_admin_creates_users_and_resets_passwords_in_the_panel(panel, admin):
+    admin.get("/admin/users")
+    r = admin.post("/admin/users", {"username": "erin"})
+    assert r.status == 200
+    pw = re.search(r'<code id="new-password">([A-Za-z0-9]+)</code>', r.text).group(1)
+    erin = panel.login("erin", pw)
+    assert erin.get("/admin/users").status == 404  # not an admin
+
+    uid = panel.query("SELECT id FROM users WHERE username = 'erin'")[0][0]
+    admin.get("/admin/users")
+    r = admin.post("/admin/users/%d/password" % uid)
+    new = re.search(r'<code id="new-password">([A-Za-z0-9]+)</code>', r.text).group(1)
+    assert new != pw
+    assert erin.get("/servers").status == 303  # the reset ended erin's session
+    assert panel.client().login("erin", new).status == 303
+
+    # Field errors keep what was typed.
+    admin.get("/admin/users")
+    r = admin.post("/admin/users", {"username": "bad name!", "password": "x"})
+    assert r.status == 422
+    assert 'value="bad name!"' in r.text and "may contain only" in r.text and "at least 10" in r.text
+    admin.get("/admin/users")
+    r = admin.post("/admin/users", {"username": "ERIN", "password": "some-password-1"})
+    assert r.status == 422 and "taken" in r.text
+
+
+def test_admin_commands(panel):
+    p = panel.left4me("admin", "create", "frank")
+    assert p.returncode == 0
+    pw = re.search(r"password for 'frank': (\S+)", p.stdout).group(1)
+    assert panel.client().login("frank", pw).status == 303
+    assert panel.left4me("admin", "create", "frank").returncode == 1
+    p = panel.left4me("admin", "passwd", "frank", "--password-stdin", input="frank-password-9\n")
+    assert p.returncode == 0 and p.stdout == ""
+    assert panel.client().login("frank", "frank-password-9").status == 303
+    p = panel.left4me("admin", "list")
+    assert re.search(r"^admin\s+admin\s+active$", p.stdout, re.M)
+    assert re.search(r"^frank\s+user\s+active$", p.stdout, re.M)
+    assert panel.left4me("admin", "disable", "frank").returncode == 0
+    assert re.search(r"^frank\s+user\s+disabled$", panel.left4me("admin", "list").stdout, re.M)
+    p = panel.left4me("admin", "disable", "ghost")
+    assert p.returncode == 1 and p.stderr.startswith("error: user 'ghost'") and len(p.stderr.splitlines()) == 1
+    p = panel.left4me("db", "migrate")
+    assert p.returncode == 0 and "0 steps applied" in p.stdout
+
+
+def test_sessions_expire_when_idle(panel):
+    panel.create_user("gina", "gina-password-1")
+    c = panel.login("gina", "gina-password-1")
+    with panel.db() as db:
+        db.execute("UPDATE sessions SET last_seen = last_seen - 13 * 3600")
+    assert c.get("/servers").status == 303

@@ -1,0 +1,38 @@
+"""Login throttling: per username and per client address."""
+from webutil import panel  # noqa: F401
+
+
+def test_five_failures_lock_the_name_even_for_the_right_password(panel):
+    panel.create_user("hank", "hank-password-1")
+    panel.create_user("ivy", "ivy-password-12")
+    c = panel.client()
+    for _ in range(5):
+        assert c.login("hank", "wrong-password").status == 401
+    r = c.login("hank", "hank-password-1")
+    assert r.status == 429 and "Too many failed logins" in r.text and "15 minutes" in r.text
+    # Case does not get around it.
+    assert c.login("HANK", "hank-password-1").status == 429
+    # Another account from the same address is not locked.
+    assert panel.client().login("ivy", "ivy-password-12").status == 303
+    # Once the failures leave the window, the name works again.
+    with panel.db() as db:
+        db.execute("UPDATE login_failures SET at = at - 901")
+    assert panel.client().login("hank", "hank-password-1").status == 303
+
+
+def test_one_address_cannot_try_many_names(panel):
+    c = panel.client()
+    for i in range(20):
+        assert c.login("user%d" % i, "wrong-password").status == 401
+    assert c.login("admin", panel.admin_password).status == 429
+
+
+def test_success_clears_the_count(panel):
+    panel.create_user("jack", "jack-password-1")
+    c = panel.client()
+    for _ in range(4):
+        c.login("jack", "wrong-password")
+    assert c.login("jack", "jack-password-1").status == 303
+    for _ in range(4):
+        assert panel.client().login("jack", "wrong-password").status == 401
+    assert panel.client().login("jack", "jack-password-1").status == 303
