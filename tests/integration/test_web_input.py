@@ -1,0 +1,154 @@
+"""Bad input: over-long fields, invalid names, duplicates, malformed and
+oversized bodies. Every case answers a clear error, keeps what the user
+typed, and saves nothing."""
+import re
+
+import pytest
+
+from webutil import Panel, wait_for
+
+
+@pytest.fixture
+def web(tmp_path):
+    p = Panel(tmp_path, env={"LEFT4ME_L4D2CTL": "/bin/true"}).start()
+    c = p.login("admin", p.admin_password)
+    yield p, c
+    p.cleanup()
+
+
+def counts(p):
+    return [p.query("SELECT count(*) FROM %s" % t)[0][0] for t in ("blueprints", "servers", "jobs")]
+
+
+GOOD = {"name": "coop", "map": "c1m1_hotel", "maxplayers": "8", "tickrate": "60", "overlays": "",
+        "cvars": "", "server_cfg": "", "args": ""}
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("name", "x" * 65, "at most 64 characters"),
+    ("name", "   ", "Enter a name."),
+    ("name", "tab\there", "control characters"),
+    ("map", "c1m1 hotel; quit", "Enter a map name"),
+    ("maxplayers", "99", "1 to 32"),
+    ("maxplayers", "eight", "1 to 32"),
+    ("tickrate", "1000", "10 to 128"),
+    ("overlays", "good\n../etc", "Overlay names use only"),
+    ("overlays", "a\nb\na", "Each overlay may appear once."),
+    ("cvars", 'sv_cheats "1"', "cannot contain"),
+    ("cvars", "=bad value", "Write one cvar a line"),
+    ("server_cfg", "x" * 300, "at most 256 characters"),
+    ("args", "\n".join(["-a"] * 40), "at most 32 lines"),
+])
+def test_blueprint_field_errors_keep_input_and_save_nothing(web, field, value, message):
+    p, c = web
+    before = counts(p)
+    c.get("/blueprints/new")
+    data = dict(GOOD, **{field: value})
+    data["name"] = data["name"] if field == "name" else "kept-name"
+    r = c.post("/blueprints", data)
+    assert r.status == 422
+    assert message in r.text
+    # The error sits at its field, and the rest of the form is as typed.
+    assert 'id="e-%s"' % field in r.text
+    assert 'aria-invalid="true"' in r.text
+    if field != "name":
+        assert 'value="kept-name"' in r.text
+    assert counts(p) == before
+
+
+def test_duplicate_names(web):
+    p, c = web
+    b = c.create_blueprint("dup")
+    c.get("/blueprints/new")
+    r = c.post("/blueprints", dict(GOOD, name="dup"))
+    assert r.status == 422 and "already a blueprint with this name" in r.text
+    s = c.create_server("one", b)
+    c.get("/servers/new")
+    r = c.post("/servers", {"name": "one", "blueprint": str(b)})
+    assert r.status == 422 and "already have a server with this name" in r.text and 'value="one"' in r.text
+    assert p.query("SELECT count(*) FROM servers")[0][0] == 1
+    assert p.query("SELECT instance FROM servers WHERE id = ?", s)[0][0] == "s%d" % s
+
+
+def test_server_name_and_blueprint_are_checked(web):
+    p, c = web
+    b = c.create_blueprint("bp")
+    c.get("/servers/new")
+    for data, msg in (({"name": "", "blueprint": str(b)}, "Enter a name."),
+                      ({"name": "x\x01y", "blueprint": str(b)}, "control characters"),
+                      ({"name": "ok", "blueprint": "abc"}, "Choose one of your blueprints."),
+                      ({"name": "ok", "blueprint": "424242"}, "Choose one of your blueprints.")):
+        r = c.post("/servers", data)
+        assert r.status == 422 and msg in r.text, data
+    assert p.query("SELECT count(*) FROM servers")[0][0] == 0
+
+
+def test_oversized_malformed_and_foreign_bodies(web):
+    p, c = web
+    before = counts(p)
+    c.get("/blueprints/new")
+    big = "csrf=%s&name=big&server_cfg=%s" % (c.csrf, "x" * (70 * 1024))
+    r = c.request("POST", "/blueprints", body=big)
+    assert r.status == 413 and "too large" in r.text
+    r = c.request("POST", "/blueprints", body="csrf=%s&name=%%zz" % c.csrf)
+    assert r.status == 400 and "malformed" in r.text
+    r = c.request("POST", "/blueprints", body="csrf=%s&name=%%C3%%28" % c.csrf)  # invalid UTF-8
+    assert r.status == 400
+    r = c.request("POST", "/blueprints", body="&".join(["a=1"] * 100) + "&csrf=" + c.csrf)
+    assert r.status == 400
+    r = c.request("POST", "/blueprints", body="--x\r\n", headers={"Content-Type": "multipart/form-data; boundary=x"})
+    assert r.status == 415
+    r = c.request("PUT", "/blueprints", body="")
+    assert r.status == 405
+    assert counts(p) == before
+    assert c.get("/servers").status == 200  # the panel is fine
+
+
+def test_values_are_escaped_for_their_context(web):
+    p, c = web
+    evil = '<script>alert(1)</script>"\'&'
+    b = c.create_blueprint(evil)
+    s = c.create_server(evil, b)
+    for path in ("/blueprints", "/blueprints/%d" % b, "/servers", "/servers/%d" % s, "/jobs"):
+        t = c.get(path).text
+        assert "<script>alert" not in t, path
+    t = c.get("/servers/%d" % s).text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;" in t
+    # In an attribute (the form's value) too.
+    assert 'value="&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;"' in c.get("/blueprints/%d" % b).text
+
+
+def test_edit_keeps_values_and_delete_is_blocked_while_servers_link(web):
+    p, c = web
+    b = c.create_blueprint("linked", overlays="sourcemod\nmaps", cvars="sv_cheats 0", args="-insecure")
+    t = c.get("/blueprints/%d" % b).text
+    assert "sourcemod\nmaps</textarea>" in t and "sv_cheats 0</textarea>" in t
+    s1 = c.create_server("alpha", b)
+    s2 = c.create_server("beta", b)
+    c.get("/blueprints/%d" % b)
+    r = c.post("/blueprints/%d/delete" % b)
+    assert r.status == 409
+    assert "cannot be deleted while" in r.text
+    assert re.search(r'<a href="/servers/%d">alpha</a>' % s1, r.text)
+    assert re.search(r'<a href="/servers/%d">beta</a>' % s2, r.text)
+    assert p.query("SELECT count(*) FROM blueprints WHERE id = ?", b)[0][0] == 1
+
+    # A server can switch to another blueprint at any time; once none link,
+    # the blueprint can go.
+    other = c.create_blueprint("other")
+    c.get("/servers/%d" % s1)
+    assert c.post("/servers/%d/blueprint" % s1, {"blueprint": str(other)}).status == 303
+    c.get("/servers/%d" % s2)
+    assert c.post("/servers/%d/delete" % s2).status == 303
+    wait_for(lambda: p.query("SELECT count(*) FROM servers WHERE id = ?", s2)[0][0] == 0, what="server deleted")
+    c.get("/blueprints/%d" % b)
+    r = c.post("/blueprints/%d/delete" % b)
+    assert r.status == 303 and r.header("Location") == "/blueprints?notice=deleted"
+    assert p.query("SELECT count(*) FROM blueprints WHERE id = ?", b)[0][0] == 0
+
+
+def test_unknown_pages_and_ids(web):
+    p, c = web
+    for path in ("/nope", "/servers/0", "/servers/abc", "/servers/1/../1", "/servers/99999999999999999999",
+                 "/static/../../etc/passwd", "/static/nope.js"):
+        assert c.get(path).status == 404, path
