@@ -1,0 +1,194 @@
+"""Servers end to end through the real l4d2ctl (supervisor backend, fake
+steamcmd and game server): install with progress, start, live logs, stop,
+drift seen by the poller, blueprint changes at the next start, and jobs
+recovered after the panel stops in the middle of one."""
+import json
+import os
+import re
+import signal
+import time
+
+import pytest
+
+from webutil import Panel, admin, panel, sse_events, wait_for  # noqa: F401
+
+
+def job_state(p, job):
+    return p.query("SELECT state FROM jobs WHERE id = ?", job)[0][0]
+
+
+def wait_job(p, job, want="succeeded", timeout=60):
+    wait_for(lambda: job_state(p, job) in ("succeeded", "failed"), timeout, what="job %d" % job)
+    st = job_state(p, job)
+    assert st == want, (st, p.query("SELECT line FROM job_lines WHERE job_id = ?", job))
+
+
+def last_job(p):
+    return p.query("SELECT max(id) FROM jobs")[0][0]
+
+
+def install(p, c):
+    c.get("/admin/install")
+    r = c.post("/admin/install")
+    assert r.status == 303
+    job = int(r.header("Location").rsplit("/", 1)[1])
+    return job
+
+
+def status(p, name):
+    return json.loads(p.ctl("status", name, "--json").stdout)
+
+
+@pytest.fixture
+def running(panel, admin):
+    """An installed host with one started server."""
+    wait_job(panel, install(panel, admin))
+    b = admin.create_blueprint("coop", cvars="sv_cheats 0\nmp_gamemode coop", server_cfg="sv_lan 1")
+    s = admin.create_server("Alpha", b)
+    admin.get("/servers/%d" % s)
+    assert admin.post("/servers/%d/start" % s).status == 303
+    wait_job(panel, last_job(panel))
+    wait_for(lambda: panel.query("SELECT state FROM servers WHERE id = ?", s)[0][0] == "running", what="running")
+    return panel, admin, b, s
+
+
+def test_install_reports_progress_and_finishes(panel, admin):
+    job = install(panel, admin)
+    conn, resp = admin.stream("/jobs/%d/events" % job)
+    events = sse_events(conn, resp, lambda ev: ev[-1][0] == "done", timeout=60)
+    conn.close()
+    kinds = [e for e, _ in events]
+    progress = [json.loads(d)["percent"] for e, d in events if e == "progress"]
+    assert kinds[-1] == "done" and json.loads(events[-1][1])["state"] == "succeeded"
+    assert len(progress) >= 2 and progress[-1] == 100
+    assert any("fully installed" in d for e, d in events if e == "line")
+    page = admin.get("/jobs/%d" % job).text
+    assert '<progress id="job-progress" max="100" value="100.00">' in page
+    assert "succeeded" in page and "The game is installed." in page
+
+
+def test_start_shows_state_ports_and_live_log_then_stop(running):
+    p, c, b, s = running
+    st = status(p, "s%d" % s)
+    rows = c.get("/servers/rows").text
+    assert "state-running" in rows and "c1m1_hotel" in rows
+    assert str(st["ports"]["game"]) in rows and "/ 4" in rows
+    page = c.get("/servers/%d" % s).text
+    assert 'data-sse-log="/servers/%d/logs"' % s in page
+
+    conn, resp = c.stream("/servers/%d/logs" % s)
+    events = sse_events(conn, resp, lambda ev: any("server.cfg" in d for _, d in ev), timeout=20)
+    assert any("server.cfg" in d for _, d in events), events
+    # A line written now arrives on the open stream.
+    log = p.state / "runtime" / ("s%d" % s) / "console.log"
+    if log.exists():
+        with open(log, "a") as f:
+            f.write("hello from the test %d\n" % s)
+        more = sse_events(conn, resp, lambda ev: any("hello from the test" in d for _, d in ev), timeout=20)
+        assert any("hello from the test" in d for _, d in more)
+    conn.close()
+
+    c.get("/servers/%d" % s)
+    assert c.post("/servers/%d/stop" % s).status == 303
+    wait_job(p, last_job(p))
+    wait_for(lambda: p.query("SELECT state, drift FROM servers WHERE id = ?", s)[0] == ("stopped", ""),
+             what="stopped without drift")
+
+
+def test_blueprint_changes_apply_at_next_start(running):
+    p, c, b, s = running
+    c.get("/blueprints/%d" % b)
+    r = c.post("/blueprints/%d" % b, {"name": "coop", "map": "c2m1_highway", "maxplayers": "8", "tickrate": "60",
+                                      "overlays": "", "cvars": "", "server_cfg": "", "args": ""})
+    assert r.status == 303
+    # Live-linked, not copied: the running server is unchanged until restarted.
+    assert status(p, "s%d" % s)["map"] == "c1m1_hotel"
+    c.get("/servers/%d" % s)
+    assert c.post("/servers/%d/restart" % s).status == 303
+    wait_job(p, last_job(p))
+    wait_for(lambda: status(p, "s%d" % s)["map"] == "c2m1_highway", what="new map")
+    wait_for(lambda: p.query("SELECT map, maxplayers FROM servers WHERE id = ?", s)[0] == ("c2m1_highway", 8),
+             what="panel shows the new map")
+
+
+def test_manual_stop_is_drift(running):
+    p, c, b, s = running
+    assert p.ctl("stop", "s%d" % s).returncode == 0
+    wait_for(lambda: "Stopped outside the panel" in p.query("SELECT drift FROM servers WHERE id = ?", s)[0][0],
+             what="drift")
+    page = c.get("/servers/%d" % s).text
+    assert "Stopped outside the panel" in page and 'class="badge drift"' in page
+    assert "Stopped outside the panel" in c.get("/servers/%d/status" % s).text
+    # Starting it again through the panel clears the drift.
+    c.get("/servers/%d" % s)
+    c.post("/servers/%d/start" % s)
+    wait_job(p, last_job(p))
+    wait_for(lambda: p.query("SELECT state, drift FROM servers WHERE id = ?", s)[0] == ("running", ""),
+             what="drift cleared")
+
+
+def test_crashes_and_a_crash_loop_show_on_the_page(running):
+    p, c, b, s = running
+    name = "s%d" % s
+    killed = set()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        st = status(p, name)
+        if st["state"] == "crashed":
+            break
+        if st["state"] == "running" and st["pid"] and st["pid"] not in killed:
+            killed.add(st["pid"])
+            os.kill(st["pid"], signal.SIGKILL)
+        time.sleep(0.1)
+    assert status(p, name)["state"] == "crashed"
+    wait_for(lambda: "Crash loop" in p.query("SELECT drift FROM servers WHERE id = ?", s)[0][0], what="crash loop")
+    page = c.get("/servers/%d" % s).text
+    assert "Crash loop" in page
+    assert "crashed and was restarted" in page or "Crash loop" in page
+    events = [m for (m,) in p.query("SELECT message FROM server_events WHERE server_id = ?", s)]
+    assert any("Crash loop" in m for m in events), events
+
+
+def test_interrupted_jobs_are_requeued_or_failed_with_a_reason(running):
+    p, c, b, s = running
+    p.stop()
+    with p.db() as db:
+        db.execute("INSERT INTO jobs (user_id, server_id, kind, target, state, attempts, created_at) "
+                   "VALUES (1, ?, 'stop', 'Alpha', 'running', 1, 0)", (s,))
+        again = db.execute("SELECT max(id) FROM jobs").fetchone()[0]
+        db.execute("INSERT INTO jobs (user_id, server_id, kind, target, state, attempts, created_at) "
+                   "VALUES (1, ?, 'start', 'Alpha', 'running', 3, 0)", (s,))
+        gave_up = db.execute("SELECT max(id) FROM jobs").fetchone()[0]
+    p.start()
+    assert any("recovered interrupted jobs: 1 re-queued, 1 failed" in l for l in p.output)
+    wait_job(p, again)
+    lines = [l for (l,) in p.query("SELECT line FROM job_lines WHERE job_id = ? ORDER BY seq", again)]
+    assert lines[0].startswith("interrupted: the panel stopped while this job ran; re-queued")
+    assert job_state(p, gave_up) == "failed"
+    assert "gave up" in p.query("SELECT result FROM jobs WHERE id = ?", gave_up)[0][0]
+    c2 = p.login("admin", p.admin_password)
+    assert "gave up" in c2.get("/jobs/%d" % gave_up).text
+
+
+def test_job_stream_resumes_after_last_event_id(running):
+    p, c, b, s = running
+    job = last_job(p)
+    n = p.query("SELECT count(*) FROM job_lines WHERE job_id = ?", job)[0][0]
+    assert n >= 3
+    conn, resp = c.stream("/jobs/%d/events" % job, headers={"Last-Event-ID": str(n - 1)})
+    events = sse_events(conn, resp, lambda ev: ev[-1][0] == "done", timeout=10)
+    conn.close()
+    assert [e for e, _ in events] == ["line", "done"]
+
+
+def test_failed_start_says_why(panel, admin):
+    # No installation: l4d2ctl refuses, and the job shows its one-line error.
+    b = admin.create_blueprint("x")
+    s = admin.create_server("x", b)
+    admin.get("/servers/%d" % s)
+    admin.post("/servers/%d/start" % s)
+    job = last_job(panel)
+    wait_job(panel, job, want="failed")
+    result = panel.query("SELECT result FROM jobs WHERE id = ?", job)[0][0]
+    assert result.startswith("error:"), result
+    assert result in admin.get("/jobs/%d" % job).text or "error:" in admin.get("/jobs/%d" % job).text
