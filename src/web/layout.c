@@ -12,7 +12,7 @@ void page_begin(Req *r, const char *title) {
                     "<meta name=\"htmx-config\" content='{\"includeIndicatorStyles\":false}'>\n"
                     "<title>");
         html_txt(b, title);
-        html_raw(b, " · left4me</title>\n<link rel=\"stylesheet\" href=\"/static/style.css\">\n"
+        html_raw(b, " · left4me</title>\n<link rel=\"icon\" href=\"data:,\">\n<link rel=\"stylesheet\" href=\"/static/style.css\">\n"
                     "<script src=\"/static/htmx.min.js\" defer></script>\n"
                     "<script src=\"/static/app.js\" defer></script>\n</head>\n<body");
         if (r->authed) {
