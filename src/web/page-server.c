@@ -27,6 +27,10 @@ static void time_txt(Buf *b, int64_t t) {
         html_txt(b, s);
 }
 
+static void jobs_table(Req *r, const Server *v);
+
+/* The part of the server page that htmx refreshes every few seconds: state,
+ * drift, facts and the server's recent jobs. */
 static void status_section(Req *r, const Server *v) {
         Buf *b = &r->out;
         char href[64];
@@ -76,7 +80,9 @@ static void status_section(Req *r, const Server *v) {
                 html_txt(b, v->detail);
                 html_raw(b, "</dd>\n");
         }
-        html_raw(b, "</dl>\n</section>\n");
+        html_raw(b, "</dl>\n");
+        jobs_table(r, v);
+        html_raw(b, "</section>\n");
 }
 
 static bool load(Req *r, Server *v) {
@@ -194,7 +200,6 @@ void page_server_show(Req *r) {
         html_attr(b, path_id(action, sizeof action, "/servers", v.id, "/logs"));
         html_raw(b, "\" aria-live=\"polite\"></pre>\n<p class=\"hint\" id=\"console-state\">Connecting…</p>\n");
         blueprint_switch(r, &v);
-        jobs_table(r, &v);
         events_list(r, &v);
         page_end(r);
 }

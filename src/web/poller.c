@@ -8,6 +8,9 @@
 #include "model.h"
 #include "poller.h"
 #include "server.h"
+#ifdef HAVE_PROTO
+#include "a2s.h"
+#endif
 
 #define LIST_MAX (8 * 1024 * 1024)
 
@@ -58,6 +61,35 @@ static void drift_for(const char *desired, const char *state, int restarts, char
         }
 }
 
+/* Asks a running server how many players it has (A2S_INFO on loopback).
+ * l4d2ctl's status has no player count; the game server itself is the
+ * truth, and a dead or hung one simply leaves the count unknown. */
+static void query_players(sqlite3 *db, int64_t id, json_t *st) {
+#ifdef HAVE_PROTO
+        const char *state = json_string_value(json_object_get(st, "state"));
+        json_t *port = json_object_get(json_object_get(st, "ports"), "game");
+        if (!state || !streq(state, "running") || !json_is_integer(port))
+                return;
+        _cleanup_a2s_ A2sClient *c = NULL;
+        if (a2s_open("127.0.0.1", (uint16_t) json_integer_value(port), &c, NULL) < 0)
+                return;
+        a2s_set_timeout(c, 500);
+        A2sInfo info = { 0 };
+        if (a2s_info(c, &info, NULL) < 0)
+                return;
+        _cleanup_stmt_ sqlite3_stmt *u = NULL;
+        if (db_prepare(db, "UPDATE servers SET players = ?, map = coalesce(?, map) WHERE id = ?", &u) == 0) {
+                sqlite3_bind_int(u, 1, info.players);
+                db_bind_text(u, 2, info.map && *info.map ? info.map : NULL);
+                sqlite3_bind_int64(u, 3, id);
+                (void) db_step_done(u);
+        }
+        a2s_info_done(&info);
+#else
+        (void) db, (void) id, (void) st;
+#endif
+}
+
 static void observe(sqlite3 *db, json_t *list) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         if (db_prepare(db,
@@ -80,6 +112,7 @@ static void observe(sqlite3 *db, json_t *list) {
                 int restarts = 0;
                 if (st) {
                         (void) server_apply_status(db, id, st);
+                        query_players(db, id, st);
                         state = json_string_value(json_object_get(st, "state"));
                         json_t *rv = json_object_get(st, "restarts");
                         restarts = json_is_integer(rv) ? (int) json_integer_value(rv) : 0;

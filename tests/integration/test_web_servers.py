@@ -52,7 +52,32 @@ def running(panel, admin):
     return panel, admin, b, s
 
 
-def test_install_reports_progress_and_finishes(panel, admin):
+SLOW_STEAMCMD = """#!/usr/bin/python3
+# The fake steamcmd, its output slowed to a line every 0.15 s, so the panel's
+# progress can be watched moving.
+import subprocess, sys, time
+p = subprocess.Popen([%r] + sys.argv[1:], stdout=subprocess.PIPE, text=True)
+for line in p.stdout:
+    sys.stdout.write(line)
+    sys.stdout.flush()
+    time.sleep(0.15)
+sys.exit(p.wait())
+"""
+
+
+def test_install_reports_progress_and_finishes(tmp_path):
+    import webutil
+    slow = tmp_path / "steamcmd"
+    slow.write_text(SLOW_STEAMCMD % str(webutil.STEAMCMD))
+    slow.chmod(0o755)
+    panel = Panel(tmp_path / "p", env={"LEFT4ME_STEAMCMD": str(slow)}).start()
+    try:
+        check_install(panel, panel.login("admin", panel.admin_password))
+    finally:
+        panel.cleanup()
+
+
+def check_install(panel, admin):
     job = install(panel, admin)
     conn, resp = admin.stream("/jobs/%d/events" % job)
     events = sse_events(conn, resp, lambda ev: ev[-1][0] == "done", timeout=60)
@@ -70,7 +95,11 @@ def test_install_reports_progress_and_finishes(panel, admin):
 def test_start_shows_state_ports_and_live_log_then_stop(running):
     p, c, b, s = running
     st = status(p, "s%d" % s)
+    # The player count comes from the game server itself (A2S_INFO).
+    players = wait_for(lambda: p.query("SELECT players FROM servers WHERE id = ?", s)[0][0] is not None
+                       and p.query("SELECT players FROM servers WHERE id = ?", s)[0][0] + 1, what="player count") - 1
     rows = c.get("/servers/rows").text
+    assert "%d / 4" % players in rows
     assert "state-running" in rows and "c1m1_hotel" in rows
     assert str(st["ports"]["game"]) in rows and "/ 4" in rows
     page = c.get("/servers/%d" % s).text
