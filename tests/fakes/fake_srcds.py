@@ -701,7 +701,9 @@ class Server:
             return x.encode("utf-8") + b"\0"
         r = b"\xff\xff\xff\xffI" + bytes([17])
         r += s(self.cvars.get("hostname", "")) + s(self.map) + s("left4dead2") + s("Left 4 Dead 2")
-        r += struct.pack("<hBBBccBB", 550, len(humans), self.maxplayers, len(bots),
+        # Like the engine, the player count includes bots (GetNumClients)
+        # and A2S_PLAYER lists them too; bots is GetNumFakeClients.
+        r += struct.pack("<hBBBccBB", 550, len(humans) + len(bots), self.maxplayers, len(bots),
                          b"d", b"l", 1 if self.cvars.get("sv_password") else 0, 1)
         r += s("2.2.2.6")
         r += bytes([0x80 | 0x10 | 0x20 | 0x01])
@@ -713,8 +715,10 @@ class Server:
 
     def player_reply(self):
         humans = [p for p in self.players if p.get("steamid")]
-        r = b"\xff\xff\xff\xffD" + bytes([len(humans)])
-        for i, p in enumerate(humans):
+        bots = [p for p in self.players if not p.get("steamid")]
+        everyone = humans + bots
+        r = b"\xff\xff\xff\xffD" + bytes([len(everyone)])
+        for i, p in enumerate(everyone):
             r += bytes([i]) + p["name"].encode("utf-8") + b"\0"
             r += struct.pack("<if", p.get("score", 0), float(p.get("connected", 0)))
         return r
