@@ -28,3 +28,4 @@ int ctl_common_options(const char *cmd, int argc, char **argv, bool *json);
 
 extern const Command cmd_install, cmd_initialize, cmd_start, cmd_stop, cmd_restart, cmd_delete, cmd_status,
         cmd_list, cmd_logs, cmd_run, cmd_supervise;
+extern const Command cmd_rcon, cmd_query, cmd_players; /* cmd-proto.c */
