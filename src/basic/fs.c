@@ -1,4 +1,5 @@
 #include <dirent.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
@@ -76,6 +77,10 @@ int mkdir_p(const char *path, mode_t mode) {
 }
 
 int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode) {
+        return write_file_atomic_flags(dirfd, name, data, len, mode, 0);
+}
+
+int write_file_atomic_flags(int dirfd, const char *name, const void *data, size_t len, mode_t mode, unsigned flags) {
         char tmp[300];
         const char *base = strrchr(name, '/');
         base = base ? base + 1 : name;
@@ -104,11 +109,14 @@ int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t l
                 p += n;
                 left -= (size_t) n;
         }
-        if (fchmod(fd, mode) < 0 || fsync(fd) < 0 || renameat(dirfd, tmp, dirfd, name) < 0) {
+        bool sync = !(flags & WRITE_NO_SYNC);
+        if (fchmod(fd, mode) < 0 || (sync && fsync(fd) < 0) || renameat(dirfd, tmp, dirfd, name) < 0) {
                 int r = negative_errno();
                 unlinkat(dirfd, tmp, 0);
                 return r;
         }
+        if (!sync)
+                return 0;
         /* Make the rename itself durable. */
         _cleanup_close_ int dfd = -1;
         if (base != name) {

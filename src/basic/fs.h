@@ -34,6 +34,12 @@ int mkdir_p(const char *path, mode_t mode);
 int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode);
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
+/* WRITE_NO_SYNC: still atomic (readers see old or new), but not fsync'ed:
+ * for files that are regenerated anyway (runtime state), where a crash may
+ * lose the latest version but never leaves a torn one. */
+enum { WRITE_NO_SYNC = 1 << 0 };
+int write_file_atomic_flags(int dirfd, const char *name, const void *data, size_t len, mode_t mode, unsigned flags);
+
 /* Reads a whole file (up to max bytes; -EFBIG past that) into a NUL-terminated
  * buffer the caller frees. */
 int read_file_at(int dirfd, const char *name, size_t max, char **ret, size_t *ret_len);

@@ -69,7 +69,7 @@ static int state_write(int rtfd, InstanceState s, pid_t pid, uint64_t started, u
         json_decref(j);
         if (!text)
                 return -ENOMEM;
-        return write_file_atomic_at(rtfd, "state.json", text, strlen(text), 0644);
+        return write_file_atomic_flags(rtfd, "state.json", text, strlen(text), 0644, WRITE_NO_SYNC);
 }
 
 static int state_read(int rtfd, BackendStatus *st) {
@@ -521,7 +521,7 @@ int supervisor_main(const HostConfig *c, const char *name, int notify_fd) {
 
         char pidtext[32];
         snprintf(pidtext, sizeof pidtext, "%d\n", (int) getpid());
-        write_file_atomic_at(s.rt, "supervisor.pid", pidtext, strlen(pidtext), 0644);
+        write_file_atomic_flags(s.rt, "supervisor.pid", pidtext, strlen(pidtext), 0644, WRITE_NO_SYNC);
 
         _cleanup_strv_ char **argv = NULL;
         _cleanup_free_ char *cwd = NULL;

@@ -320,7 +320,7 @@ static int write_runtime_files(const HostConfig *c, const char *name, const Spec
         _cleanup_free_ char *server_cfg = spec_server_cfg(s, name);
         if (!server_cfg)
                 return -ENOMEM;
-        r = write_file_atomic_at(cfg, "server.cfg", server_cfg, strlen(server_cfg), 0640);
+        r = write_file_atomic_flags(cfg, "server.cfg", server_cfg, strlen(server_cfg), 0640, WRITE_NO_SYNC);
         if (r < 0)
                 return error_set(err, r, "instance '%s': cannot stage server.cfg: %s", name, strerror(-r));
 
@@ -343,7 +343,7 @@ static int write_runtime_files(const HostConfig *c, const char *name, const Spec
         _cleanup_close_ int rtfd = path_open_beneath(state, rel, O_RDONLY | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
         if (rtfd < 0)
                 return error_set(err, rtfd, "instance '%s': cannot open '%s': %s", name, rt, strerror(-rtfd));
-        r = write_file_atomic_at(rtfd, "launch.json", text, strlen(text), 0644);
+        r = write_file_atomic_flags(rtfd, "launch.json", text, strlen(text), 0644, WRITE_NO_SYNC);
 
         /* The overlay list for the privileged helper: one name a line, plain
          * text so the helper needs no JSON parser. */
@@ -351,7 +351,7 @@ static int write_runtime_files(const HostConfig *c, const char *name, const Spec
         for (size_t i = 0; r >= 0 && i < s->n_overlays; i++)
                 r = buf_printf(&b, "%s\n", s->overlays[i]);
         if (r >= 0)
-                r = write_file_atomic_at(rtfd, "overlays", b.data ? b.data : "", b.len, 0644);
+                r = write_file_atomic_flags(rtfd, "overlays", b.data ? b.data : "", b.len, 0644, WRITE_NO_SYNC);
         buf_free(&b);
         if (r < 0)
                 return error_set(err, r, "instance '%s': cannot write its runtime files: %s", name, strerror(-r));
