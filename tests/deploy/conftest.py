@@ -40,6 +40,9 @@ def render_units(dest: pathlib.Path, with_dropins: bool = True, stub_bin: pathli
                 p.chmod(0o755)
             text = text.replace("/usr/bin/", f"{stub_bin}/").replace("/usr/libexec/left4me/", f"{stub_bin}/")
         (dest / name).write_text(text)
+    # The build template, made as deploy/meson.build makes it.
+    (dest / "left4me-build@.service").write_text(
+        (DEPLOY / "left4me-build@.service.head").read_text() + (DEPLOY / "build-sandbox.conf").read_text())
     return dest
 
 

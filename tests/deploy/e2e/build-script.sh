@@ -19,7 +19,7 @@ try read_web_env cat /etc/left4me/web.env
 try list_overlays ls /var/lib/left4me/overlays/other
 echo "state_dir_listing=$(ls -A /var/lib/left4me | tr '\n' ',')"
 echo "proc_pids=$(ls /proc | grep -E '^[0-9]+$' | tr '\n' ',')"
-try kill_victim kill -0 "${VICTIM_PID:-1}"
+try kill_victim kill -0 "$(cat /out/victim.pid)"
 try listen_tcp python3 -c 'import socket; s=socket.socket(); s.bind(("0.0.0.0", 27990)); s.listen()'
 echo "uid=$(id -u)"
 echo "cap_eff=$(sed -n 's/^CapEff:\t//p' /proc/self/status)"
