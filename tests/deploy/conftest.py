@@ -11,6 +11,7 @@ DEPLOY = REPO / "deploy"
 # The unit templates' placeholders, as the Debian package fills them.
 SUBST = {
     "@bindir@": "/usr/bin",
+    "@sbindir@": "/usr/sbin",
     "@libexecdir@": "/usr/libexec/left4me",
     "@systemunitdir@": "/usr/lib/systemd/system",
 }
@@ -38,7 +39,8 @@ def render_units(dest: pathlib.Path, with_dropins: bool = True, stub_bin: pathli
                 p = stub_bin / prog
                 p.write_text("#!/bin/sh\nexit 0\n")
                 p.chmod(0o755)
-            text = text.replace("/usr/bin/", f"{stub_bin}/").replace("/usr/libexec/left4me/", f"{stub_bin}/")
+            for d in ("/usr/bin/", "/usr/sbin/", "/usr/libexec/left4me/"):
+                text = text.replace(d, f"{stub_bin}/")
         (dest / name).write_text(text)
     # The build template, made as deploy/meson.build makes it.
     (dest / "left4me-build@.service").write_text(
