@@ -720,7 +720,10 @@ class Server:
         r = b"\xff\xff\xff\xffD" + bytes([len(everyone)])
         for i, p in enumerate(everyone):
             r += bytes([i]) + p["name"].encode("utf-8") + b"\0"
-            r += struct.pack("<if", p.get("score", 0), float(p.get("connected", 0)))
+            # Bots joined with the map: they have been connected longest
+            # (clients such as gamedig use that to tell them apart).
+            secs = p.get("connected") if p.get("steamid") else 36000 + time.monotonic() - self.start
+            r += struct.pack("<if", p.get("score", 0), float(secs or 0))
         return r
 
     def rules_reply(self):
