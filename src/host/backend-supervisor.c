@@ -477,7 +477,10 @@ static int sup_run_once(Sup *s, char **argv, const char *cwd, int *notify_fd, in
         }
         /* Whatever the server left in its process group goes with it. */
         kill(-pid, SIGKILL);
-        for (;;) { /* drain what it printed last */
+        /* Drain what it printed last, without blocking: a process that left
+         * the group (a daemonized plugin helper) may still hold the pipe. */
+        fcntl(rd, F_SETFL, O_NONBLOCK);
+        for (;;) {
                 char buf[16384];
                 ssize_t n = out_open ? read(rd, buf, sizeof buf) : 0;
                 if (n <= 0)

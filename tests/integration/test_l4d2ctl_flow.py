@@ -207,3 +207,43 @@ def test_logs_follow_streams_new_lines(installed, tmp_path):
     # --lines N --no-follow prints exactly the last N lines.
     out = ctl.ok("logs", "follow", "--lines", "3", "--no-follow").stdout
     assert len(out.splitlines()) == 3 and out.splitlines() == ctl.log("follow").splitlines()[-3:]
+
+
+def test_restart_survives_a_daemonized_child_holding_the_console(installed, tmp_path):
+    # An overlay's srcds_run (overlays sit above the installation) leaves a
+    # process in its own session that keeps the console pipe open. The
+    # supervisor must still notice the server's death and restart it.
+    ctl = installed
+    ctl.overlay("daemon", {"srcds_run": "#!/bin/sh\n"
+                           "setsid sh -c 'echo $$ > daemon.pid; exec sleep 300' &\n"
+                           'exec /usr/bin/python3 "$(dirname "$0")/bin/fake_srcds.py" "$@"\n'})
+    os.chmod(ctl.state / "overlays" / "daemon" / "srcds_run", 0o755)
+    ctl.initialize("d", "overlays: [daemon]\n", tmp_path)
+    ctl.ok("start", "d")
+    pid = ctl.wait_state("d", "running")["pid"]
+    merged = ctl.state / "runtime" / "d" / "merged"
+    daemons = []
+    try:
+        deadline = time.monotonic() + 10
+        while not (merged / "daemon.pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        daemons.append(int((merged / "daemon.pid").read_text()))
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            st = ctl.status("d")
+            if st["state"] == "running" and st["pid"] not in (None, pid):
+                break
+            time.sleep(0.1)
+        assert st["state"] == "running" and st["restarts"] == 1, st
+        time.sleep(0.3)
+        daemons.append(int((merged / "daemon.pid").read_text()))
+    finally:
+        for d in daemons:
+            try:
+                os.kill(d, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    time.sleep(0.2)
+    ctl.ok("stop", "d")
+    assert ctl.status("d")["mounted"] is False
