@@ -5,7 +5,8 @@ hardening drop-in apply) and tries what a compromised game server would try.
 Writes one JSON object of findings to its own runtime dir and prints it.
 
 argv[1]: JSON with "victim_pid" (another server's main PID as the container's
-systemd sees it), "port_in" (a port inside the range), "port_out" (outside).
+systemd sees it), "game_pid" (that server's game process), "port_in" (a port
+inside the range), "port_out" (outside).
 """
 import ctypes
 import errno
@@ -70,6 +71,10 @@ def ptrace_attach(pid):
 
 
 attempt("ptrace_victim", lambda: ptrace_attach(victim))
+game = int(args["game_pid"])
+found["game_visible"] = os.path.exists("/proc/%d" % game)
+attempt("ptrace_game", lambda: ptrace_attach(game))
+attempt("sigkill_game", lambda: os.kill(game, signal.SIGKILL))
 # ptrace of its own child: nothing hides it, so only the seccomp filter
 # (~@debug) can refuse it.
 child = os.fork()
