@@ -69,8 +69,11 @@ Knobs (environment variables):
   FAKE_SRCDS_STARTUP_DELAY        seconds to wait before binding the ports
   FAKE_SRCDS_EXIT_AFTER           exit by itself after this many seconds
   FAKE_SRCDS_EXIT_CODE            ... with this exit code (default 1; a crash)
-The cvars sv_rcon_maxfailures and rcon_password may also be given on the
-command line (+sv_rcon_maxfailures 3) or in server.cfg.
+Each knob can also be set as a cvar named fake_srcds_<knob in lower case>
+(e.g. `fake_srcds_auth_empty_response 0` in server.cfg, on the command line
+as +fake_srcds_auth_empty_response 0, or at run time over RCON); the
+environment wins. The cvars sv_rcon_maxfailures and rcon_password may also
+be given on the command line (+sv_rcon_maxfailures 3) or in server.cfg.
 """
 
 import errno
@@ -311,6 +314,19 @@ class Server:
         out("   VAC secure mode is activated.")
         out("Server is hibernating")
 
+    def knob(self, name, default):
+        """A behaviour knob: FAKE_SRCDS_<NAME>, else cvar fake_srcds_<name>."""
+        v = os.environ.get("FAKE_SRCDS_" + name.upper())
+        if v is None or v == "":
+            v = self.cvars.get("fake_srcds_" + name.lower())
+        return default if v is None or v == "" else str(v)
+
+    def knob_int(self, name, default):
+        try:
+            return int(self.knob(name, default))
+        except ValueError:
+            return default
+
     def int_opt(self, name, default):
         try:
             return int(self.opts.get(name, default))
@@ -458,7 +474,7 @@ class Server:
         st = self.clients[c]
         ip = st["addr"][0]
         if ptype == SERVERDATA_AUTH:
-            if os.environ.get("FAKE_SRCDS_AUTH_EMPTY_RESPONSE", "1") != "0":
+            if self.knob("auth_empty_response", "1") != "0":
                 self.send_packet(c, rid, SERVERDATA_RESPONSE_VALUE)
             pw = self.cvars.get("rcon_password", "")
             if pw and body == pw.encode():
@@ -471,8 +487,8 @@ class Server:
             if not pw:
                 return
             self.failures[ip] = self.failures.get(ip, 0) + 1
-            limit = env_int("FAKE_SRCDS_RCON_MAXFAILURES",
-                            int(self.cvars.get("sv_rcon_maxfailures", "10") or 10))
+            limit = self.knob_int("rcon_maxfailures",
+                                  int(self.cvars.get("sv_rcon_maxfailures", "10") or 10))
             out(f'RCON: bad password from "{ip}" ({self.failures[ip]} of {limit})')
             if self.failures[ip] >= limit:
                 out(f'Banning {ip} for rcon hacking attempts')
@@ -484,7 +500,7 @@ class Server:
             self.send_packet(c, -1, SERVERDATA_AUTH_RESPONSE)
             return
         if ptype == SERVERDATA_RESPONSE_VALUE:
-            if body == b"" and os.environ.get("FAKE_SRCDS_NO_MIRROR") != "1":
+            if body == b"" and self.knob("no_mirror", "0") != "1":
                 self.send_packet(c, rid, SERVERDATA_RESPONSE_VALUE)
                 self.send_packet(c, rid, SERVERDATA_RESPONSE_VALUE, raw=b"\x00\x01\x00\x00")
             return
@@ -506,7 +522,7 @@ class Server:
         """Turns a list of console prints into RESPONSE_VALUE packets: at most
         maxbody bytes each, a packet ends early where the next print does not
         fit (so non-final packets can be short). Always at least one packet."""
-        maxbody = env_int("FAKE_SRCDS_RCON_MAXBODY", 4095)
+        maxbody = self.knob_int("rcon_maxbody", 4095)
         packets = []
         cur = bytearray()
         for p in prints:
@@ -591,7 +607,7 @@ class Server:
             except (IndexError, ValueError):
                 return ["Usage: fake_sleep <seconds>\n"]
             return ("sleep", secs, [f"slept {args[0]}\n"])
-        if cmd in self.cvars or cmd.startswith(("sv_", "mp_", "z_", "sm_", "tv_")):
+        if cmd in self.cvars or cmd.startswith(("sv_", "mp_", "z_", "sm_", "tv_", "fake_srcds_")):
             if not args:
                 v = self.cvars.get(cmd, "0")
                 return [f'"{cmd}" = "{v}"\n']
@@ -656,7 +672,7 @@ class Server:
             if not data.startswith(b"\xff\xff\xff\xffTSource Engine Query\0"):
                 return
             tail = data[25:]
-            if os.environ.get("FAKE_SRCDS_A2S_CHALLENGE", "1") != "0":
+            if self.knob("a2s_challenge", "1") != "0":
                 if len(tail) < 4 or struct.unpack("<i", tail[:4])[0] != ch:
                     self.udp_send(b"\xff\xff\xff\xffA" + struct.pack("<i", ch), addr)
                     return
@@ -674,7 +690,7 @@ class Server:
             pass
 
     def udp_reply(self, payload, addr):
-        limit = env_int("FAKE_SRCDS_A2S_SPLIT", 1248)
+        limit = self.knob_int("a2s_split", 1248)
         if len(payload) <= limit:
             self.udp_send(payload, addr)
             return
@@ -682,7 +698,7 @@ class Server:
         rid = random.randint(1, 0x7FFFFFFF)  # high bit clear: not compressed
         frags = [b"\xfe\xff\xff\xff" + struct.pack("<iBBh", rid, len(chunks), i, limit) + c
                  for i, c in enumerate(chunks)]
-        order = os.environ.get("FAKE_SRCDS_A2S_SPLIT_ORDER", "normal")
+        order = self.knob("a2s_split_order", "normal")
         if order == "reverse":
             frags.reverse()
         elif order == "duplicate":
@@ -731,7 +747,7 @@ class Server:
         rules.pop("rcon_password", None)
         if "sv_password" in rules:
             rules["sv_password"] = "1" if rules["sv_password"] else "0"
-        for i in range(env_int("FAKE_SRCDS_A2S_RULES_EXTRA", 120)):
+        for i in range(self.knob_int("a2s_rules_extra", 120)):
             rules[f"fake_rule_{i:03d}"] = f"value number {i}"
         r = b"\xff\xff\xff\xffE" + struct.pack("<h", len(rules))
         for k, v in rules.items():
