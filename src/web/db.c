@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cache.h"
 #include "db.h"
 
 int db_open(const char *path, sqlite3 **ret) {
@@ -69,15 +70,38 @@ int db_migrate(sqlite3 *db, int *ret_applied) {
         return 0;
 }
 
-/* The pool: a fixed array, a mutex and a condition variable. */
+/* The pool: a fixed array, a mutex and a condition variable. Each
+ * connection has its statement cache; only the thread holding the
+ * connection touches it, so the cache needs no lock. */
 #define POOL_MAX 32
+#define STMT_CACHE_MAX 64
+typedef struct CachedStmt {
+        const char *sql;
+        sqlite3_stmt *stmt;
+        bool busy;
+} CachedStmt;
 static struct {
         pthread_mutex_t lock;
         pthread_cond_t cond;
         sqlite3 *conns[POOL_MAX];
         bool used[POOL_MAX];
+        CachedStmt cache[POOL_MAX][STMT_CACHE_MAX];
+        unsigned n_cache[POOL_MAX];
         unsigned size;
 } pool = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+void db_global_init(void) {
+        /* Memory statistics take a global mutex on every allocation; with
+         * many request threads that lock is the hot spot. */
+        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+static int slot_of(sqlite3 *db) {
+        for (unsigned i = 0; i < pool.size; i++)
+                if (pool.conns[i] == db)
+                        return (int) i;
+        return -1;
+}
 
 int db_pool_init(const char *path, unsigned size) {
         if (size == 0 || size > POOL_MAX)
@@ -96,6 +120,9 @@ int db_pool_init(const char *path, unsigned size) {
 
 void db_pool_done(void) {
         for (unsigned i = 0; i < pool.size; i++) {
+                for (unsigned k = 0; k < pool.n_cache[i]; k++)
+                        sqlite3_finalize(pool.cache[i][k].stmt);
+                pool.n_cache[i] = 0;
                 sqlite3_close(pool.conns[i]);
                 pool.conns[i] = NULL;
         }
@@ -127,7 +154,44 @@ void db_release(sqlite3 *db) {
 }
 
 int db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret) {
-        return sqlite3_prepare_v2(db, sql, -1, ret, NULL) == SQLITE_OK ? 0 : -EIO;
+        int slot = slot_of(db);
+        if (slot < 0)
+                return sqlite3_prepare_v2(db, sql, -1, ret, NULL) == SQLITE_OK ? 0 : -EIO;
+        CachedStmt *c = pool.cache[slot];
+        unsigned n = pool.n_cache[slot];
+        for (unsigned k = 0; k < n; k++)
+                if (c[k].sql == sql && !c[k].busy) {
+                        c[k].busy = true;
+                        *ret = c[k].stmt;
+                        return 0;
+                }
+        sqlite3_stmt *s;
+        if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK)
+                return -EIO;
+        if (n < STMT_CACHE_MAX) {
+                c[n] = (CachedStmt) { .sql = sql, .stmt = s, .busy = true };
+                pool.n_cache[slot]++;
+        }
+        *ret = s;
+        return 0;
+}
+
+void db_stmt_release(sqlite3_stmt *s) {
+        /* A write makes every cached page and session stale. */
+        if (!sqlite3_stmt_readonly(s))
+                cache_bump();
+        int slot = slot_of(sqlite3_db_handle(s));
+        if (slot >= 0) {
+                CachedStmt *c = pool.cache[slot];
+                for (unsigned k = 0; k < pool.n_cache[slot]; k++)
+                        if (c[k].stmt == s) {
+                                sqlite3_reset(s);
+                                sqlite3_clear_bindings(s);
+                                c[k].busy = false;
+                                return;
+                        }
+        }
+        sqlite3_finalize(s);
 }
 
 int db_bind_text(sqlite3_stmt *s, int i, const char *v) {
@@ -157,7 +221,11 @@ int db_begin(sqlite3 *db) {
 }
 
 int db_commit(sqlite3 *db) {
-        return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+        int r = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+        /* Statements inside the transaction bumped the generation before
+         * their changes were visible; bump again now that they are. */
+        cache_bump();
+        return r;
 }
 
 void db_rollback(sqlite3 *db) {

@@ -32,13 +32,21 @@ void db_pool_done(void);
 sqlite3 *db_acquire(void);
 void db_release(sqlite3 *db);
 
-/* Prepares sql; on failure logs nothing and returns -EIO. */
+/* Prepares sql; on failure returns -EIO. Pool connections keep a cache of
+ * prepared statements keyed by the SQL text's address (our SQL is string
+ * literals), so a page view does not parse its queries again. A statement
+ * from db_prepare() must be released with db_stmt_release() (which
+ * _cleanup_stmt_ does): cached ones are reset for reuse, others finalized. */
 int db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret);
-static inline void sqlite3_finalizep(sqlite3_stmt **s) {
+void db_stmt_release(sqlite3_stmt *s);
+static inline void db_stmt_releasep(sqlite3_stmt **s) {
         if (*s)
-                sqlite3_finalize(*s);
+                db_stmt_release(*s);
 }
-#define _cleanup_stmt_ _cleanup_(sqlite3_finalizep)
+#define _cleanup_stmt_ _cleanup_(db_stmt_releasep)
+
+/* Process-wide SQLite settings; call once before opening anything. */
+void db_global_init(void);
 
 /* Binds text or NULL. */
 int db_bind_text(sqlite3_stmt *s, int i, const char *v);

@@ -10,6 +10,7 @@
 
 #include "accounts.h"
 #include "build-config.h"
+#include "cache.h"
 #include "db.h"
 #include "envfile.h"
 #include "fs.h"
@@ -328,6 +329,8 @@ static int cmd_serve(void) {
         }
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/left4me.db", config.state_dir);
+        _cleanup_free_ char *page_cache = setting(NULL, "LEFT4ME_PAGE_CACHE", "1");
+        cache_init(path, !page_cache || !streq(page_cache, "0"));
         if (db_pool_init(path, 24) < 0) {
                 fprintf(stderr, "error: database '%s' cannot be opened\n", path);
                 sqlite3_close(db);
@@ -366,6 +369,7 @@ static int cmd_serve(void) {
         poller_stop();
         jobs_stop(3000);
         static_free();
+        cache_done();
         return 0;
 }
 
@@ -419,6 +423,7 @@ int main(int argc, char **argv) {
                         }
                 }
         }
+        db_global_init();
         if (sodium_init() < 0) {
                 fputs("error: libsodium failed to initialize\n", stderr);
                 return 1;

@@ -284,20 +284,30 @@ char *blueprint_spec(const Blueprint *b, const char *hostname, int game_port) {
         return text;
 }
 
+/* Copies a column into a fixed field, cut at the field's size. */
+static void col_copy(char *dst, size_t size, sqlite3_stmt *s, int i) {
+        const char *t = db_col_text(s, i);
+        size_t n = (size_t) sqlite3_column_bytes(s, i);
+        if (n >= size)
+                n = size - 1;
+        memcpy(dst, t, n);
+        dst[n] = '\0';
+}
+
 void server_from_row(sqlite3_stmt *s, Server *ret) {
         Server v = { 0 };
         v.id = sqlite3_column_int64(s, 0);
         v.user_id = sqlite3_column_int64(s, 1);
         v.blueprint_id = sqlite3_column_int64(s, 2);
-        snprintf(v.name, sizeof v.name, "%s", db_col_text(s, 3));
-        snprintf(v.instance, sizeof v.instance, "%s", db_col_text(s, 4));
-        snprintf(v.owner, sizeof v.owner, "%s", db_col_text(s, 5));
-        snprintf(v.blueprint_name, sizeof v.blueprint_name, "%s", db_col_text(s, 6));
-        snprintf(v.desired, sizeof v.desired, "%s", db_col_text(s, 7));
-        snprintf(v.state, sizeof v.state, "%s", db_col_text(s, 8));
-        snprintf(v.map, sizeof v.map, "%s", db_col_text(s, 9));
-        snprintf(v.drift, sizeof v.drift, "%s", db_col_text(s, 10));
-        snprintf(v.detail, sizeof v.detail, "%s", db_col_text(s, 11));
+        col_copy(v.name, sizeof v.name, s, 3);
+        col_copy(v.instance, sizeof v.instance, s, 4);
+        col_copy(v.owner, sizeof v.owner, s, 5);
+        col_copy(v.blueprint_name, sizeof v.blueprint_name, s, 6);
+        col_copy(v.desired, sizeof v.desired, s, 7);
+        col_copy(v.state, sizeof v.state, s, 8);
+        col_copy(v.map, sizeof v.map, s, 9);
+        col_copy(v.drift, sizeof v.drift, s, 10);
+        col_copy(v.detail, sizeof v.detail, s, 11);
         v.game_port = sqlite3_column_type(s, 12) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 12);
         v.tv_port = sqlite3_column_type(s, 13) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 13);
         v.players = sqlite3_column_type(s, 14) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 14);

@@ -7,6 +7,7 @@ enum {
         ROUTE_USER = 1 << 0,       /* needs a login */
         ROUTE_ADMIN = 1 << 1,      /* needs an admin (others get 404) */
         ROUTE_NO_SESSION = 1 << 2, /* static files: no database at all */
+        ROUTE_CACHE = 1 << 3,      /* a GET whose page may be cached (cache.h) */
 };
 
 typedef struct Route {

@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
+#include "cache.h"
 #include "csrf.h"
 #include "db.h"
 #include "layout.h"
@@ -57,8 +58,12 @@ static enum MHD_Result send_response(Req *r) {
                 MHD_add_response_header(resp, "Set-Cookie", r->cookies[i]);
         enum MHD_Result ret = MHD_queue_response(r->conn, r->status ? r->status : MHD_HTTP_OK, resp);
         /* MHD holds its own reference while sending; a shared static
-         * response keeps the one static.c owns. */
-        if (!r->custom_shared)
+         * response keeps the one static.c owns, a cached page gives ours to
+         * the cache. */
+        if (r->cacheable && !r->custom && (r->status == 0 || r->status == MHD_HTTP_OK) && r->n_cookies == 0 &&
+            !r->location && r->authed)
+                page_cache_put(r->session_id, r->url, r->gen, resp, r->out.len);
+        else if (!r->custom_shared)
                 MHD_destroy_response(resp);
         r->custom = NULL;
         return ret;
@@ -84,8 +89,23 @@ static void dispatch(Req *r) {
                 route->fn(r);
                 return;
         }
+        r->gen = cache_generation();
+        /* A page asked for again with nothing changed since: answer from
+         * the cache without touching the database. Only plain addresses
+         * (no query string: notices are one-off). */
+        if (route && (route->flags & ROUTE_CACHE) && !r->is_post &&
+            MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, NULL, NULL) == 0) {
+                r->cacheable = true;
+                enum MHD_Result ret;
+                if (session_load_cached(r) && page_cache_send(r->conn, r->session_id, r->url, r->gen, &ret)) {
+                        r->queued = true;
+                        r->queued_result = ret;
+                        return;
+                }
+        }
         r->db = db_acquire();
-        session_load(r);
+        if (!r->authed)
+                session_load(r);
         if (!route) {
                 if (other_method) {
                         render_error(r, 405, "This address does not take that kind of request.");
@@ -174,6 +194,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 dispatch(r);
         db_release(r->db);
         r->db = NULL;
+        if (r->queued)
+                return r->queued_result;
         return send_response(r);
 }
 

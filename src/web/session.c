@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cache.h"
 #include "db.h"
 #include "session.h"
 
@@ -40,18 +41,29 @@ int session_create(Req *r, const User *user) {
         return 0;
 }
 
+bool session_load_cached(Req *r) {
+        const char *token = cookie_get(r, SESSION_COOKIE);
+        if (!token || strlen(token) != 64)
+                return false;
+        unsigned char hash[32];
+        token_hash(token, hash);
+        return session_cache_get(hash, r->gen, r);
+}
+
 void session_load(Req *r) {
         const char *token = cookie_get(r, SESSION_COOKIE);
         if (!token || strlen(token) != 64)
                 return;
         unsigned char hash[32];
         token_hash(token, hash);
+        if (session_cache_get(hash, r->gen, r))
+                return;
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         /* The join re-checks the user on every request: a disabled user or a
          * session older than the last password change is not logged in, even
          * if the row was somehow left behind. */
         if (db_prepare(r->db,
-                       "SELECT s.id, s.csrf, s.last_seen, u.id, u.username, u.is_admin "
+                       "SELECT s.id, s.csrf, s.last_seen, u.id, u.username, u.is_admin, s.expires_at "
                        "FROM sessions s JOIN users u ON u.id = s.user_id "
                        "WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND s.last_seen > ?3 "
                        "AND u.disabled = 0", &s) < 0)
@@ -69,6 +81,7 @@ void session_load(Req *r) {
         r->user.id = sqlite3_column_int64(s, 3);
         snprintf(r->user.username, sizeof r->user.username, "%s", db_col_text(s, 4));
         r->user.is_admin = sqlite3_column_int(s, 5);
+        int64_t expires_at = sqlite3_column_int64(s, 6);
 
         /* Refresh the idle timer at most once a minute: a page view is then
          * a read, not a write. */
@@ -79,7 +92,9 @@ void session_load(Req *r) {
                         sqlite3_bind_int64(u, 2, r->session_id);
                         (void) db_step_done(u);
                 }
+                return; /* that write made this generation stale anyway */
         }
+        session_cache_put(hash, r->gen, r, expires_at, last_seen);
 }
 
 void session_end(Req *r) {

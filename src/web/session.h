@@ -15,6 +15,8 @@ int session_create(Req *r, const User *user);
 /* Fills r->authed, r->user, r->session_id, r->csrf from the cookie, if it
  * names a live session of an enabled user. */
 void session_load(Req *r);
+/* The same from the session cache only, without the database: true on a hit. */
+bool session_load_cached(Req *r);
 /* Ends the current session and clears the cookie. */
 void session_end(Req *r);
 

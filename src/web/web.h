@@ -76,6 +76,11 @@ typedef struct Req {
         int64_t session_id;
         char csrf[65];
 
+        uint64_t gen;           /* cache generation when the request began */
+        bool cacheable;         /* the answer may go to the page cache */
+        bool queued;            /* a response was queued already (cache hit) */
+        enum MHD_Result queued_result;
+
         int64_t id;             /* the numeric path parameter, if any */
         const char *tail;       /* the rest of a /static/ path */
 

@@ -143,3 +143,19 @@ def test_sessions_expire_when_idle(panel):
     with panel.db() as db:
         db.execute("UPDATE sessions SET last_seen = last_seen - 13 * 3600")
     assert c.get("/servers").status == 303
+
+
+def test_changes_from_the_admin_commands_apply_at_once(panel):
+    # Pages and sessions are cached until the database changes; a change
+    # made by another process (the admin command) counts too.
+    panel.create_user("kim", "kim-password-12")
+    kim = panel.login("kim", "kim-password-12")
+    for _ in range(3):
+        assert kim.get("/servers").status == 200
+    assert panel.left4me("admin", "disable", "kim").returncode == 0
+    assert kim.get("/servers").status == 303
+    admin = panel.login("admin", panel.admin_password)
+    page = admin.get("/admin/users").text
+    assert "disabled" in page
+    assert panel.left4me("admin", "enable", "kim").returncode == 0
+    assert "disabled" not in admin.get("/admin/users").text.split("kim", 1)[1].split("</tr>", 1)[0]
