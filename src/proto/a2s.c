@@ -344,6 +344,8 @@ int a2s_assembler_feed(A2sAssembler *a, const uint8_t *d, size_t n, uint8_t **re
 struct A2sClient {
         int fd;
         int timeout_ms;
+        bool have_challenge;    /* the last challenge the server gave us */
+        int32_t challenge;
 };
 
 int a2s_client_from_fd(int fd, A2sClient **ret) {
@@ -401,8 +403,10 @@ static int query(A2sClient *c, uint8_t kind, uint8_t **ret, size_t *ret_len, Err
         static const char info_req[] = "\xff\xff\xff\xffTSource Engine Query";
         uint8_t req[64];
         size_t base;
-        bool have_challenge = kind != 'I';
-        int32_t challenge = -1;
+        /* A challenge from an earlier query is sent right away, saving a
+         * round trip; the server answers with a fresh one if it expired. */
+        bool have_challenge = kind != 'I' || c->have_challenge;
+        int32_t challenge = c->have_challenge ? c->challenge : -1;
 
         if (kind == 'I') {
                 memcpy(req, info_req, sizeof(info_req)); /* with its NUL */
@@ -468,6 +472,8 @@ static int query(A2sClient *c, uint8_t kind, uint8_t **ret, size_t *ret_len, Err
                                         return error_set(err, -EPROTO, "%s: the server keeps answering with a new challenge", kind_name(kind));
                                 challenge = ch;
                                 have_challenge = true;
+                                c->challenge = ch;
+                                c->have_challenge = true;
                                 break; /* send again */
                         }
                         if (rlen >= 5 && reply[4] == kind) {

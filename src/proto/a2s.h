@@ -11,8 +11,9 @@
  * Challenges: A2S_PLAYER and A2S_RULES always start with the challenge
  * -1 and repeat the request with the challenge the server sends back
  * (S2C_CHALLENGE, 'A'). A2S_INFO is sent without one, and repeated with it
- * when the server asks (servers updated since 2020 do). At most
- * A2S_CHALLENGE_ROUNDS challenges are followed per query. */
+ * when the server asks (servers updated since 2020 do). A client keeps the
+ * last challenge and sends it with its next query, saving a round trip. At
+ * most A2S_CHALLENGE_ROUNDS challenges are followed per query. */
 #pragma once
 
 #include <stdbool.h>

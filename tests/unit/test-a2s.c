@@ -361,6 +361,15 @@ static void test_client_players_challenge(void **state) {
         assert_memory_equal(req, first, sizeof(first));
         assert_int_equal(request(s, req, sizeof(req)), 9);
         assert_memory_equal(req + 5, CHALLENGE + 5, 4);
+
+        /* The next query on this client sends the known challenge at once. */
+        queue(s, reply, sizeof(reply));
+        assert_int_equal(a2s_players(c, &ps, NULL), 0);
+        a2s_players_done(&ps);
+        assert_int_equal(request(s, req, sizeof(req)), 9);
+        assert_int_equal(req[4], 'U');
+        assert_memory_equal(req + 5, CHALLENGE + 5, 4);
+        assert_true(recv(s, req, sizeof(req), MSG_DONTWAIT) < 0);
         a2s_free(c);
         close(s);
 }
