@@ -129,27 +129,47 @@ int instance_list(const HostConfig *c, char ***ret, Error *err) {
 
 /* ---- initialize ---- */
 
-/* The ports of every other instance, to refuse overlaps: an instance uses
- * port and port+1 (SourceTV). Called with the ports lock held. */
-static int port_owner(const HostConfig *c, const char *self, long port, char **ret_owner) {
+/* The ports of every other instance (each uses port and port+1, SourceTV),
+ * read once. Called with the .ports lock held. */
+typedef struct PortUse {
+        long port;
+        char name[NAME_MAX_LEN + 1];
+} PortUse;
+
+static int ports_in_use(const HostConfig *c, const char *self, PortUse **ret, size_t *ret_n) {
         _cleanup_strv_ char **names = NULL;
         int r = instance_list(c, &names, NULL);
         if (r < 0)
                 return r;
-        for (char **n = names; *n; n++) {
-                if (streq(*n, self))
+        size_t n = 0, cap = 0;
+        for (char **p = names; *p; p++)
+                cap++;
+        _cleanup_free_ PortUse *v = calloc(cap + 1, sizeof(PortUse));
+        if (!v)
+                return -ENOMEM;
+        for (char **p = names; *p; p++) {
+                if (streq(*p, self))
                         continue;
                 Spec s;
-                if (instance_load(c, *n, &s, NULL) < 0)
+                if (instance_load(c, *p, &s, NULL) < 0)
                         continue;
-                bool clash = s.port && labs(s.port - port) <= 1;
-                spec_free(&s);
-                if (clash) {
-                        *ret_owner = strdup(*n);
-                        return *ret_owner ? 1 : -ENOMEM;
+                if (s.port) {
+                        v[n].port = s.port;
+                        snprintf(v[n].name, sizeof v[n].name, "%s", *p);
+                        n++;
                 }
+                spec_free(&s);
         }
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
         return 0;
+}
+
+static const char *port_owner(const PortUse *v, size_t n, long port) {
+        for (size_t i = 0; i < n; i++)
+                if (labs(v[i].port - port) <= 1)
+                        return v[i].name;
+        return NULL;
 }
 
 static int overlay_check(const HostConfig *c, const char *overlay, Error *err) {
@@ -201,26 +221,20 @@ int instance_initialize(const HostConfig *c, const char *name, const char *yaml,
         if (had_old)
                 spec_free(&old);
 
-        _cleanup_free_ char *owner = NULL;
+        _cleanup_free_ PortUse *used = NULL;
+        size_t n_used = 0;
+        if ((r = ports_in_use(c, name, &used, &n_used)) < 0)
+                return error_set(err, r, "instance '%s': cannot read the other instances' ports: %s", name,
+                                 strerror(-r));
         if (s.port) {
-                r = port_owner(c, name, s.port, &owner);
-                if (r < 0)
-                        return r;
-                if (r > 0)
+                const char *owner = port_owner(used, n_used, s.port);
+                if (owner)
                         return error_set(err, -EADDRINUSE, "instance '%s': port %ld is already used by '%s'", name,
                                          s.port, owner);
         } else {
-                for (long p = c->port_min; p + 1 <= c->port_max; p++) {
-                        r = port_owner(c, name, p, &owner);
-                        if (r < 0)
-                                return r;
-                        if (r == 0) {
+                for (long p = c->port_min; p + 1 <= c->port_max && !s.port; p++)
+                        if (!port_owner(used, n_used, p))
                                 s.port = p;
-                                break;
-                        }
-                        free(owner);
-                        owner = NULL;
-                }
                 if (!s.port)
                         return error_set(err, -EADDRINUSE, "instance '%s': no free port pair left in %ld-%ld", name,
                                          c->port_min, c->port_max);
