@@ -2,6 +2,7 @@
  * over Source RCON (TCP) and A2S (UDP) on 127.0.0.1 and the instance's game
  * port. Port and password are read from the instance's stored state every
  * time, never cached, so a changed spec applies at once. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,11 +67,70 @@ static int rcon_open(const HostConfig *c, const char *name, RconClient **ret, Er
         return 0;
 }
 
+/* Output is flushed before the next read of standard input (LineReader),
+ * not after every command: a script piping many commands gets one write
+ * per batch, a person at the prompt still sees every answer at once. */
 static void print_output(const char *out, size_t len) {
         fwrite(out, 1, len, stdout);
         if (len && out[len - 1] != '\n')
                 fputc('\n', stdout);
-        fflush(stdout);
+}
+
+/* Reads lines from an fd with a fixed buffer: a line longer than
+ * INTERACTIVE_LINE_MAX is skipped whole (-E2BIG once), never buffered. */
+typedef struct LineReader {
+        int fd;
+        bool eof, skipping;
+        size_t start, end;
+        char buf[INTERACTIVE_LINE_MAX + 1];
+} LineReader;
+
+/* Returns the length of the next line (without '\n', NUL-terminated in
+ * *ret, valid until the next call), -E2BIG for an over-long line, -1 at
+ * the end of input. */
+static ssize_t line_next(LineReader *lr, char **ret) {
+        for (;;) {
+                char *nl = memchr(lr->buf + lr->start, '\n', lr->end - lr->start);
+                if (nl) {
+                        size_t s = lr->start, n = (size_t) (nl - (lr->buf + s));
+                        lr->start = s + n + 1;
+                        if (lr->skipping) {
+                                lr->skipping = false;
+                                continue;
+                        }
+                        *nl = 0;
+                        *ret = lr->buf + s;
+                        return (ssize_t) n;
+                }
+                if (lr->eof) {
+                        if (lr->start == lr->end || lr->skipping)
+                                return -1;
+                        size_t s = lr->start, n = lr->end - s;
+                        lr->buf[lr->end] = 0;
+                        lr->start = lr->end;
+                        *ret = lr->buf + s;
+                        return (ssize_t) n;
+                }
+                /* Make room: drop what was consumed, or the over-long line. */
+                memmove(lr->buf, lr->buf + lr->start, lr->end - lr->start);
+                lr->end -= lr->start;
+                lr->start = 0;
+                if (lr->end == sizeof(lr->buf) - 1) {
+                        bool first = !lr->skipping;
+                        lr->skipping = true;
+                        lr->end = 0;
+                        if (first)
+                                return -E2BIG;
+                }
+                fflush(stdout); /* answers so far go out before we wait */
+                ssize_t k = read(lr->fd, lr->buf + lr->end, sizeof(lr->buf) - 1 - lr->end);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        lr->eof = true;
+                else
+                        lr->end += (size_t) k;
+        }
 }
 
 /* A JSON string of text from the server, which need not be valid UTF-8:
@@ -167,23 +227,23 @@ static int run_rcon(const HostConfig *c, int argc, char **argv) {
         if ((r = rcon_open(c, name, &rc, &err)) < 0)
                 return ctl_fail(&err, r);
         bool tty = isatty(STDIN_FILENO);
-        _cleanup_free_ char *line = NULL;
-        size_t cap = 0;
+        LineReader lr = { .fd = STDIN_FILENO };
         int failed = 0;
         for (;;) {
                 if (tty) {
                         fprintf(stderr, "%s> ", name);
                         fflush(stderr);
                 }
-                ssize_t k = getline(&line, &cap, stdin);
-                if (k < 0)
-                        break;
-                if (k > INTERACTIVE_LINE_MAX) {
+                char *line;
+                ssize_t k = line_next(&lr, &line);
+                if (k == -E2BIG) {
                         fprintf(stderr, "error: line longer than %d bytes skipped\n", INTERACTIVE_LINE_MAX);
                         failed = 1;
                         continue;
                 }
-                while (k > 0 && (line[k - 1] == '\n' || line[k - 1] == '\r'))
+                if (k < 0)
+                        break;
+                while (k > 0 && line[k - 1] == '\r')
                         line[--k] = 0;
                 if (k == 0)
                         continue;

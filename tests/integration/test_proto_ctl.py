@@ -71,6 +71,11 @@ def test_rcon_commands_from_stdin_share_one_connection(alpha):
     assert p.stdout == 'one\n"sv_cheats" = "0"\ntwo\n'
     p = alpha.ok("rcon", "--json", "alpha", input="echo a\n")
     assert json.loads(p.stdout) == {"command": "echo a", "output": "a\n"}
+    # An over-long line is skipped whole (exit 1), the last line needs no newline.
+    p = alpha.run("rcon", "alpha", input="echo a\n" + "x" * 5000 + "\necho b")
+    assert p.returncode == 1
+    assert p.stdout == "a\nb\n"
+    assert p.stderr == "error: line longer than 4096 bytes skipped\n"
 
 
 def test_rcon_agrees_with_rconclt(alpha):
