@@ -591,10 +591,9 @@ class Server:
             lines.append(f"{len(humans)} users\n")
             return lines
         if cmd in ("quit", "exit"):
-            out("Server shutting down (quit)")
             if rcon is not None:
                 self.rcon_flush(rcon)
-            raise Shutdown()
+            raise Shutdown(cmd)
         if cmd == "fake_bytes":
             try:
                 n = max(0, min(int(args[0]), 64 << 20))

@@ -300,6 +300,41 @@ static void test_auth_banned_connection_closed(void **state) {
         finish(&s, c);
 }
 
+static void test_auth_no_auth_response(void **state) {
+        /* 16 packets that are not an auth reply: the client gives up. */
+        Server s = { 0 };
+        _cleanup_buf_ Buf b = BUF_INIT(0);
+        for (int i = 0; i < 16; i++)
+                put(&b, 1, RCON_RESPONSE_VALUE, "noise", 5);
+        step(&s, 1, &b, 0);
+        RconClient *c = start(&s);
+        Error err = { 0 };
+        assert_int_equal(rcon_auth(c, "pw", &err), -EPROTO);
+        assert_string_equal(err.msg, "rcon: the server sent no auth response");
+        assert_int_equal(rcon_exec(c, "status", &(char *) { NULL }, NULL, &err), -ENOTCONN);
+        finish(&s, c);
+
+        /* No answer at all: a timeout, and the connection is closed so a
+         * late reply cannot be taken for the next auth's. */
+        Server s2 = { 0 };
+        c = start(&s2);
+        rcon_set_timeout(c, 100);
+        assert_int_equal(rcon_auth(c, "pw", &err), -ETIMEDOUT);
+        assert_false(rcon_is_ready(c));
+        assert_int_equal(rcon_auth(c, "pw", &err), -ENOTCONN);
+        finish(&s2, c);
+
+        /* An auth reply with another id is skipped; ours follows. */
+        Server s3 = { 0 };
+        _cleanup_buf_ Buf b3 = BUF_INIT(0);
+        put(&b3, 99, RCON_AUTH_RESPONSE, NULL, 0);
+        put_auth_ok(&b3, 1, true);
+        step(&s3, 1, &b3, 1);
+        c = start(&s3);
+        assert_int_equal(rcon_auth(c, "pw", &err), 0);
+        finish(&s3, c);
+}
+
 static void test_auth_input_checks(void **state) {
         Server s = { 0 };
         RconClient *c = start(&s);
@@ -545,6 +580,7 @@ int main(void) {
                 cmocka_unit_test(test_auth_with_and_without_empty_packet),
                 cmocka_unit_test(test_auth_wrong_password_never_retried),
                 cmocka_unit_test(test_auth_banned_connection_closed),
+                cmocka_unit_test(test_auth_no_auth_response),
                 cmocka_unit_test(test_auth_input_checks),
                 cmocka_unit_test(test_exec_multipacket_byte_by_byte),
                 cmocka_unit_test(test_exec_empty_response_and_stale_packets),
