@@ -27,7 +27,7 @@ export async function startPanel() {
   const state = path.join(tmp, "state"), etc = path.join(tmp, "etc");
   fs.mkdirSync(state);
   fs.mkdirSync(etc);
-  fs.writeFileSync(path.join(etc, "host.env"), "LEFT4ME_PORT_RANGE_START=29700\nLEFT4ME_PORT_RANGE_END=29739\n");
+  fs.writeFileSync(path.join(etc, "host.env"), "LEFT4ME_PORT_RANGE_START=23900\nLEFT4ME_PORT_RANGE_END=23939\n");
   const port = await freePort();
   const ctl = path.join(build, "src/ctl/l4d2ctl");
   const env = {
