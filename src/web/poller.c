@@ -61,7 +61,7 @@ static void drift_for(const char *desired, const char *state, int restarts, char
         }
 }
 
-/* Asks a running server how many players it has (A2S_INFO on loopback).
+/* Asks a running server how many people play on it (A2S_INFO on loopback).
  * l4d2ctl's status has no player count; the game server itself is the
  * truth, and a dead or hung one simply leaves the count unknown. */
 static void query_players(sqlite3 *db, int64_t id, json_t *st) {
@@ -79,7 +79,8 @@ static void query_players(sqlite3 *db, int64_t id, json_t *st) {
                 return;
         _cleanup_stmt_ sqlite3_stmt *u = NULL;
         if (db_prepare(db, "UPDATE servers SET players = ?, map = coalesce(?, map) WHERE id = ?", &u) == 0) {
-                sqlite3_bind_int(u, 1, info.players);
+                /* The engine counts bots as players; people want humans. */
+                sqlite3_bind_int(u, 1, info.players > info.bots ? info.players - info.bots : 0);
                 db_bind_text(u, 2, info.map && *info.map ? info.map : NULL);
                 sqlite3_bind_int64(u, 3, id);
                 (void) db_step_done(u);
