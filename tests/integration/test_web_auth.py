@@ -159,3 +159,17 @@ def test_changes_from_the_admin_commands_apply_at_once(panel):
     assert "disabled" in page
     assert panel.left4me("admin", "enable", "kim").returncode == 0
     assert "disabled" not in admin.get("/admin/users").text.split("kim", 1)[1].split("</tr>", 1)[0]
+
+
+def test_web_env_turns_on_secure_cookies(tmp_path):
+    from webutil import Panel
+    p = Panel(tmp_path)
+    (p.etc / "web.env").write_text("# behind TLS\nLEFT4ME_COOKIE_SECURE=1\n")
+    p.start()
+    try:
+        c = p.client()
+        r = c.login("admin", p.admin_password)
+        cookie = [x for x in r.cookies() if x.startswith("l4m_session=")][0]
+        assert cookie.endswith("; Secure")
+    finally:
+        p.cleanup()

@@ -26,6 +26,8 @@ def site(tmp_path_factory):
         db.execute("UPDATE servers SET drift = 'Crash loop: <b>x</b>', state = 'crashed' WHERE id = ?", (s,))
         db.execute("INSERT INTO server_events (server_id, at, kind, message) VALUES (?, 0, 'drift', 'x < y')",
                    (s,))
+    a.get("/admin/install")
+    a.post("/admin/install")  # job 2: an install, whose page has a progress bar
     p.create_user("user1", "user1-password")
     u = p.login("user1", "user1-password")
     yield p, a, u, b, s
@@ -33,7 +35,7 @@ def site(tmp_path_factory):
 
 
 PAGES = ["/login", "/servers", "/servers/new", "/servers/{s}", "/servers/{s}/status?fragment",
-         "/blueprints", "/blueprints/new", "/blueprints/{b}", "/jobs", "/jobs/1", "/profile",
+         "/blueprints", "/blueprints/new", "/blueprints/{b}", "/jobs", "/jobs/1", "/jobs/2", "/profile",
          "/admin/users", "/admin/install", "/nope", "/servers/424242"]
 
 

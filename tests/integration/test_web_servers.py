@@ -221,3 +221,27 @@ def test_failed_start_says_why(panel, admin):
     result = panel.query("SELECT result FROM jobs WHERE id = ?", job)[0][0]
     assert result.startswith("error:"), result
     assert result in admin.get("/jobs/%d" % job).text or "error:" in admin.get("/jobs/%d" % job).text
+
+
+def test_a_job_cut_off_by_a_panel_crash_is_recovered(tmp_path):
+    # A real crash: SIGKILL while the install job runs (slowed steamcmd).
+    import webutil
+    slow = tmp_path / "steamcmd"
+    slow.write_text(SLOW_STEAMCMD % str(webutil.STEAMCMD))
+    slow.chmod(0o755)
+    p = Panel(tmp_path / "p", env={"LEFT4ME_STEAMCMD": str(slow)}).start()
+    try:
+        c = p.login("admin", p.admin_password)
+        job = install(p, c)
+        wait_for(lambda: p.query("SELECT count(*) FROM job_lines WHERE job_id = ?", job)[0][0] >= 3,
+                 what="install under way")
+        assert job_state(p, job) == "running"
+        p.stop(signal.SIGKILL)
+        p.start()
+        assert any("recovered interrupted jobs: 1 re-queued, 0 failed" in l for l in p.output)
+        wait_job(p, job)
+        lines = [l for (l,) in p.query("SELECT line FROM job_lines WHERE job_id = ? ORDER BY seq", job)]
+        assert any(l.startswith("interrupted: the panel stopped while this job ran; re-queued") for l in lines)
+        assert p.query("SELECT attempts FROM jobs WHERE id = ?", job)[0][0] == 2
+    finally:
+        p.cleanup()
