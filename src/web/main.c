@@ -46,6 +46,8 @@ static void usage(FILE *f) {
               "\n"
               "Environment: LEFT4ME_L4D2CTL (path of l4d2ctl), LEFT4ME_CONFIG_DIR (web.env is\n"
               "read from there, default /etc/left4me), LEFT4ME_COOKIE_SECURE=1 (behind TLS),\n"
+              "LEFT4ME_TRUST_PROXY=1 (behind a reverse proxy on loopback: the client address\n"
+              "is the last X-Forwarded-For entry), LEFT4ME_PAGE_CACHE=0 (no render cache),\n"
               "LEFT4ME_WORKERS, LEFT4ME_POLL_INTERVAL_MS, LEFT4ME_STATIC_DIR.\n",
               f);
 }
@@ -140,6 +142,8 @@ static int load_config(const char *flag_state, const char *flag_listen) {
                 config.l4d2ctl = default_ctl();
         _cleanup_free_ char *secure = setting(NULL, "LEFT4ME_COOKIE_SECURE", "0");
         config.cookie_secure = secure && streq(secure, "1");
+        _cleanup_free_ char *proxy = setting(NULL, "LEFT4ME_TRUST_PROXY", "0");
+        config.trust_proxy = proxy && streq(proxy, "1");
         config.workers = setting_uint("LEFT4ME_WORKERS", 2, 1, 16);
         config.poll_ms = setting_uint("LEFT4ME_POLL_INTERVAL_MS", 5000, 200, 600000);
         config.max_connections = setting_uint("LEFT4ME_MAX_CONNECTIONS", 256, 8, 4096);

@@ -212,17 +212,23 @@ static void enqueue(Req *r, const char *kind) {
                 render_error(r, 409, "This server is being deleted.");
                 return;
         }
+        /* The mark and the job are saved together or not at all. */
+        if (db_begin(r->db) < 0) {
+                render_error(r, 500, "The database is busy; try again.");
+                return;
+        }
+        int k = 0;
         if (streq(kind, "delete")) {
                 _cleanup_stmt_ sqlite3_stmt *s = NULL;
-                if (db_prepare(r->db, "UPDATE servers SET deleting = 1 WHERE id = ?", &s) < 0) {
-                        render_error(r, 500, "The database is busy; try again.");
-                        return;
+                k = db_prepare(r->db, "UPDATE servers SET deleting = 1 WHERE id = ?", &s);
+                if (k == 0) {
+                        sqlite3_bind_int64(s, 1, v.id);
+                        k = db_step_done(s);
                 }
-                sqlite3_bind_int64(s, 1, v.id);
-                (void) db_step_done(s);
         }
         int64_t job;
-        if (jobs_enqueue(r->db, r->user.id, v.id, kind, v.name, &job) < 0) {
+        if (k < 0 || jobs_enqueue(r->db, r->user.id, v.id, kind, v.name, &job) < 0 || db_commit(r->db) < 0) {
+                db_rollback(r->db);
                 render_error(r, 500, "Could not queue the job; try again.");
                 return;
         }

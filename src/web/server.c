@@ -150,6 +150,30 @@ static void dispatch(Req *r) {
         route->fn(r);
 }
 
+/* Behind nginx every peer is 127.0.0.1, which would make login throttling
+ * per address useless. With LEFT4ME_TRUST_PROXY=1, a loopback peer's last
+ * X-Forwarded-For entry (the one our own proxy appended) is the client. */
+static void client_behind_proxy(Req *r) {
+        if (!config.trust_proxy || (!streq(r->ip, "127.0.0.1") && !streq(r->ip, "::1")))
+                return;
+        const char *xff = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Forwarded-For");
+        if (!xff)
+                return;
+        const char *last = strrchr(xff, ',');
+        last = last ? last + 1 : xff;
+        while (*last == ' ')
+                last++;
+        char buf[64];
+        size_t n = strcspn(last, " ");
+        if (n == 0 || n >= sizeof buf)
+                return;
+        memcpy(buf, last, n);
+        buf[n] = '\0';
+        unsigned char addr[16];
+        if (inet_pton(AF_INET, buf, addr) == 1 || inet_pton(AF_INET6, buf, addr) == 1)
+                snprintf(r->ip, sizeof r->ip, "%s", buf);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
@@ -174,6 +198,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 }
                 if (!r->ip[0])
                         snprintf(r->ip, sizeof r->ip, "unknown");
+                client_behind_proxy(r);
                 const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
                 long n;
                 if (cl && (parse_long(cl, 0, BODY_MAX, &n) < 0))

@@ -30,6 +30,8 @@ typedef struct Config {
         char *static_dir;       /* style.css, app.js */
         char *htmx_path;        /* htmx.min.js */
         bool cookie_secure;     /* add Secure to cookies (behind TLS) */
+        bool trust_proxy;       /* a loopback peer is our reverse proxy: the client
+                                 * is the last X-Forwarded-For entry */
         unsigned workers;       /* job worker threads */
         unsigned poll_ms;       /* state poller period */
         unsigned max_connections;

@@ -36,3 +36,24 @@ def test_success_clears_the_count(panel):
     for _ in range(4):
         assert panel.client().login("jack", "wrong-password").status == 401
     assert panel.client().login("jack", "jack-password-1").status == 303
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_counts(tmp_path):
+    from webutil import Panel
+    p = Panel(tmp_path, env={"LEFT4ME_TRUST_PROXY": "1"}).start()
+    try:
+        attacker = {"X-Forwarded-For": "203.0.113.9, 198.51.100.7"}
+        c = p.client()
+        for i in range(20):
+            c.get("/login", headers=attacker)
+            r = c.post("/login", {"username": "u%d" % i, "password": "wrong-password"}, headers=attacker)
+            assert r.status == 401
+        c.get("/login", headers=attacker)
+        assert c.post("/login", {"username": "admin", "password": p.admin_password},
+                      headers=attacker).status == 429
+        # Someone else behind the same proxy is not locked out.
+        assert p.client().login("admin", p.admin_password).status == 303
+        rows = p.query("SELECT DISTINCT key FROM login_failures WHERE key LIKE 'ip:%'")
+        assert rows == [("ip:198.51.100.7",)]
+    finally:
+        p.cleanup()
