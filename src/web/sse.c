@@ -1,4 +1,5 @@
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,10 +27,14 @@ typedef struct Stream {
         char label[64];
 } Stream;
 
+static _Atomic int log_streams;
+
 static void stream_free(void *cls) {
         Stream *s = cls;
-        if (s->pid > 0)
+        if (s->pid > 0) {
                 ctl_kill(s->pid);
+                atomic_fetch_sub(&log_streams, 1);
+        }
         if (s->fd >= 0)
                 close(s->fd);
         buf_free(&s->pending);
@@ -140,11 +145,31 @@ static Stream *stream_new(void) {
         return s;
 }
 
-struct MHD_Response *sse_server_logs(const char *instance) {
+struct MHD_Response *sse_message(const char *event, const char *text, unsigned retry_ms) {
         Stream *s = stream_new();
         if (!s)
                 return NULL;
+        s->pending.len = 0;
+        (void) buf_printf(&s->pending, "retry: %u\n\nevent: %s\ndata: ", retry_ms, event);
+        (void) buf_puts(&s->pending, text);
+        (void) buf_puts(&s->pending, "\n\n");
+        s->ended = true;
+        return make_response(s, logs_reader);
+}
+
+struct MHD_Response *sse_server_logs(const char *instance) {
+        if (atomic_fetch_add(&log_streams, 1) >= SSE_LOG_STREAMS_MAX) {
+                atomic_fetch_sub(&log_streams, 1);
+                return NULL;
+        }
+        Stream *s = stream_new();
+        if (!s) {
+                atomic_fetch_sub(&log_streams, 1);
+                return NULL;
+        }
         if (ctl_spawn_logs(instance, 200, &s->pid, &s->fd) < 0) {
+                atomic_fetch_sub(&log_streams, 1);
+                s->pid = 0;
                 (void) buf_puts(&s->pending, "event: end\ndata: could not run l4d2ctl logs\n\n");
                 s->ended = true;
         }

@@ -11,6 +11,14 @@
  * open so nothing shows twice. */
 struct MHD_Response *sse_server_logs(const char *instance);
 
+/* A stream that only says why there is nothing to show, and asks the
+ * browser to come back in retry_ms. */
+struct MHD_Response *sse_message(const char *event, const char *text, unsigned retry_ms);
+
+/* At most this many server log streams at once (each runs an l4d2ctl);
+ * past it the panel answers 503. */
+#define SSE_LOG_STREAMS_MAX 64
+
 /* A job's log lines, progress and final state, read from the database.
  * Resumes after Last-Event-ID (the line number) on reconnect. */
 struct MHD_Response *sse_job_events(int64_t job_id, int64_t after_seq);
