@@ -6,7 +6,8 @@ inside their own hardened unit.
 
 Root only. The tree (with build dependencies) is cached under
 /var/cache/left4me-e2e (tests/deploy/make-root); each run copies it, so runs
-never see each other's state. Timings go to RESULTS/e2e-timings.json.
+never see each other's state (LEFT4ME_E2E_KEEP=1 keeps the run's tree in
+/var/tmp/left4me-e2e for debugging). Timings go to RESULTS/e2e-timings.json.
 """
 import json
 import os
@@ -35,9 +36,11 @@ def timed(key, t0):
     TIMES[key] = round(time.monotonic() - t0, 2)
 
 
-def sh(cmd, **kw):
-    kw.setdefault("check", True)
-    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+def sh(cmd, check=True, **kw):
+    p = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if check and p.returncode != 0:
+        raise AssertionError("%s -> %d\n%s%s" % (" ".join(cmd), p.returncode, p.stdout[-2000:], p.stderr[-3000:]))
+    return p
 
 
 def ensure_tools():
@@ -247,6 +250,9 @@ def ct(tmp_path_factory):
         t0 = time.monotonic()
         c.poweroff()
         timed("poweroff", t0)
+        # The run's tree is ~1 GB: gone unless asked to keep it for debugging.
+        if not os.environ.get("LEFT4ME_E2E_KEEP"):
+            subprocess.run(["rm", "-rf", "--one-file-system", str(run_root)], check=False)
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "e2e-timings.json").write_text(json.dumps(TIMES, indent=1, sort_keys=True) + "\n")
         print("e2e timings:", json.dumps(TIMES, sort_keys=True))
@@ -302,6 +308,15 @@ def test_security_score_on_debian13(ct, unit, limit):
     assert line, p.stdout + p.stderr
     score = float(line[0].split(":")[1].split()[0])
     TIMES["security_257_" + unit] = score
+    # The same unit file without its drop-in, for the before/after figure
+    # (renamed, or the installed drop-in dir would still apply).
+    tmpl = unit.split("@")[0] + "@.service" if "@" in unit else unit
+    bare = ct.sh("d=$(mktemp -d) && cp %s/%s $d/bare-%s && cd $d && "
+                 "systemd-analyze security --offline=true --no-pager bare-%s"
+                 % (UNITDIR, tmpl, tmpl, unit), check=False).stdout
+    m = [l for l in bare.splitlines() if "Overall exposure level" in l]
+    if m:
+        TIMES["security_257_without_dropin_" + unit] = float(m[0].split(":")[1].split()[0])
     assert score <= limit, p.stdout
 
 
