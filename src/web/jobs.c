@@ -12,6 +12,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t idle_cond = PTHREAD_COND_INITIALIZER;
 static bool stopping;
+static uint64_t wake_seq; /* bumped by every enqueue: no wakeup is lost */
 static unsigned n_workers, n_alive;
 static pthread_t threads[16];
 
@@ -50,6 +51,7 @@ int jobs_enqueue(sqlite3 *db, int64_t user_id, int64_t server_id, const char *ki
         if (ret_id)
                 *ret_id = sqlite3_last_insert_rowid(db);
         pthread_mutex_lock(&lock);
+        wake_seq++;
         pthread_cond_signal(&wake);
         pthread_mutex_unlock(&lock);
         return 0;
@@ -272,30 +274,32 @@ static bool run_job(RunCtx *c, const char **ret_result) {
 }
 
 static void *worker(void *arg) {
-        sqlite3 *db = NULL;
         for (;;) {
+                /* Claiming needs no mutex: BEGIN IMMEDIATE in claim() lets
+                 * one worker at a time pick, and the next sees the row taken.
+                 * The mutex only guards the sleep, so enqueueing never waits
+                 * for a worker that waits for the database. */
                 pthread_mutex_lock(&lock);
-                Job j;
-                int r = 0;
-                while (!stopping) {
-                        db = db_acquire();
-                        r = claim(db, &j);
-                        if (r > 0)
-                                break;
-                        db_release(db);
-                        db = NULL;
-                        struct timespec ts;
-                        clock_gettime(CLOCK_REALTIME, &ts);
-                        ts.tv_sec += 1;
-                        pthread_cond_timedwait(&wake, &lock, &ts);
-                }
-                if (stopping && r <= 0) {
-                        n_alive--;
-                        pthread_cond_broadcast(&idle_cond);
-                        pthread_mutex_unlock(&lock);
-                        return NULL;
-                }
+                bool stop = stopping;
+                uint64_t seen = wake_seq;
                 pthread_mutex_unlock(&lock);
+                if (stop)
+                        break;
+                sqlite3 *db = db_acquire();
+                Job j;
+                int r = claim(db, &j);
+                if (r <= 0) {
+                        db_release(db);
+                        pthread_mutex_lock(&lock);
+                        if (!stopping && wake_seq == seen) {
+                                struct timespec ts;
+                                clock_gettime(CLOCK_REALTIME, &ts);
+                                ts.tv_sec += 1;
+                                pthread_cond_timedwait(&wake, &lock, &ts);
+                        }
+                        pthread_mutex_unlock(&lock);
+                        continue;
+                }
 
                 RunCtx c = { .db = db, .job = &j, .last_percent = -1 };
                 const char *result = NULL;
@@ -311,12 +315,16 @@ static void *worker(void *arg) {
                 finish(db, &j, ok, ok ? result : (c.last_error[0] ? c.last_error : "failed"));
                 json_decref(c.status);
                 db_release(db);
-                db = NULL;
                 /* Another job may now be eligible (same server). */
                 pthread_mutex_lock(&lock);
                 pthread_cond_broadcast(&wake);
                 pthread_mutex_unlock(&lock);
         }
+        pthread_mutex_lock(&lock);
+        n_alive--;
+        pthread_cond_broadcast(&idle_cond);
+        pthread_mutex_unlock(&lock);
+        return NULL;
 }
 
 static int recover(sqlite3 *db, int *ret_requeued, int *ret_failed) {
