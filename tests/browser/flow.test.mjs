@@ -95,6 +95,14 @@ test("log in, install, blueprint, server, live log, stop", { timeout: 180000 }, 
 
   const id = page.url().match(/\/servers\/(\d+)/)[1];
 
+  // A line the server writes now arrives on the open page without a reload.
+  const consoleLog = path.join(panel.state, "runtime", `s${id}`, "console.log");
+  assert.ok(fs.existsSync(consoleLog), consoleLog);
+  fs.appendFileSync(consoleLog, "L 11/23/2026 - 12:00:00: \"Zoey<2><STEAM_1:0:42><>\" say \"hello <b>live</b>\"\n");
+  await page.waitForSelector("#console >> text=hello <b>live</b>", { timeout: 15000 });
+  assert.equal(await page.$$eval("#console b", (e) => e.length), 0); // text, never markup
+  await shot("06b-live-line");
+
   // The list shows state, map, players and ports at a glance.
   await page.click("header >> text=Servers");
   await page.waitForSelector("#server-rows >> text=running");

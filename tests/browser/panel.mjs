@@ -60,6 +60,7 @@ export async function startPanel() {
   });
   return {
     url: `http://127.0.0.1:${port}`,
+    state,
     password,
     output: () => output,
     async stop() {
