@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import time
 
 import pytest
@@ -245,3 +246,18 @@ def test_a_job_cut_off_by_a_panel_crash_is_recovered(tmp_path):
         assert p.query("SELECT attempts FROM jobs WHERE id = ?", job)[0][0] == 2
     finally:
         p.cleanup()
+
+
+def test_shutdown_ends_open_streams_at_once(running):
+    p, c, b, s = running
+    conn, resp = c.stream("/servers/%d/logs" % s)
+    assert resp.status == 200
+    job_conn, job_resp = c.stream("/jobs/%d/events" % last_job(p), headers={"Last-Event-ID": "0"})
+    started = time.monotonic()
+    p.stop()  # SIGTERM; also fails on any sanitizer report
+    assert time.monotonic() - started < 5
+    conn.close()
+    job_conn.close()
+    # No l4d2ctl logs process is left behind.
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert not [l for l in out.splitlines() if "logs s%d" % s in l and str(p.state) in l]
