@@ -12,7 +12,8 @@
  *   ExecStopPost=+ unmounts the overlay.
  * - status: ActiveState, SubState, Result, MainPID, NRestarts and
  *   ExecMainStartTimestamp of the unit.
- * - logs: the unit's journal entries (MESSAGE only: raw console lines).
+ * - logs: the unit's entries in the "left4me" journal namespace (MESSAGE
+ *   only: raw console lines).
  *
  * As root every call is allowed; as the service user the polkit rule
  * deploy/polkit/50-left4me.rules allows exactly these units and verbs. */
@@ -45,6 +46,8 @@
  * TimeoutStartSec= (60 s) plus the overlay mount, so a timeout here means
  * systemd itself is stuck. */
 #define JOB_WAIT_USEC (120ULL * 1000000ULL)
+/* The journal namespace of the server and build units (LogNamespace=). */
+#define LOG_NAMESPACE "left4me"
 /* A journal line longer than this is cut (console lines are short). */
 #define LOG_LINE_MAX 8192
 
@@ -239,8 +242,13 @@ static int sd_start(const HostConfig *c, const char *instance, Error *err) {
         }
         if (streq(active, "failed") || streq(active, "inactive")) {
                 (void) sd_bus_get_property_string(b, SD_DEST, path, SD_SERVICE, "Result", NULL, &result);
-                return error_set(err, -EIO, "instance '%s': the server failed to start (%s); see `l4d2ctl logs %s`", instance,
-                                 result ? result : active, instance);
+                if (result && !streq(result, "success"))
+                        return error_set(err, -EIO, "the server failed to start (%s); see `l4d2ctl logs %s`",
+                                         result, instance);
+                /* The service itself did not fail: its start job did, e.g.
+                 * a dependency. systemd's journal says which. */
+                return error_set(err, -EIO, "the server did not start (%s is %s); see `systemctl status %s`", unit,
+                                 active, unit);
         }
         return 0;
 }
@@ -379,13 +387,18 @@ static int sd_logs(const HostConfig *c, const char *instance, unsigned lines, bo
         int r = unit_for(instance, unit, sizeof unit, err);
         if (r < 0)
                 return r;
+        /* The server units log into the journal namespace "left4me"
+         * (LogNamespace=), whose files the service user may read (an ACL from
+         * tmpfiles.d/left4me.conf) without reading the rest of the system's
+         * journal. The default namespace is included for units configured
+         * without it; files there that we cannot read are skipped. */
         _cleanup_(journal_closep) sd_journal *j = NULL;
-        r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM);
+        r = sd_journal_open_namespace(&j, LOG_NAMESPACE, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_INCLUDE_DEFAULT_NAMESPACE);
         if (r < 0)
                 return error_set(err, r, "logs of '%s': cannot open the journal: %s", unit, strerror(-r));
         if (sd_journal_has_runtime_files(j) <= 0 && sd_journal_has_persistent_files(j) <= 0)
-                return error_set(err, -EACCES, "logs of '%s': cannot read the system journal; run as root or as a member "
-                                               "of the systemd-journal group", unit);
+                return error_set(err, -EACCES, "logs of '%s': cannot read the journal namespace '%s'; run as root, or "
+                                               "as left4me with tmpfiles.d/left4me.conf applied", unit, LOG_NAMESPACE);
         char match[160];
         snprintf(match, sizeof match, "_SYSTEMD_UNIT=%s", unit);
         r = sd_journal_add_match(j, match, 0);

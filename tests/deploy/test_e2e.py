@@ -6,8 +6,8 @@ inside their own hardened unit.
 
 Root only. The tree (with build dependencies) is cached under
 /var/cache/left4me-e2e (tests/deploy/make-root); each run copies it, so runs
-never see each other's state (LEFT4ME_E2E_KEEP=1 keeps the run's tree in
-/var/tmp/left4me-e2e for debugging). Timings go to RESULTS/e2e-timings.json.
+never see each other's state, even when several run at once (LEFT4ME_E2E_KEEP=1
+keeps the run's tree in /var/tmp/left4me-e2e-PID for debugging). Timings go to RESULTS/e2e-timings.json.
 """
 import json
 import os
@@ -22,9 +22,12 @@ from conftest import REPO
 
 HERE = pathlib.Path(__file__).resolve().parent
 CACHE = pathlib.Path(os.environ.get("LEFT4ME_E2E_CACHE", "/var/cache/left4me-e2e"))
-WORK = pathlib.Path(os.environ.get("LEFT4ME_E2E_WORK", "/var/tmp/left4me-e2e"))
-MACHINE = "left4me-e2e"
-CG = "left4me-e2e"
+# Several `make test` runs may share this machine (one per engineer): every
+# run has its own tree, machine name and cgroup.
+RUN_ID = "left4me-e2e-%d" % os.getpid()
+WORK = pathlib.Path(os.environ.get("LEFT4ME_E2E_WORK", "/var/tmp/" + RUN_ID))
+MACHINE = RUN_ID
+CG = RUN_ID
 UNITDIR = "/usr/lib/systemd/system"
 RESULTS = pathlib.Path(os.environ.get("LEFT4ME_RESULTS_DIR", "/tmp"))
 TIMES = {}
@@ -196,6 +199,11 @@ def ct(tmp_path_factory):
     timed("root_tree_%s" % ("built" if "debootstrap" in p.stderr else "cached"), t0)
 
     t0 = time.monotonic()
+    # Trees of earlier runs that died without cleaning up (their pid is gone).
+    for old in pathlib.Path("/var/tmp").glob("left4me-e2e-*"):
+        pid = old.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not os.path.exists("/proc/" + pid):
+            subprocess.run(["rm", "-rf", "--one-file-system", str(old)], check=False)
     run_root = WORK / "root"
     if WORK.exists():
         sh(["rm", "-rf", "--one-file-system", str(WORK)])
@@ -283,7 +291,8 @@ def test_package_installed_user_and_dirs(ct):
     assert st[0] == "750 left4me left4me"
     assert st[1] == "750 root left4me"
     assert st[2] == "640 root left4me"
-    assert "systemd-journal" in ct.run("id", "-nG", "left4me").stdout
+    # Logs through the journal namespace "left4me" only: no journal group.
+    assert "systemd-journal" not in ct.run("id", "-nG", "left4me").stdout
 
 
 def test_units_verify_on_debian13(ct):
@@ -366,6 +375,13 @@ def test_server_runs_fake_game_through_overlay(ct, game):
         time.sleep(0.2)
     assert "Server is hibernating" in log, log
     assert ":27015 " in ct.run("ss", "-lnu").stdout
+    # The service user reads its servers' logs (above) but not the rest of
+    # the system's journal.
+    p = ct.as_left4me("journalctl", "-u", "dbus.service", "-n", "5", "--no-pager", check=False)
+    assert "dbus" not in p.stdout.lower() or "insufficient permissions" in p.stderr.lower(), p.stdout
+    p = ct.as_left4me("journalctl", "--namespace=left4me", "-u", "left4me-server@alpha", "-n", "50", "--no-pager",
+                      check=False)
+    assert "Server is hibernating" in p.stdout, p.stdout + p.stderr
     # The full hardening is in force on the running unit.
     for prop, want in (("PrivatePIDs", "yes"), ("PrivateUsers", "yes"), ("ProtectProc", "invisible"),
                        ("NoNewPrivileges", "yes"), ("ProtectSystem", "strict"), ("CapabilityBoundingSet", ""),
@@ -400,7 +416,7 @@ def test_attacks_from_inside_a_server_unit(ct, game):
                                                  check=False).returncode != 0:
         time.sleep(0.1)
     out = ct.run("cat", "/var/lib/left4me/runtime/probe/probe.json", check=False).stdout
-    assert out, ct.run("journalctl", "-u", "left4me-server@probe", "--no-pager", "-n", "40", check=False).stdout
+    assert out, ct.run("journalctl", "--namespace=*", "-u", "left4me-server@probe", "--no-pager", "-n", "40", check=False).stdout
     f = json.loads(out)
     print("probe findings:", json.dumps(f, sort_keys=True))
     # Filesystem: only its own runtime (and its spec); no database, no secrets.
@@ -453,7 +469,7 @@ def test_stop_is_fast_despite_private_pids(ct, game):
         ct.ctl("start", "alpha")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and "Server is hibernating" not in ct.run(
-                "journalctl", "-u", "left4me-server@alpha", "--since", since, "-o", "cat", "--no-pager",
+                "journalctl", "--namespace=*", "-u", "left4me-server@alpha", "--since", since, "-o", "cat", "--no-pager",
                 "-n", "5").stdout:
             time.sleep(0.1)
         t0 = time.monotonic()
@@ -465,7 +481,7 @@ def test_stop_is_fast_despite_private_pids(ct, game):
     TIMES["l4d2ctl_stop_worst_of_%d_seconds" % cycles] = round(worst, 3)
     assert worst < 5
     assert ct.run("test", "-e", "/var/lib/left4me/autostart/alpha", check=False).returncode != 0
-    log = ct.run("journalctl", "-u", "left4me-server@alpha", "--no-pager", "-o", "short-monotonic").stdout
+    log = ct.run("journalctl", "--namespace=*", "-u", "left4me-server@alpha", "--no-pager", "-o", "short-monotonic").stdout
     (WORK / "alpha.journal").write_text(log)
     bad = [l for l in log.splitlines() if "timed out" in l or "SIGKILL" in l]
     assert not bad, "\n".join(bad)
@@ -489,7 +505,7 @@ def test_build_sandbox_writes_only_its_output(ct, game):
     p = ct.as_left4me("systemctl", "start", "left4me-build@sm.service", check=False)
     TIMES["build_unit_run_seconds"] = round(time.monotonic() - t0, 3)
     assert p.returncode == 0, "left4me could not run its build unit (polkit?): " + p.stderr
-    out = ct.run("journalctl", "-u", "left4me-build@sm.service", "-o", "cat", "--no-pager").stdout
+    out = ct.run("journalctl", "--namespace=*", "-u", "left4me-build@sm.service", "-o", "cat", "--no-pager").stdout
     r = dict(l.split("=", 1) for l in out.splitlines() if "=" in l and " " not in l.split("=", 1)[0])
     print("build sandbox:", r)
     assert r["write_out"] == "ok" and r["mkdir_out"] == "ok", r
