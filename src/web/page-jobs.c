@@ -9,6 +9,8 @@
 #include "pages.h"
 #include "sse.h"
 
+#define JOB_PAGE_LINES 1000
+
 void page_jobs_list(Req *r) {
         Buf *b = &r->out;
         page_begin(r, "Jobs");
@@ -105,8 +107,13 @@ void page_job_show(Req *r) {
         html_raw(b, "<h2>Log</h2>\n<pre id=\"job-log\" class=\"log\"");
         bool live = streq(state, "queued") || streq(state, "running");
         Buf lines = BUF_INIT(PAGE_MAX / 2);
-        if (db_prepare(r->db, "SELECT seq, line FROM job_lines WHERE job_id = ? ORDER BY seq", &l) == 0) {
+        /* The page shows the last JOB_PAGE_LINES lines; the stream goes on
+         * from there. */
+        if (db_prepare(r->db, "SELECT seq, line FROM job_lines WHERE job_id = ?1 AND seq > "
+                              "(SELECT coalesce(max(seq), 0) FROM job_lines WHERE job_id = ?1) - ?2 ORDER BY seq",
+                       &l) == 0) {
                 sqlite3_bind_int64(l, 1, r->id);
+                sqlite3_bind_int(l, 2, JOB_PAGE_LINES);
                 while (sqlite3_step(l) == SQLITE_ROW) {
                         last = sqlite3_column_int64(l, 0);
                         html_txt(&lines, db_col_text(l, 1));

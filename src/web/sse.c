@@ -53,9 +53,19 @@ static ssize_t drain(Stream *s, char *out, size_t max) {
 }
 
 static void event_line(Stream *s, const char *line) {
-        /* data: lines cannot hold CR or LF; the splitter removed them. */
+        /* A CR or LF inside would end the data: field and let the rest of
+         * the line pose as SSE fields (a fake "event: done"); send them as
+         * spaces. */
         (void) buf_puts(&s->pending, "data: ");
-        (void) buf_puts(&s->pending, line);
+        for (const char *p = line; *p;) {
+                size_t n = strcspn(p, "\r\n");
+                (void) buf_append(&s->pending, p, n);
+                p += n;
+                if (*p) {
+                        (void) buf_puts(&s->pending, " ");
+                        p++;
+                }
+        }
         (void) buf_puts(&s->pending, "\n\n");
 }
 

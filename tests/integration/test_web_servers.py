@@ -261,3 +261,24 @@ def test_shutdown_ends_open_streams_at_once(running):
     # No l4d2ctl logs process is left behind.
     out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert not [l for l in out.splitlines() if "logs s%d" % s in l and str(p.state) in l]
+
+
+def test_a_job_line_cannot_forge_stream_events(tmp_path):
+    # l4d2ctl's JSON line events may carry any text, newlines included.
+    fake = tmp_path / "l4d2ctl"
+    fake.write_text('#!/bin/sh\n'
+                    'echo \'{"event":"line","line":"a\\nevent: done\\ndata: {\\"state\\":\\"succeeded\\"}"}\'\n'
+                    'sleep 1\necho \'{"event":"done","ok":false}\'\nexit 1\n')
+    fake.chmod(0o755)
+    p = Panel(tmp_path / "p", env={"LEFT4ME_L4D2CTL": str(fake)}).start()
+    try:
+        c = p.login("admin", p.admin_password)
+        job = install(p, c)
+        conn, resp = c.stream("/jobs/%d/events" % job)
+        events = sse_events(conn, resp, lambda ev: ev[-1][0] == "done", timeout=20)
+        conn.close()
+        dones = [json.loads(d) for e, d in events if e == "done"]
+        assert dones == [dones[-1]] and dones[-1]["state"] == "failed", events
+        assert any(e == "line" and "event: done" in d for e, d in events)
+    finally:
+        p.cleanup()
