@@ -74,6 +74,15 @@ void html_int(Buf *b, int64_t v) {
         (void) buf_append(b, p, (size_t) (s + sizeof s - p));
 }
 
+void html_fixed(Buf *b, double v, int decimals) {
+        (void) buf_printf(b, "%.*f", decimals, v);
+}
+
+void html_built(Buf *b, const Buf *escaped) {
+        if (escaped->len)
+                (void) buf_append(b, escaped->data, escaped->len);
+}
+
 void json_str(Buf *b, const char *s) {
         (void) buf_puts(b, "\"");
         for (const unsigned char *p = (const unsigned char *) s; p && *p; p++) {

@@ -18,5 +18,9 @@ void html_attr(Buf *b, const char *s);
 void html_url_arg(Buf *b, const char *s);
 /* Numbers need no escaping. */
 void html_int(Buf *b, int64_t v);
+void html_fixed(Buf *b, double v, int decimals);
+/* Appends markup that an escaper of this file already produced (a part of
+ * the page rendered into its own buffer first). */
+void html_built(Buf *b, const Buf *escaped);
 /* A JSON string value inside an SSE data line (no raw newlines). */
 void json_str(Buf *b, const char *s);

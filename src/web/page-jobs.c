@@ -93,9 +93,10 @@ void page_job_show(Req *r) {
         if (has_progress) {
                 double p = sqlite3_column_double(s, 4);
                 html_raw(b, "<div class=\"progress\">\n<progress id=\"job-progress\" max=\"100\" value=\"");
-                (void) buf_printf(b, "%.2f", p);
+                html_fixed(b, p, 2);
                 html_raw(b, "\"></progress>\n<span id=\"job-progress-text\">");
-                (void) buf_printf(b, "%.1f%%", p);
+                html_fixed(b, p, 1);
+                html_raw(b, "%");
                 html_raw(b, "</span> <span id=\"job-progress-label\">");
                 html_txt(b, db_col_text(s, 5));
                 html_raw(b, "</span>\n</div>\n");
@@ -128,7 +129,7 @@ void page_job_show(Req *r) {
                 html_raw(b, "\"");
         }
         html_raw(b, ">");
-        (void) buf_append(b, lines.data ? lines.data : "", lines.len); /* escaped above */
+        html_built(b, &lines); /* every line went through html_txt above */
         buf_free(&lines);
         html_raw(b, "</pre>\n");
         page_end(r);
