@@ -282,3 +282,18 @@ def test_a_job_line_cannot_forge_stream_events(tmp_path):
         assert any(e == "line" and "event: done" in d for e, d in events)
     finally:
         p.cleanup()
+
+
+def test_delete_stops_and_removes_the_instance(running):
+    p, c, b, s = running
+    c.get("/servers/%d" % s)
+    r = c.post("/servers/%d/delete" % s)
+    assert r.status == 303 and r.header("Location") == "/servers?notice=queued"
+    assert "state-deleting" in c.get("/servers").text or not p.query("SELECT 1 FROM servers WHERE id = ?", s)
+    job = last_job(p)
+    wait_job(p, job)
+    assert p.query("SELECT count(*) FROM servers WHERE id = ?", s)[0][0] == 0
+    assert not (p.state / "instances" / ("s%d" % s)).exists()
+    assert c.get("/servers/%d" % s).status == 404
+    # The job outlives the server, for the record.
+    assert "Deleted." in c.get("/jobs/%d" % job).text
