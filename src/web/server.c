@@ -274,7 +274,7 @@ int http_start(void) {
                                    MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &ss,
                                    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
                                    MHD_OPTION_CONNECTION_LIMIT, config.max_connections,
-                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 120,
+                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 30, /* > the 15 s SSE keepalive */
                                    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned) 1,
                                    MHD_OPTION_END);
         return daemon_ ? 0 : -EADDRINUSE;
