@@ -619,3 +619,23 @@ def test_panel_starts_and_stops_a_server_through_systemd(ct, game):
     # The panel did it with no privilege of its own.
     assert ct.show("left4me-web.service", "NoNewPrivileges") == "yes"
     assert ct.show("left4me-web.service", "CapabilityBoundingSet") == ""
+
+
+def test_started_servers_come_back_after_a_reboot(ct, game):
+    """Last: `l4d2ctl start` marks alpha for autostart; after a reboot of the
+    container, left4me-generator has made left4me-servers.target want it."""
+    ct.ctl("start", "alpha")
+    ct.ctl("stop", "beta", check=False)
+    t0 = time.monotonic()
+    ct.poweroff()
+    ct.nspawn, ct.init = None, None
+    state = ct.boot(WORK / "share")
+    TIMES["reboot_seconds"] = round(time.monotonic() - t0, 2)
+    assert state in ("running", "degraded"), state
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and ct.show("left4me-server@alpha.service", "ActiveState") != "active":
+        time.sleep(0.1)
+    assert ct.show("left4me-server@alpha.service", "ActiveState") == "active"
+    assert ct.show("left4me-server@beta.service", "ActiveState") == "inactive"
+    st = ct.status("alpha")
+    assert st["mounted"], st

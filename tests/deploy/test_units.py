@@ -43,11 +43,9 @@ def test_verify_every_unit(tmp_path):
 
 
 @pytest.mark.parametrize("unit", sorted(LIMITS))
-def test_security_exposure(tmp_path, unit, record_property):
+def test_security_exposure(tmp_path, unit):
     hardened, _ = exposure(render_units(tmp_path / "with"), unit)
     bare, _ = exposure(render_units(tmp_path / "without", with_dropins=False), unit)
-    record_property("exposure_without_dropin", bare)
-    record_property("exposure_with_dropin", hardened)
     print(f"{unit}: {bare} -> {hardened} (systemd {systemd_version()})")
     if (DEPLOY / (unit.split("@")[0] + ("@" if "@" in unit else "") + ".service.d")).is_dir() \
             or (DEPLOY / (unit + ".d")).is_dir():
