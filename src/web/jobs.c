@@ -35,6 +35,12 @@ void job_log(sqlite3 *db, int64_t job_id, const char *line) {
 
 int jobs_enqueue(sqlite3 *db, int64_t user_id, int64_t server_id, const char *kind, const char *target,
                  int64_t *ret_id) {
+        _cleanup_stmt_ sqlite3_stmt *q = NULL;
+        if (db_prepare(db, "SELECT count(*) FROM jobs WHERE user_id = ? AND state = 'queued'", &q) < 0)
+                return -EIO;
+        sqlite3_bind_int64(q, 1, user_id);
+        if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) >= JOBS_QUEUED_PER_USER_MAX)
+                return -EAGAIN;
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         if (db_prepare(db, "INSERT INTO jobs (user_id, server_id, kind, target, created_at) VALUES (?, ?, ?, ?, ?)",
                        &s) < 0)
@@ -97,6 +103,15 @@ fail:
         return -EIO;
 }
 
+/* Old finished jobs go, with their logs (ON DELETE CASCADE). */
+static void prune(sqlite3 *db) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(db, "DELETE FROM jobs WHERE state IN ('succeeded', 'failed') AND finished_at < ?", &s) < 0)
+                return;
+        sqlite3_bind_int64(s, 1, now_sec() - (int64_t) JOBS_KEEP_DAYS * 86400);
+        (void) db_step_done(s);
+}
+
 static void finish(sqlite3 *db, const Job *j, bool ok, const char *result) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         if (db_prepare(db, "UPDATE jobs SET state = ?, result = ?, finished_at = ?, "
@@ -108,6 +123,7 @@ static void finish(sqlite3 *db, const Job *j, bool ok, const char *result) {
         sqlite3_bind_int64(s, 3, now_sec());
         sqlite3_bind_int64(s, 4, j->id);
         (void) db_step_done(s);
+        prune(db);
 }
 
 /* What a running l4d2ctl tells us, line by line. */

@@ -11,8 +11,11 @@
 
 #define JOB_MAX_ATTEMPTS 3
 #define JOB_LINES_MAX 5000
+#define JOBS_QUEUED_PER_USER_MAX 20  /* past it enqueueing answers -EAGAIN */
+#define JOBS_KEEP_DAYS 30            /* finished jobs older than this are deleted */
 
-/* kind: install, start, stop, restart, delete. server_id 0: none. */
+/* kind: install, start, stop, restart, delete. server_id 0: none.
+ * -EAGAIN when the user has JOBS_QUEUED_PER_USER_MAX jobs waiting. */
 int jobs_enqueue(sqlite3 *db, int64_t user_id, int64_t server_id, const char *kind, const char *target,
                  int64_t *ret_id);
 void job_log(sqlite3 *db, int64_t job_id, const char *line);

@@ -386,5 +386,15 @@ int server_event(sqlite3 *db, int64_t server_id, const char *kind, const char *m
         sqlite3_bind_int64(s, 2, now_sec());
         db_bind_text(s, 3, kind);
         db_bind_text(s, 4, message);
-        return db_step_done(s);
+        int r = db_step_done(s);
+        /* Keep the newest SERVER_EVENTS_MAX events of a server. */
+        _cleanup_stmt_ sqlite3_stmt *d = NULL;
+        if (r == 0 && db_prepare(db, "DELETE FROM server_events WHERE server_id = ?1 AND id <= "
+                                     "(SELECT id FROM server_events WHERE server_id = ?1 ORDER BY id DESC "
+                                     "LIMIT 1 OFFSET ?2)", &d) == 0) {
+                sqlite3_bind_int64(d, 1, server_id);
+                sqlite3_bind_int(d, 2, SERVER_EVENTS_MAX);
+                (void) db_step_done(d);
+        }
+        return r;
 }

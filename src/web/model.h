@@ -57,6 +57,7 @@ bool server_busy(sqlite3 *db, int64_t server_id);
 
 /* Applies an l4d2ctl status object to the server's row. */
 int server_apply_status(sqlite3 *db, int64_t server_id, json_t *status);
+#define SERVER_EVENTS_MAX 100
 int server_event(sqlite3 *db, int64_t server_id, const char *kind, const char *message);
 
 /* Title fields (server and blueprint names): 1-64 characters, no control

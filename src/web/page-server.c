@@ -227,9 +227,14 @@ static void enqueue(Req *r, const char *kind) {
                 }
         }
         int64_t job;
-        if (k < 0 || jobs_enqueue(r->db, r->user.id, v.id, kind, v.name, &job) < 0 || db_commit(r->db) < 0) {
+        if (k == 0)
+                k = jobs_enqueue(r->db, r->user.id, v.id, kind, v.name, &job);
+        if (k < 0 || db_commit(r->db) < 0) {
                 db_rollback(r->db);
-                render_error(r, 500, "Could not queue the job; try again.");
+                if (k == -EAGAIN)
+                        render_error(r, 429, "You have 20 jobs waiting already; let them finish, then try again.");
+                else
+                        render_error(r, 500, "Could not queue the job; try again.");
                 return;
         }
         char href[64];

@@ -152,3 +152,26 @@ def test_unknown_pages_and_ids(web):
     for path in ("/nope", "/servers/0", "/servers/abc", "/servers/1/../1", "/servers/99999999999999999999",
                  "/static/../../etc/passwd", "/static/nope.js"):
         assert c.get(path).status == 404, path
+
+
+def test_queued_jobs_per_user_are_capped(tmp_path):
+    # A ctl that never finishes keeps the one job running and the rest queued.
+    slow = tmp_path / "l4d2ctl"
+    slow.write_text("#!/bin/sh\nsleep 30\n")
+    slow.chmod(0o755)
+    p = Panel(tmp_path / "p", env={"LEFT4ME_L4D2CTL": str(slow), "LEFT4ME_WORKERS": "1"}).start()
+    try:
+        c = p.login("admin", p.admin_password)
+        b = c.create_blueprint("cap")
+        s = c.create_server("cap", b)
+        statuses = []
+        for _ in range(23):
+            c.get("/servers/%d" % s)
+            statuses.append(c.post("/servers/%d/stop" % s).status)
+        assert statuses.count(303) >= 20 and statuses[-1] == 429, statuses
+        assert p.query("SELECT count(*) FROM jobs WHERE state = 'queued'")[0][0] == 20
+    finally:
+        p.proc.kill()
+        p.proc.wait()
+        p.proc = None
+        p.cleanup()
