@@ -302,6 +302,10 @@ def test_package_installed_user_and_dirs(ct):
     assert st[2] == "640 root left4me"
     # Logs through the journal namespace "left4me" only: no journal group.
     assert "systemd-journal" not in ct.run("id", "-nG", "left4me").stdout
+    # Servers get every CPU but the first (this machine has 2).
+    n = int(ct.run("nproc", "--all").stdout)
+    cpus = ct.run("cat", "/etc/systemd/system/left4me-servers.slice.d/50-cpus.conf", check=False).stdout
+    assert ("AllowedCPUs=1-%d" % (n - 1)) in cpus if n >= 2 else cpus == "", cpus
 
 
 def test_units_verify_on_debian13(ct):
