@@ -1,6 +1,7 @@
 /* left4me: the web panel (`serve`) and its admin commands. Configuration
  * comes from flags, then the environment, then /etc/left4me/web.env, then
  * built-in defaults, in that order of precedence. */
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -117,6 +118,9 @@ static int parse_listen(const char *s) {
                 config.listen_host = strdup("0.0.0.0");
         }
         config.port = (uint16_t) port;
+        unsigned char addr[16];
+        if (inet_pton(AF_INET, config.listen_host, addr) != 1 && inet_pton(AF_INET6, config.listen_host, addr) != 1)
+                return -EINVAL; /* numeric only: the panel resolves no names at start */
         return 0;
 }
 
@@ -134,7 +138,8 @@ static int load_config(const char *flag_state, const char *flag_listen) {
         if (!config.state_dir || !listen)
                 return -ENOMEM;
         if (parse_listen(listen) < 0) {
-                fprintf(stderr, "error: listen address '%s' is not ADDR:PORT; use e.g. 127.0.0.1:8080\n", listen);
+                fprintf(stderr, "error: listen address '%s' is not a numeric ADDR:PORT; use e.g. 127.0.0.1:8080 "
+                                "or [::1]:8080\n", listen);
                 return -EINVAL;
         }
         config.l4d2ctl = setting(NULL, "LEFT4ME_L4D2CTL", NULL);

@@ -251,7 +251,6 @@ int http_start(void) {
                 return negative_errno();
 
         struct sockaddr_storage ss = { 0 };
-        socklen_t len;
         struct sockaddr_in *in4 = (struct sockaddr_in *) &ss;
         struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &ss;
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
@@ -259,15 +258,12 @@ int http_start(void) {
         if (inet_pton(AF_INET, config.listen_host, &in4->sin_addr) == 1) {
                 in4->sin_family = AF_INET;
                 in4->sin_port = htons(config.port);
-                len = sizeof *in4;
         } else if (inet_pton(AF_INET6, config.listen_host, &in6->sin6_addr) == 1) {
                 in6->sin6_family = AF_INET6;
                 in6->sin6_port = htons(config.port);
-                len = sizeof *in6;
                 flags |= MHD_USE_IPv6;
         } else
-                return -EINVAL;
-        (void) len;
+                return -EINVAL; /* a numeric address only: no DNS at start */
 
         daemon_ = MHD_start_daemon(flags, config.port, NULL, NULL, on_request, NULL,
                                    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,
