@@ -1,6 +1,7 @@
 #include <dirent.h>
 #include <stdbool.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,10 +28,12 @@ int path_open_beneath(int anchor_fd, const char *relpath, int open_flags, mode_t
                 how.resolve |= RESOLVE_NO_SYMLINKS;
         if (flags & PATH_NO_XDEV)
                 how.resolve |= RESOLVE_NO_XDEV;
+        /* EAGAIN: a rename raced the lookup; retry a bounded number of times. */
         long fd;
+        int tries = 0;
         do
                 fd = syscall(SYS_openat2, anchor_fd, relpath, &how, sizeof how);
-        while (fd < 0 && errno == EAGAIN);
+        while (fd < 0 && errno == EAGAIN && ++tries < 32);
         if (fd < 0)
                 return negative_errno();
         return (int) fd;
@@ -81,10 +84,10 @@ int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t l
 }
 
 int write_file_atomic_flags(int dirfd, const char *name, const void *data, size_t len, mode_t mode, unsigned flags) {
-        char tmp[300];
+        char tmp[PATH_MAX];
         const char *base = strrchr(name, '/');
         base = base ? base + 1 : name;
-        if (strlen(name) > 200)
+        if (strlen(name) > PATH_MAX - 64 || strlen(base) > 200)
                 return -ENAMETOOLONG;
         /* The temporary file lives in the same directory as the target so
          * that rename(2) is atomic; a dot name keeps it out of listings. */
@@ -120,7 +123,7 @@ int write_file_atomic_flags(int dirfd, const char *name, const void *data, size_
         /* Make the rename itself durable. */
         _cleanup_close_ int dfd = -1;
         if (base != name) {
-                char dir[256];
+                char dir[PATH_MAX];
                 snprintf(dir, sizeof dir, "%.*s", (int) (base - name), name);
                 dfd = openat(dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         } else
@@ -256,42 +259,19 @@ int rm_rf(const char *path) {
         return rm_rf_at(AT_FDCWD, path);
 }
 
-/* Decodes the octal escapes (\040 for a space) mountinfo uses in paths. */
-static void unescape_mountinfo(char *s) {
-        char *w = s;
-        for (char *r = s; *r;) {
-                if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' &&
-                    r[3] <= '7') {
-                        *w++ = (char) (((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
-                        r += 4;
-                } else
-                        *w++ = *r++;
-        }
-        *w = '\0';
+bool fd_is_mount_point(int fd) {
+        struct statx stx;
+        if (statx(fd, "", AT_EMPTY_PATH | AT_NO_AUTOMOUNT, STATX_TYPE, &stx) < 0)
+                return false;
+        return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }
 
 bool path_is_mount_point(const char *path) {
-        char real[4096];
-        if (!realpath(path, real))
+        /* The kernel knows (statx, Linux >= 5.8); a symlink is never one. */
+        struct statx stx;
+        if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_TYPE, &stx) < 0)
                 return false;
-        _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-        if (!f)
-                return false;
-        char *line = NULL;
-        size_t cap = 0;
-        bool found = false;
-        while (getline(&line, &cap, f) > 0) {
-                char mnt[4096];
-                if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
-                        continue;
-                unescape_mountinfo(mnt);
-                if (streq(mnt, real)) {
-                        found = true;
-                        break;
-                }
-        }
-        free(line);
-        return found;
+        return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }
 
 static int du_walk(int fd, dev_t dev, unsigned long long *sum) {

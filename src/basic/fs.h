@@ -52,8 +52,9 @@ int read_fd(int fd, size_t max, char **ret, size_t *ret_len);
 int rm_rf_at(int dirfd, const char *name);
 int rm_rf(const char *path);
 
-/* True if path is a mount point according to /proc/self/mountinfo. */
+/* True if path (not following a final symlink) is the root of a mount. */
 bool path_is_mount_point(const char *path);
+bool fd_is_mount_point(int fd);
 
 /* Disk usage in bytes of everything below path (st_blocks, hard links counted
  * once per walk), without crossing mounts. */

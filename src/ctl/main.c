@@ -1,4 +1,5 @@
 #include <getopt.h>
+#include <linux/close_range.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -138,6 +139,9 @@ int main(int argc, char **argv) {
         int i = 1;
         /* A reader that goes away (`l4d2ctl logs -f | head`) is not an error. */
         signal(SIGPIPE, SIG_IGN);
+        /* Whatever our caller leaked to us (a shell redirection, the panel's
+         * sockets) must not live on in the supervisor and the game server. */
+        (void) close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 
         for (; i < argc && argv[i][0] == '-'; i++) {
                 if (streq(argv[i], "--state-dir")) {

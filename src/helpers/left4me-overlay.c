@@ -7,7 +7,8 @@
  *   (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS), and the
  *   mount is given those fds as /proc/self/fd/N paths, so what was checked is
  *   exactly what gets mounted (no window to swap a directory for a symlink);
- * - the overlay list (<runtime>/overlays, one name a line) is re-validated
+ * - the overlay list (<state>/instances/NAME/overlays, one name a line, out of
+ *   the server's reach) is re-validated
  *   name by name.
  *
  * With --host-mountns it first enters PID 1's mount namespace: a `+` step of
@@ -47,7 +48,7 @@ static int usage(void) {
         fputs("usage: left4me-overlay [--state-dir DIR] [--host-mountns] mount|umount NAME\n"
               "\n"
               "Mounts <state>/runtime/NAME/merged as an overlayfs of the overlays listed in\n"
-              "<state>/runtime/NAME/overlays (first = highest precedence) over\n"
+              "<state>/instances/NAME/overlays (first = highest precedence) over\n"
               "<state>/installation, with upper and work dirs beside it; or unmounts it.\n"
               "Both are idempotent. Default state dir: /var/lib/left4me.\n",
               stderr);
@@ -82,11 +83,11 @@ static int do_mount(int state, const char *name) {
                 return 1;
         char target[64];
         snprintf(target, sizeof target, "/proc/self/fd/%d", merged);
-        if (path_is_mount_point(target))
+        if (fd_is_mount_point(merged))
                 return 0; /* already mounted */
 
         /* The overlay list, written by l4d2ctl start. */
-        snprintf(rel, sizeof rel, "runtime/%s/overlays", name);
+        snprintf(rel, sizeof rel, "instances/%s/overlays", name);
         _cleanup_close_ int lf = path_open_beneath(state, rel, O_RDONLY, 0, PATH_NO_SYMLINKS);
         _cleanup_free_ char *list = NULL;
         if (lf < 0 || read_fd(lf, 8192, &list, NULL) < 0)
@@ -128,27 +129,36 @@ static int do_mount(int state, const char *name) {
 
 static int do_umount(int state, const char *name) {
         char rel[128];
-        snprintf(rel, sizeof rel, "runtime/%s/merged", name);
-        _cleanup_close_ int merged = path_open_beneath(state, rel, O_PATH | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+        snprintf(rel, sizeof rel, "runtime/%s", name);
+        _cleanup_close_ int rt = path_open_beneath(state, rel, O_RDONLY | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+        if (rt == -ENOENT)
+                return 0;
+        if (rt < 0)
+                return die("instance '%s': runtime dir '%s': %s", name, rel, strerror(-rt));
+        _cleanup_close_ int merged = path_open_beneath(rt, "merged", O_PATH | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
         if (merged == -ENOENT)
                 return 0;
         if (merged < 0)
-                return die("instance '%s': mount point '%s': %s", name, rel, strerror(-merged));
-        char target[64];
-        snprintf(target, sizeof target, "/proc/self/fd/%d", merged);
-        if (!path_is_mount_point(target))
-                return 0;
-        /* The fd pins nothing that umount cares about (O_PATH on the mount
-         * root is fine), but close it anyway before unmounting by path. */
-        char path[4096];
-        ssize_t len = readlink(target, path, sizeof path - 1);
-        if (len < 0)
-                return die("instance '%s': cannot resolve its mount point: %s", name, strerror(errno));
-        path[len] = '\0';
-        close(TAKE_FD(merged));
-        if (umount2(path, UMOUNT_NOFOLLOW) < 0)
-                return die("instance '%s': unmounting '%s' failed: %s%s", name, path, strerror(errno),
-                           errno == EBUSY ? " (a process still uses it; stop the server first)" : "");
+                return die("instance '%s': mount point '%s/merged': %s", name, rel, strerror(-merged));
+        bool mounted = fd_is_mount_point(merged);
+        close(TAKE_FD(merged)); /* an open fd on the mount would keep it busy */
+        if (mounted) {
+                /* Unmount relative to the runtime dir we just checked, so no
+                 * path is resolved again between the check and the umount. */
+                if (fchdir(rt) < 0)
+                        return die("instance '%s': cannot enter '%s': %s", name, rel, strerror(errno));
+                if (umount2("merged", UMOUNT_NOFOLLOW) < 0)
+                        return die("instance '%s': unmounting '%s/merged' failed: %s%s", name, rel,
+                                   strerror(errno),
+                                   errno == EBUSY ? " (a process still uses it; stop the server first)" : "");
+        }
+        /* overlayfs leaves work/work (and work/index) owned by root with mode
+         * 000: the service user could never delete the instance. */
+        _cleanup_close_ int work = path_open_beneath(rt, "work", O_RDONLY | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+        if (work >= 0) {
+                (void) rm_rf_at(work, "work");
+                (void) rm_rf_at(work, "index");
+        }
         return 0;
 }
 

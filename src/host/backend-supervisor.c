@@ -50,6 +50,28 @@ static int runtime_open(const HostConfig *c, const char *name) {
         return path_open_beneath_dir(c->state_dir, rel, O_RDONLY | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
 }
 
+/* The start time of a process in clock ticks since boot (field 22 of
+ * /proc/PID/stat), 0 if there is no such process. With the pid it names one
+ * process for good: a recycled pid has another start time. */
+static uint64_t proc_starttime(pid_t pid) {
+        char path[64], buf[1024];
+        snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        if (n <= 0)
+                return 0;
+        buf[n] = '\0';
+        char *p = strrchr(buf, ')'); /* the command name may contain anything */
+        if (!p)
+                return 0;
+        p++;
+        for (int field = 3; field < 22 && p; field++)
+                p = strchr(p + 1, ' ');
+        return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
 /* 1 if the supervisor's lock is held, 0 if not, -errno on error. */
 static int lock_held(int rtfd) {
         _cleanup_close_ int fd = openat(rtfd, "supervisor.lock", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -62,9 +84,10 @@ static int lock_held(int rtfd) {
 }
 
 static int state_write(int rtfd, InstanceState s, pid_t pid, uint64_t started, unsigned restarts, const char *detail) {
-        json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:s}", "state", instance_state_to_string(s), "pid",
-                              (json_int_t) pid, "started_usec", (json_int_t) started, "restarts",
-                              (json_int_t) restarts, "detail", detail ? detail : "");
+        json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s}", "state", instance_state_to_string(s), "pid",
+                              (json_int_t) pid, "pid_starttime", (json_int_t) (pid > 0 ? proc_starttime(pid) : 0),
+                              "started_usec", (json_int_t) started, "restarts", (json_int_t) restarts, "detail",
+                              detail ? detail : "");
         _cleanup_free_ char *text = j ? json_dumps(j, 0) : NULL;
         json_decref(j);
         if (!text)
@@ -72,7 +95,7 @@ static int state_write(int rtfd, InstanceState s, pid_t pid, uint64_t started, u
         return write_file_atomic_flags(rtfd, "state.json", text, strlen(text), 0644, WRITE_NO_SYNC);
 }
 
-static int state_read(int rtfd, BackendStatus *st) {
+static int state_read(int rtfd, BackendStatus *st, uint64_t *ret_starttime) {
         _cleanup_close_ int fd = openat(rtfd, "state.json", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOENT ? 0 : negative_errno();
@@ -87,9 +110,21 @@ static int state_read(int rtfd, BackendStatus *st) {
         st->pid = (pid_t) json_integer_value(json_object_get(j, "pid"));
         st->started_usec = (uint64_t) json_integer_value(json_object_get(j, "started_usec"));
         st->restarts = (unsigned) json_integer_value(json_object_get(j, "restarts"));
+        if (ret_starttime)
+                *ret_starttime = (uint64_t) json_integer_value(json_object_get(j, "pid_starttime"));
         snprintf(st->detail, sizeof st->detail, "%s", json_string_value(json_object_get(j, "detail")) ?: "");
         json_decref(j);
         return 1;
+}
+
+/* The server pid state.json names, if that very process (same start time)
+ * is still alive; 0 otherwise. Only meaningful when no supervisor runs. */
+static pid_t orphan_alive(int rt) {
+        BackendStatus st = { 0 };
+        uint64_t start = 0;
+        if (state_read(rt, &st, &start) <= 0 || st.pid <= 0 || start == 0)
+                return 0;
+        return proc_starttime(st.pid) == start ? st.pid : 0;
 }
 
 static int sv_status(const HostConfig *c, const char *name, BackendStatus *ret, Error *err) {
@@ -101,12 +136,18 @@ static int sv_status(const HostConfig *c, const char *name, BackendStatus *ret, 
         if (held < 0)
                 return error_set(err, held, "cannot check its supervisor: %s", strerror(-held));
         BackendStatus st = { .state = STATE_STOPPED };
-        state_read(rt, &st);
+        state_read(rt, &st, NULL);
         if (held) {
                 if (st.state != STATE_RUNNING)
                         st.state = STATE_STARTING;
                 if (st.pid > 0 && kill(st.pid, 0) < 0 && errno == ESRCH)
                         st.pid = 0; /* between two runs */
+        } else if (orphan_alive(rt)) {
+                /* The supervisor died (OOM, SIGKILL) but its server lives on,
+                 * unwatched: say so; stop will end it. */
+                snprintf(st.detail, sizeof st.detail, "supervisor gone; server pid %d runs unsupervised (stop it)",
+                         (int) st.pid);
+                st.state = STATE_CRASHED;
         } else if (st.state != STATE_CRASHED) {
                 /* Nobody supervises it: whatever state.json says is over. */
                 st = (BackendStatus) { .state = STATE_STOPPED, .restarts = st.restarts };
@@ -121,8 +162,11 @@ static int sv_start(const HostConfig *c, const char *name, Error *err) {
                 return r;
 
         int p[2];
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return negative_errno();
+        if (pipe2(p, O_CLOEXEC) < 0) {
+                r = negative_errno();
+                overlay_helper_run(c, "umount", name, NULL);
+                return error_set(err, r, "cannot create a pipe: %s", strerror(-r));
+        }
         _cleanup_close_ int rd = p[0], wr = p[1];
         _cleanup_close_ int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
         char fdarg[16];
@@ -156,11 +200,16 @@ static int sv_start(const HostConfig *c, const char *name, Error *err) {
                         break;
         }
         buf[len] = '\0';
-        /* The supervisor is detached (own session); reap it only if it has
-         * already exited so it does not linger as a zombie of ours. */
-        waitpid(pid, NULL, WNOHANG);
-        if (startswith(buf, "ok"))
+        if (startswith(buf, "ok")) {
+                /* Detached (own session): reap it only if it already exited,
+                 * so it does not linger as our zombie. */
+                waitpid(pid, NULL, WNOHANG);
                 return 0;
+        }
+        /* No word, or an error: make sure it is gone before unmounting, or
+         * it could start the server in an empty mount point. */
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
         buf[strcspn(buf, "\n")] = '\0';
         overlay_helper_run(c, "umount", name, NULL);
         if (startswith(buf, "error: "))
@@ -194,6 +243,14 @@ static int sv_stop(const HostConfig *c, const char *name, Error *err) {
                         return error_set(err, -ETIMEDOUT, "the supervisor (pid %ld) did not stop; killed it", pid);
                 }
         }
+        /* A server whose supervisor died would keep the ports and the mount:
+         * end its whole process group (it runs in a session of its own). */
+        pid_t orphan = orphan_alive(rt);
+        if (orphan > 0) {
+                kill(-orphan, SIGKILL);
+                for (int i = 0; i < 250 && proc_starttime(orphan); i++)
+                        usleep(20 * 1000);
+        }
         _cleanup_free_ char *merged = NULL;
         if (asprintf(&merged, "%s/runtime/%s/merged", c->state_dir, name) < 0)
                 return -ENOMEM;
@@ -203,7 +260,7 @@ static int sv_stop(const HostConfig *c, const char *name, Error *err) {
                         return r;
         }
         BackendStatus st = { 0 };
-        state_read(rt, &st);
+        state_read(rt, &st, NULL);
         return state_write(rt, STATE_STOPPED, 0, 0, st.restarts, NULL);
 }
 

@@ -57,6 +57,13 @@ int config_load(HostConfig *c, const char *state_dir_flag, Error *err) {
                 free(c->state_dir);
                 c->state_dir = abs;
         }
+        /* The admin's path may go through symlinks (/srv -> /data/srv);
+         * below it, nothing is followed. */
+        char *canonical = realpath(c->state_dir, NULL);
+        if (canonical) {
+                free(c->state_dir);
+                c->state_dir = canonical;
+        }
         size_t n = strlen(c->state_dir);
         while (n > 1 && c->state_dir[n - 1] == '/')
                 c->state_dir[--n] = '\0';

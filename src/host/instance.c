@@ -33,7 +33,10 @@ int state_dirs_ensure(const HostConfig *c, Error *err) {
         return 0;
 }
 
-static int lock_file(const HostConfig *c, const char *lockname, int *ret_fd, Error *err) {
+/* Takes <state>/locks/<lockname>.lock (mode LOCK_EX or LOCK_SH), waiting up
+ * to wait_ms for whoever holds it; -EBUSY after that. */
+static int lock_file_mode(const HostConfig *c, const char *lockname, int mode, int wait_ms, int *ret_fd,
+                          Error *err) {
         int r = state_dirs_ensure(c, err);
         if (r < 0)
                 return r;
@@ -44,16 +47,21 @@ static int lock_file(const HostConfig *c, const char *lockname, int *ret_fd, Err
         if (fd < 0)
                 return error_set(err, negative_errno(), "cannot open lock '%s': %m", path);
         /* Wait politely for another l4d2ctl (a stop can take several seconds). */
-        for (int i = 0; i < 600; i++) {
-                if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        for (int i = 0; i <= wait_ms / 50; i++) {
+                if (flock(fd, mode | LOCK_NB) == 0) {
                         *ret_fd = TAKE_FD(fd);
                         return 0;
                 }
                 if (errno != EWOULDBLOCK)
                         return error_set(err, negative_errno(), "cannot lock '%s': %m", path);
-                usleep(50 * 1000);
+                if (i < wait_ms / 50)
+                        usleep(50 * 1000);
         }
         return error_set(err, -EBUSY, "'%s' is busy: another l4d2ctl has been working on it for 30 s", lockname);
+}
+
+static int lock_file(const HostConfig *c, const char *lockname, int *ret_fd, Error *err) {
+        return lock_file_mode(c, lockname, LOCK_EX, 30000, ret_fd, err);
 }
 
 int instance_lock(const HostConfig *c, const char *name, int *ret_fd, Error *err) {
@@ -111,9 +119,17 @@ int instance_list(const HostConfig *c, char ***ret, Error *err) {
         }
         struct dirent *de;
         int r = 0;
-        while ((de = readdir(d)))
-                if (name_is_valid(de->d_name) && de->d_type == DT_DIR && (r = strv_push_dup(&v, &n, de->d_name)) < 0)
+        while ((de = readdir(d))) {
+                if (!name_is_valid(de->d_name))
+                        continue;
+                bool is_dir = de->d_type == DT_DIR;
+                if (de->d_type == DT_UNKNOWN) { /* e.g. XFS without ftype */
+                        struct stat st;
+                        is_dir = fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+                }
+                if (is_dir && (r = strv_push_dup(&v, &n, de->d_name)) < 0)
                         break;
+        }
         closedir(d);
         if (r < 0)
                 return r;
@@ -296,6 +312,10 @@ static bool port_is_free(int type, long port) {
         _cleanup_close_ int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return true;
+        /* As the server will: connections in TIME_WAIT (an RCON client that
+         * just disconnected) do not make the port busy. */
+        int one = 1;
+        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
         a.sin_addr.s_addr = htonl(INADDR_ANY);
         return bind(fd, (struct sockaddr *) &a, sizeof a) == 0;
@@ -353,10 +373,14 @@ static int write_runtime_files(const HostConfig *c, const char *name, const Spec
         json_decref(launch);
         if (!text)
                 return -ENOMEM;
-        snprintf(rel, sizeof rel, "runtime/%s", name);
+        /* Both go beside the spec, not into runtime/NAME: the server unit can
+         * write its runtime dir, and what the privileged helper mounts and the
+         * unit executes must not be the server's to change. */
+        snprintf(rel, sizeof rel, "instances/%s", name);
         _cleanup_close_ int rtfd = path_open_beneath(state, rel, O_RDONLY | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
         if (rtfd < 0)
-                return error_set(err, rtfd, "instance '%s': cannot open '%s': %s", name, rt, strerror(-rtfd));
+                return error_set(err, rtfd, "instance '%s': cannot open '%s/%s': %s", name, c->state_dir, rel,
+                                 strerror(-rtfd));
         r = write_file_atomic_flags(rtfd, "launch.json", text, strlen(text), 0644, WRITE_NO_SYNC);
 
         /* The overlay list for the privileged helper: one name a line, plain
@@ -402,6 +426,14 @@ static int start_locked(const HostConfig *c, const char *name, Error *err) {
                 return error_set(err, r, "instance '%s': cannot read its state: %s", name, strerror(-r));
         if (r > 0)
                 return 0;
+
+        /* An install in progress changes the lower layer under a mount:
+         * install holds this lock exclusively for minutes, so don't wait. */
+        _cleanup_close_ int install_lock = -1;
+        if ((r = lock_file_mode(c, ".install", LOCK_SH, 0, &install_lock, err)) < 0)
+                return r == -EBUSY ? error_set(err, r, "instance '%s': the game is being installed or updated; "
+                                               "start it when 'l4d2ctl install' has finished", name)
+                                   : r;
 
         if (!port_is_free(SOCK_DGRAM, s.port) || !port_is_free(SOCK_STREAM, s.port))
                 return error_set(err, -EADDRINUSE, "instance '%s': port %ld is in use by another program", name, s.port);

@@ -15,7 +15,7 @@ int launch_load(const HostConfig *c, const char *name, char ***ret_argv, char **
         if (!name_is_valid(name))
                 return error_set(err, -EINVAL, "'%s' is not a valid instance name", name);
         char rel[128];
-        snprintf(rel, sizeof rel, "runtime/%s/launch.json", name);
+        snprintf(rel, sizeof rel, "instances/%s/launch.json", name);
         _cleanup_close_ int fd = path_open_beneath_dir(c->state_dir, rel, O_RDONLY, 0, PATH_NO_SYMLINKS);
         if (fd < 0)
                 return error_set(err, fd, "instance '%s': cannot open %s/%s (start it with 'l4d2ctl start'): %s", name,

@@ -193,7 +193,11 @@ static int get_server_cfg(Ctx *x, yaml_node_t *n, Spec *s) {
                 char *line = strndup(p, len);
                 if (!line)
                         return -ENOMEM;
-                if (has_control_chars(line) && !strchr(line, '\t')) {
+                bool bad = false;
+                for (const unsigned char *q = (const unsigned char *) line; *q; q++)
+                        if ((*q < 0x20 && *q != '\t') || *q == 0x7f)
+                                bad = true;
+                if (bad) {
                         free(line);
                         return fail(x, n, -EINVAL, "'server_cfg': a line contains a control character");
                 }
@@ -212,10 +216,15 @@ static int get_server_cfg(Ctx *x, yaml_node_t *n, Spec *s) {
         return 0;
 }
 
-/* Launch arguments left4me sets itself: refusing them here avoids a server
- * that listens somewhere the panel and the port check don't know about. */
+/* Launch arguments left4me sets itself (a server listening somewhere the
+ * port check doesn't know about), and srcds_run's own options, which run or
+ * write arbitrary files (-binary, -gdb, -debuglog, -pidfile, ...) or restart
+ * the server behind the supervisor's back (-norestart is always passed). */
 static const char *const managed_args[] = { "-game", "-port", "+map", "-maxplayers", "+maxplayers", "-tickrate",
-                                            "+hostport", "+rcon_password", "+hostname" };
+                                            "+hostport", "+rcon_password", "+hostname", "+tv_port", "-binary",
+                                            "-debug", "-gdb", "-debuglog", "-pidfile", "-norestart",
+                                            "-autoupdate", "-steam_dir", "-steamcmd_script", "-timeout",
+                                            "-ip" };
 
 static const char *const known_keys[] = { "port", "map", "maxplayers", "tickrate", "hostname", "rcon_password",
                                           "overlays", "cvars", "server_cfg", "args" };
@@ -226,6 +235,18 @@ int spec_parse_yaml(const char *text, size_t len, const char *source, long port_
                 return error_set(err, -EFBIG, "%s: the spec is larger than %d KiB", source, SPEC_MAX_BYTES / 1024);
         if (memchr(text, '\0', len))
                 return error_set(err, -EINVAL, "%s: the spec contains a NUL byte; it must be YAML text", source);
+        /* libyaml's scanner is quadratic in the depth of flow collections
+         * ([[[[...): refuse absurd nesting before it burns seconds of CPU.
+         * Brackets inside quoted strings count too; 32 is far above any spec. */
+        int depth = 0;
+        for (size_t i = 0; i < len; i++) {
+                if (text[i] == '[' || text[i] == '{')
+                        depth++;
+                else if ((text[i] == ']' || text[i] == '}') && depth > 0)
+                        depth--;
+                if (depth > 32)
+                        return error_set(err, -EINVAL, "%s: brackets are nested more than 32 deep", source);
+        }
 
         yaml_parser_t parser;
         yaml_document_t doc;
@@ -306,6 +327,15 @@ int spec_parse_yaml(const char *text, size_t len, const char *source, long port_
                         r = get_server_cfg(&x, vn, &s);
                 else if (streq(k, "args")) {
                         r = get_list(&x, k, vn, SPEC_MAX_ARGS, 256, false, &s.args, &s.n_args);
+                        /* srcds_run joins its arguments with $* and splits
+                         * them again: a space or a glob in one would become
+                         * several arguments the checks below never saw. */
+                        for (size_t a = 0; r == 0 && a < s.n_args; a++)
+                                if (!*s.args[a] || strpbrk(s.args[a], " \t*?[]\"'\\$`;&|<>(){}"))
+                                        r = fail(&x, vn, -EINVAL,
+                                                 "'args': '%s' is empty or contains a space, quote or shell "
+                                                 "character; give one argument per list entry",
+                                                 s.args[a]);
                         for (size_t a = 0; r == 0 && a < s.n_args; a++)
                                 for (size_t m = 0; m < ELEMENTSOF(managed_args); m++)
                                         if (strcasecmp(s.args[a], managed_args[m]) == 0) {
@@ -451,6 +481,13 @@ int spec_launch_argv(const Spec *s, const char *srcds_run, char ***ret) {
                 r |= strv_push_dup(&v, &n, "-tickrate");
                 r |= strv_push_dup(&v, &n, num);
         }
+        /* SourceTV on the port reserved for it, not the engine's default. */
+        snprintf(num, sizeof num, "%ld", s->port + 1);
+        r |= strv_push_dup(&v, &n, "+tv_port");
+        r |= strv_push_dup(&v, &n, num);
+        /* srcds_run would otherwise restart a crashed server by itself, and
+         * neither the supervisor nor systemd would ever see the crash. */
+        r |= strv_push_dup(&v, &n, "-norestart");
         for (size_t i = 0; i < s->n_args; i++)
                 r |= strv_push_dup(&v, &n, s->args[i]);
         if (r < 0)

@@ -7,7 +7,7 @@
 
 #include "error.h"
 
-#define SPEC_MAX_BYTES (256 * 1024)
+#define SPEC_MAX_BYTES (64 * 1024)
 #define SPEC_MAX_OVERLAYS 32
 #define SPEC_MAX_CVARS 256
 #define SPEC_MAX_CFG_LINES 512

@@ -98,6 +98,12 @@ int steamcmd_install(const HostConfig *c, bool validate, bool force, install_cb 
         if (r < 0)
                 return r;
 
+        /* Lock first, then look: start takes this lock shared, so no
+         * instance can start between the check and the update. */
+        _cleanup_close_ int lock = -1;
+        if ((r = instance_lock(c, ".install", &lock, err)) < 0)
+                return r;
+
         if (!force) {
                 _cleanup_strv_ char **names = NULL;
                 if ((r = instance_list(c, &names, err)) < 0)
@@ -117,9 +123,6 @@ int steamcmd_install(const HostConfig *c, bool validate, bool force, install_cb 
                 }
         }
 
-        _cleanup_close_ int lock = -1;
-        if ((r = instance_lock(c, ".install", &lock, err)) < 0)
-                return r;
 
         _cleanup_free_ char *dir = config_path(c, "installation", NULL);
         _cleanup_free_ char *home = config_path(c, "steam", NULL);

@@ -171,16 +171,17 @@ def test_overlay_helper_refuses_escapes(installed, tmp_path):
     assert "overlay 'good' does not exist" in p.stderr  # l4d2ctl refuses the symlink too
     # And the helper alone, given a hand-written overlay list naming it.
     rt = ctl.state / "runtime" / "alpha"
+    lst = ctl.state / "instances" / "alpha" / "overlays"
     for d in ("upper", "work", "merged"):
         (rt / d).mkdir(parents=True, exist_ok=True)
-    (rt / "overlays").write_text("good\n")
+    lst.write_text("good\n")
     p = helper("mount", "alpha")
     assert p.returncode == 1 and "escapes the state dir" in p.stderr
-    (rt / "overlays").write_text("../../etc\n")
+    lst.write_text("../../etc\n")
     p = helper("mount", "alpha")
     assert p.returncode == 1 and "invalid overlay name '../../etc'" in p.stderr
     # The mount point itself swapped for a symlink.
-    (rt / "overlays").write_text("")
+    lst.write_text("")
     (rt / "merged").rmdir()
     os.symlink(outside, rt / "merged")
     p = helper("mount", "alpha")

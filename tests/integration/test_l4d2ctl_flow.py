@@ -247,3 +247,35 @@ def test_restart_survives_a_daemonized_child_holding_the_console(installed, tmp_
     time.sleep(0.2)
     ctl.ok("stop", "d")
     assert ctl.status("d")["mounted"] is False
+
+
+def test_server_whose_supervisor_died_is_reported_and_stopped(installed, tmp_path):
+    ctl = installed
+    ctl.initialize("orphan", "", tmp_path)
+    ctl.ok("start", "orphan")
+    pid = ctl.wait_state("orphan", "running")["pid"]
+    sup = int((ctl.state / "runtime" / "orphan" / "supervisor.pid").read_text())
+    os.kill(sup, signal.SIGKILL)  # e.g. the OOM killer
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and ctl.status("orphan")["state"] != "crashed":
+        time.sleep(0.05)
+    st = ctl.status("orphan")
+    assert st["state"] == "crashed"
+    assert st["detail"] == "supervisor gone; server pid %d runs unsupervised (stop it)" % pid
+    assert os.path.exists("/proc/%d" % pid)
+    ctl.ok("stop", "orphan")
+    assert not os.path.exists("/proc/%d" % pid) or "State:\tZ" in open("/proc/%d/status" % pid).read()
+    st = ctl.status("orphan")
+    assert st["state"] == "stopped" and st["mounted"] is False
+
+
+def test_server_gets_sourcetv_port_and_no_srcds_restarts(installed, tmp_path):
+    ctl = installed
+    ctl.initialize("tv", "port: %d\n" % (ctl.port_min + 4), tmp_path)
+    ctl.ok("start", "tv")
+    ctl.wait_state("tv", "running")
+    launch = json.loads((ctl.state / "instances" / "tv" / "launch.json").read_text())
+    argv = launch["argv"]
+    assert argv[argv.index("+tv_port") + 1] == str(ctl.port_min + 5)
+    assert "-norestart" in argv
+    assert launch["cwd"] == str(ctl.state / "runtime" / "tv" / "merged")

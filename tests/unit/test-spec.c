@@ -47,10 +47,11 @@ static void test_full_spec(void **state) {
         char **argv = NULL;
         assert_int_equal(spec_launch_argv(&s, "/x/srcds_run", &argv), 0);
         const char *want[] = { "/x/srcds_run", "-game", "left4dead2", "-port", "27015", "+map", "c2m1_highway",
-                               "-maxplayers", "4", "-tickrate", "100", "-nohltv", NULL };
+                               "-maxplayers", "4", "-tickrate", "100", "+tv_port", "27016", "-norestart",
+                               "-nohltv", NULL };
         for (size_t i = 0; want[i]; i++)
                 assert_string_equal(argv[i], want[i]);
-        assert_null(argv[12]);
+        assert_null(argv[15]);
         for (char **p = argv; *p; p++)
                 free(*p);
         free(argv);
@@ -95,6 +96,15 @@ static void test_errors(void **state) {
                 { "cvars:\n  rcon_password: x\n", "spec.yaml:2: 'cvars': set 'rcon_password' with the top-level" },
                 { "cvars:\n  'bad name': 1\n", "'cvars': 'bad name' is not a valid cvar name" },
                 { "args: ['-port', '1']\n", "'args': '-port' is set by left4me" },
+                /* srcds_run re-splits "$*": one entry must stay one argument. */
+                { "args: ['-x -binary ./evil']\n", "'args': '-x -binary ./evil' is empty or contains a space" },
+                { "args: ['*']\n", "'args': '*' is empty or contains a space" },
+                { "args: ['-binary', './evil']\n", "'args': '-binary' is set by left4me" },
+                { "args: ['-gdb']\n", "'args': '-gdb' is set by left4me" },
+                { "args: ['-norestart']\n", "'args': '-norestart' is set by left4me" },
+                { "map: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
+                  "brackets are nested more than 32 deep" },
+                { "server_cfg: \"a\\rb\"\n", "'server_cfg': a line contains a control character" },
                 { "rcon_password: 'a b'\n", "'rcon_password' must not contain spaces" },
                 { "map: 'c1m1;quit'\n", "'map': 'c1m1;quit' is not a map name" },
         };
