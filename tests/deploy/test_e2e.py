@@ -164,6 +164,21 @@ class Container:
                     pass
 
 
+def _nspawn_roots():
+    """The -D directories of the systemd-nspawn processes running now."""
+    roots = []
+    for p in pathlib.Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = p.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"systemd-nspawn") and b"-D" in argv:
+            i = argv.index(b"-D")
+            if i + 1 < len(argv):
+                roots.append(argv[i + 1].decode(errors="replace"))
+    return roots
+
+
 def stable_main_pid(ct, name):
     """The server unit's main PID once it is the init itself: right after a
     start, systemd 257 may briefly report PrivatePIDs' intermediate process."""
@@ -200,7 +215,11 @@ def ct(tmp_path_factory):
 
     t0 = time.monotonic()
     # Trees of earlier runs that died without cleaning up (their pid is gone).
-    for old in pathlib.Path("/var/tmp").glob("left4me-e2e-*"):
+    for old in [*pathlib.Path("/var/tmp").glob("left4me-e2e-*"), pathlib.Path("/var/tmp/left4me-e2e")]:
+        if old.name == "left4me-e2e":  # the shared dir of earlier versions of this test
+            if old.exists() and not any(p.endswith("/left4me-e2e/root") for p in _nspawn_roots()):
+                subprocess.run(["rm", "-rf", "--one-file-system", str(old)], check=False)
+            continue
         pid = old.name.rsplit("-", 1)[-1]
         if pid.isdigit() and not os.path.exists("/proc/" + pid):
             subprocess.run(["rm", "-rf", "--one-file-system", str(old)], check=False)
@@ -261,7 +280,7 @@ def ct(tmp_path_factory):
         timed("poweroff", t0)
         # The run's tree is ~1 GB: gone unless asked to keep it for debugging.
         if not os.environ.get("LEFT4ME_E2E_KEEP"):
-            subprocess.run(["rm", "-rf", "--one-file-system", str(run_root)], check=False)
+            subprocess.run(["rm", "-rf", "--one-file-system", str(WORK)], check=False)
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "e2e-timings.json").write_text(json.dumps(TIMES, indent=1, sort_keys=True) + "\n")
         print("e2e timings:", json.dumps(TIMES, sort_keys=True))
