@@ -251,3 +251,72 @@ def test_gamedig_split_rules(make_fake, order):
     assert "rcon_password" not in rules
     assert rules["fake_rule_119"] == "value number 119"
     assert len([k for k in rules if k.startswith("fake_rule_")]) == 120
+
+
+# ---- RCON at the byte level (what no client library shows) ----
+
+def rcon_packet(rid, ptype, body=b""):
+    payload = body + b"\0\0"
+    return struct.pack("<iii", 8 + len(payload), rid, ptype) + payload
+
+
+class RawRcon:
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def packet(self):
+        """(id, type, payload after the type) or None at EOF."""
+        while True:
+            if len(self.buf) >= 4:
+                (size,) = struct.unpack_from("<i", self.buf)
+                if len(self.buf) >= 4 + size:
+                    rid, ptype = struct.unpack_from("<ii", self.buf, 4)
+                    payload = self.buf[12:4 + size]
+                    self.buf = self.buf[4 + size:]
+                    return rid, ptype, payload
+            chunk = self.s.recv(65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+
+
+def test_fake_rcon_wire_behaviour(make_fake):
+    f = make_fake()
+    f.wait_line("Server is hibernating")
+    c = RawRcon(f.port)
+    # A command before auth: AUTH_RESPONSE with id -1, not run.
+    c.send(rcon_packet(5, 2, b"echo early"))
+    assert c.packet() == (-1, 2, b"\0\0")
+    # Auth: the empty RESPONSE_VALUE first, then AUTH_RESPONSE with our id,
+    # in one segment.
+    c.send(rcon_packet(7, 3, PASSWORD.encode()))
+    assert c.packet() == (7, 0, b"\0\0")
+    assert c.packet() == (7, 2, b"\0\0")
+    # A long response, then the mirror of our empty packet and its trailer.
+    c.send(rcon_packet(8, 2, b"fake_bytes 20000") + rcon_packet(9, 0))
+    bodies = []
+    while True:
+        rid, ptype, payload = c.packet()
+        if rid == 9:
+            break
+        assert (rid, ptype) == (8, 0) and payload.endswith(b"\0\0")
+        bodies.append(payload[:-2])
+    assert payload == b"\0\0"  # the mirror: empty
+    assert c.packet() == (9, 0, b"\0\1\0\0")  # the trailer
+    sizes = [len(b) for b in bodies]
+    assert max(sizes) <= 4095 and 4095 in sizes
+    assert any(s < 4095 for s in sizes[:-1])  # a short packet that is not the last
+    alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789\n"
+    assert b"".join(bodies) == (alphabet * 600)[:20000]
+    # A command longer than the console accepts: an empty answer, not run.
+    c.send(rcon_packet(10, 2, b"echo " + b"x" * 600))
+    assert c.packet() == (10, 0, b"\0\0")
+    f.wait_line("overflows the tokenizer buffer")
+    # A size field below 10 closes the connection.
+    c.send(struct.pack("<iii", 9, 11, 2) + b"\0")
+    assert c.packet() is None
+    f.wait_line("RCON: bad packet size 9")
