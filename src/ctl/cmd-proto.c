@@ -71,9 +71,47 @@ static int rcon_open(const HostConfig *c, const char *name, RconClient **ret, Er
  * not after every command: a script piping many commands gets one write
  * per batch, a person at the prompt still sees every answer at once. */
 static void print_output(const char *out, size_t len) {
-        fwrite(out, 1, len, stdout);
+        /* Console text carries player names, which anyone can choose: on a
+         * terminal, control characters other than newline and tab are shown
+         * escaped so that they cannot drive the terminal. Pipes get the
+         * bytes as they came. */
+        static int tty = -1;
+        if (tty < 0)
+                tty = isatty(STDOUT_FILENO);
+        if (!tty)
+                fwrite(out, 1, len, stdout);
+        else
+                for (size_t i = 0; i < len; i++) {
+                        unsigned char ch = (unsigned char) out[i];
+                        if ((ch < 0x20 && ch != '\n' && ch != '\t') || ch == 0x7f)
+                                printf("\\x%02x", ch);
+                        else
+                                putchar(ch);
+                }
         if (len && out[len - 1] != '\n')
                 fputc('\n', stdout);
+}
+
+/* Text from the server for a human-readable table: control characters are
+ * escaped (\xNN), always. Returns s itself when it is clean, else one of a
+ * few rotating static buffers (cut at about 1 KiB). */
+static const char *shown(const char *s) {
+        static char ring[8][1024];
+        static unsigned next;
+        if (!s)
+                return "-";
+        if (!has_control_chars(s))
+                return s;
+        char *b = ring[next++ % ELEMENTSOF(ring)];
+        size_t o = 0;
+        for (const unsigned char *p = (const unsigned char *) s; *p && o + 5 < sizeof(ring[0]); p++) {
+                if (*p < 0x20 || *p == 0x7f)
+                        o += (size_t) snprintf(b + o, 5, "\\x%02x", *p);
+                else
+                        b[o++] = (char) *p;
+        }
+        b[o] = 0;
+        return b;
 }
 
 /* Reads lines from an fd with a fixed buffer: a line longer than
@@ -362,20 +400,21 @@ static int run_query(const HostConfig *c, int argc, char **argv) {
         } else {
                 printf("name:        %s\nmap:         %s\nplayers:     %u/%u (%u bots)\ngame:        %s (%s, app %u)\n"
                        "version:     %s\nvac:         %s\npassword:    %s\n",
-                       info.name, info.map, info.players, info.max_players, info.bots, info.game, info.folder,
-                       info.appid, info.version, info.vac ? "yes" : "no", info.visibility ? "yes" : "no");
+                       shown(info.name), shown(info.map), info.players, info.max_players, info.bots, shown(info.game),
+                       shown(info.folder), info.appid, shown(info.version), info.vac ? "yes" : "no",
+                       info.visibility ? "yes" : "no");
                 if (info.keywords)
-                        printf("keywords:    %s\n", info.keywords);
+                        printf("keywords:    %s\n", shown(info.keywords));
                 if (want_players) {
                         printf("\n%-32s %6s %9s\n", "NAME", "SCORE", "CONNECTED");
                         for (size_t i = 0; i < ps.n; i++)
-                                printf("%-32s %6d %8.0fs\n", ps.v[i].name, ps.v[i].score,
+                                printf("%-32s %6d %8.0fs\n", shown(ps.v[i].name), ps.v[i].score,
                                        finite_or_zero(ps.v[i].duration));
                 }
                 if (want_rules) {
                         putchar('\n');
                         for (size_t i = 0; i < rs.n; i++)
-                                printf("%s = %s\n", rs.v[i].name, rs.v[i].value);
+                                printf("%s = %s\n", shown(rs.v[i].name), shown(rs.v[i].value));
                 }
         }
         a2s_info_done(&info);
@@ -454,11 +493,11 @@ static int run_players(const HostConfig *c, int argc, char **argv) {
                         if (p->steamid64)
                                 snprintf(s64, sizeof(s64), "%llu", (unsigned long long) p->steamid64);
                         if (p->bot)
-                                printf("%-6d %-32s %-17s %-19s %9s %5s %s\n", p->userid, p->name, "-", "BOT", "-", "-",
-                                       p->state ? p->state : "-");
+                                printf("%-6d %-32s %-17s %-19s %9s %5s %s\n", p->userid, shown(p->name), "-", "BOT", "-", "-",
+                                       shown(p->state));
                         else
-                                printf("%-6d %-32s %-17s %-19s %8us %5d %s\n", p->userid, p->name, s64, p->uniqueid,
-                                       p->connected, p->ping, p->state);
+                                printf("%-6d %-32s %-17s %-19s %8us %5d %s\n", p->userid, shown(p->name), s64, shown(p->uniqueid),
+                                       p->connected, p->ping, shown(p->state));
                 }
         }
         status_done(&st);

@@ -180,3 +180,32 @@ def test_usage_errors(ctl):
         assert p.stderr.startswith("error: ")
     p = ctl.fail("rcon", "nosuch", "status")
     assert "nosuch" in p.stderr
+
+
+def test_players_hostile_names(installed, tmp_path):
+    """Names are chosen by players: quotes, UTF-8 and control characters
+    come through JSON intact and never reach the terminal raw."""
+    ctl = installed
+    port = ctl.port_min + 8
+    ctl.initialize("beta", "port: %d\nrcon_password: pw\n" % port, tmp_path)
+    roster = [
+        {"userid": 2, "name": 'a "quoted" \x1b[31mred', "steamid": "STEAM_1:1:7", "connected": 5, "ping": 1,
+         "state": "active", "adr": "127.0.0.1:1"},
+        {"userid": 3, "name": '" STEAM_1:0:1 00:01 1 0 active 1 x "', "steamid": "STEAM_1:0:9", "connected": 7200,
+         "ping": 2, "state": "active", "adr": None},
+        {"userid": 9, "name": "Bot \u00fc", "steamid": None, "state": "active"},
+    ]
+    ctl.ok("start", "beta", env={"FAKE_SRCDS_PLAYERS": json.dumps(roster)})
+    ctl.wait_state("beta", "running")
+    ctl.wait_log("beta", "Server is hibernating")
+    j = json.loads(ctl.ok("players", "beta", "--json").stdout)
+    names = [p["name"] for p in j["players"]]
+    if names == ['Ellis "the" Mechanic', "Zo\u00eb \U0001F3AE #1", "Pending Player", "Smoker", "Coach"]:
+        pytest.skip("the backend does not pass l4d2ctl's environment to the server")
+    assert names == [roster[0]["name"], roster[1]["name"], "Bot \u00fc"]
+    assert j["players"][0]["steamid64"] == str(76561197960265728 + 2 * 7 + 1)
+    # The forged fields inside the second name do not move its real ones.
+    assert j["players"][1]["steamid64"] == str(76561197960265728 + 18)
+    assert j["players"][1]["connected"] == 7200 and j["players"][1]["adr"] is None
+    human = ctl.ok("players", "beta").stdout
+    assert "\x1b" not in human and "\\x1b[31mred" in human
