@@ -1,4 +1,6 @@
 #include <fcntl.h>
+#include <grp.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
@@ -10,10 +12,74 @@
 
 extern char **environ;
 
+/* fork + exec for what posix_spawn cannot do (changing user). Only
+ * async-signal-safe calls in the child; an exec failure comes back through a
+ * close-on-exec pipe as an errno, like posix_spawn reports it. */
+static int spawn_as_user(char *const argv[], const SpawnOptions *o, pid_t *ret_pid) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return negative_errno();
+        char *const *envp = o->envp ? o->envp : environ;
+        pid_t pid = fork();
+        if (pid < 0) {
+                int r = negative_errno();
+                close(p[0]);
+                close(p[1]);
+                return r;
+        }
+        if (pid == 0) {
+                int e = 0;
+                sigset_t none;
+                sigemptyset(&none);
+                for (int sig = 1; sig < NSIG; sig++)
+                        signal(sig, SIG_DFL);
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                if (o->new_session && setsid() < 0)
+                        e = errno;
+                if (!e && o->stdin_fd >= 0 && dup2(o->stdin_fd, 0) < 0)
+                        e = errno;
+                if (!e && o->stdout_fd >= 0 && dup2(o->stdout_fd, 1) < 0)
+                        e = errno;
+                if (!e && o->stderr_fd >= 0 && dup2(o->stderr_fd, 2) < 0)
+                        e = errno;
+                /* chdir while still privileged: the server may not be able to
+                 * traverse the path to its tree, only the tree itself. */
+                if (!e && o->cwd && chdir(o->cwd) < 0)
+                        e = errno;
+                if (!e && (setgroups(0, NULL) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
+                           setresuid(o->uid, o->uid, o->uid) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0))
+                        e = errno;
+                if (!e) {
+                        if (o->search_path)
+                                execvpe(argv[0], argv, envp);
+                        else
+                                execve(argv[0], argv, envp);
+                        e = errno;
+                }
+                (void) !write(p[1], &e, sizeof e);
+                _exit(127);
+        }
+        close(p[1]);
+        int e = 0;
+        ssize_t n;
+        do
+                n = read(p[0], &e, sizeof e);
+        while (n < 0 && errno == EINTR);
+        close(p[0]);
+        if (n == sizeof e && e != 0) {
+                waitpid(pid, NULL, 0);
+                return -e;
+        }
+        *ret_pid = pid;
+        return 0;
+}
+
 int spawn(char *const argv[], const SpawnOptions *o, pid_t *ret_pid) {
         static const SpawnOptions defaults = SPAWN_OPTIONS_INIT;
         if (!o)
                 o = &defaults;
+        if (o->set_user)
+                return o->extra_fd >= 0 ? -EINVAL : spawn_as_user(argv, o, ret_pid);
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
         posix_spawn_file_actions_init(&fa);

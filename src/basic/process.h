@@ -13,6 +13,11 @@ typedef struct SpawnOptions {
         int stderr_fd;        /* -1: inherit */
         int extra_fd;         /* -1: none; otherwise dup'ed to 3 (CLOEXEC cleared) */
         bool new_session;     /* setsid(): own session and process group */
+        bool set_user;        /* run as uid/gid (no supplementary groups, no new
+                               * privileges); cwd is entered before the switch;
+                               * extra_fd is not supported with it */
+        uid_t uid;
+        gid_t gid;
         bool search_path;     /* look argv[0] up in PATH */
 } SpawnOptions;
 

@@ -399,6 +399,7 @@ const Backend backend_supervisor = {
 /* ---- the supervisor process ---- */
 
 typedef struct Sup {
+        const HostConfig *config;
         int rt;         /* runtime dir */
         int log;        /* console.log, O_APPEND */
         int sigfd;
@@ -475,6 +476,9 @@ static int sup_run_once(Sup *s, char **argv, const char *cwd, int *notify_fd, in
         o.stdin_fd = devnull;
         o.stdout_fd = o.stderr_fd = p[1];
         o.new_session = true;
+        o.set_user = s->config->drop_user;
+        o.uid = s->config->server_uid;
+        o.gid = s->config->server_gid;
         pid_t pid;
         int r = spawn(argv, &o, &pid);
         close(p[1]);
@@ -559,7 +563,7 @@ static int sup_sleep(Sup *s, int ms) {
 int supervisor_main(const HostConfig *c, const char *name, int notify_fd) {
         Error err = { 0 };
         int r;
-        Sup s = { .rt = -1, .log = -1, .sigfd = -1 };
+        Sup s = { .config = c, .rt = -1, .log = -1, .sigfd = -1 };
 #define FAIL(...)                                                                    \
         do {                                                                         \
                 if (notify_fd >= 0) {                                                \

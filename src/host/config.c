@@ -1,4 +1,5 @@
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,23 @@ int config_load(HostConfig *c, const char *state_dir_flag, Error *err) {
                         c->overlay_helper = strdup(LEFT4ME_LIBEXECDIR "/left4me-overlay");
                 if (!c->overlay_helper)
                         return -ENOMEM;
+        }
+
+        if (geteuid() == 0) {
+                _cleanup_free_ char *user = NULL;
+                r = setting(c, "LEFT4ME_SERVER_USER", &user);
+                if (r < 0)
+                        return r;
+                if (r == 0 && !(user = strdup(getpwnam("left4me") ? "left4me" : "nobody")))
+                        return -ENOMEM;
+                struct passwd *pw = getpwnam(user);
+                if (!pw)
+                        return error_set(err, -ENOENT, "LEFT4ME_SERVER_USER='%s': no such user", user);
+                if (pw->pw_uid != 0) {
+                        c->drop_user = true;
+                        c->server_uid = pw->pw_uid;
+                        c->server_gid = pw->pw_gid;
+                }
         }
 
         _cleanup_free_ char *backend = NULL;

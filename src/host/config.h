@@ -3,6 +3,8 @@
  * (LEFT4ME_*) and <config>/host.env, in that order of precedence. */
 #pragma once
 
+#include <sys/types.h>
+
 #include "error.h"
 
 typedef enum BackendKind {
@@ -19,6 +21,13 @@ typedef struct HostConfig {
         char *overlay_helper; /* LEFT4ME_OVERLAY_HELPER, else beside l4d2ctl, else libexec */
         char *self_exe;       /* this l4d2ctl, for the supervisor to re-exec */
         BackendKind backend;  /* resolved: never BACKEND_AUTO after config_load */
+        /* Supervisor backend, l4d2ctl running as root: the user the game
+         * server runs as (LEFT4ME_SERVER_USER, else left4me if it exists,
+         * else nobody). An internet-facing game server never runs as root
+         * unless LEFT4ME_SERVER_USER=root says so. */
+        bool drop_user;
+        uid_t server_uid;
+        gid_t server_gid;
 } HostConfig;
 
 /* state_dir_flag may be NULL (then LEFT4ME_STATE_DIR, then the default). */

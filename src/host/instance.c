@@ -358,12 +358,29 @@ static int write_runtime_files(const HostConfig *c, const char *name, const Spec
         if (r < 0)
                 return error_set(err, r, "instance '%s': cannot stage server.cfg: %s", name, strerror(-r));
 
+        /* Running the server as another user (root l4d2ctl, supervisor
+         * backend): its upper layer, the folders made for server.cfg and
+         * server.cfg itself (it holds the RCON password: 0640) become its own.
+         * Every fd here was opened beneath the state dir without symlinks. */
+        if (c->drop_user) {
+                _cleanup_close_ int l4d2 = path_open_beneath(upper, "left4dead2", O_PATH | O_DIRECTORY, 0,
+                                                             PATH_NO_SYMLINKS);
+                if (fchownat(upper, "", c->server_uid, c->server_gid, AT_EMPTY_PATH) < 0 || l4d2 < 0 ||
+                    fchownat(l4d2, "", c->server_uid, c->server_gid, AT_EMPTY_PATH) < 0 ||
+                    fchownat(cfg, "", c->server_uid, c->server_gid, AT_EMPTY_PATH) < 0 ||
+                    fchownat(cfg, "server.cfg", c->server_uid, c->server_gid, AT_SYMLINK_NOFOLLOW) < 0)
+                        return error_set(err, negative_errno(), "instance '%s': cannot hand the upper layer to uid %u: %m",
+                                         name, (unsigned) c->server_uid);
+        }
+
         /* The server's command line, shared by both backends (l4d2ctl run). */
-        _cleanup_free_ char *merged = NULL, *srcds = NULL;
-        if (asprintf(&merged, "%s/merged", rt) < 0 || asprintf(&srcds, "%s/srcds_run", merged) < 0)
+        /* Relative to cwd (the merged tree), which the server enters while
+         * still privileged: it needs no access to the path leading there. */
+        _cleanup_free_ char *merged = NULL;
+        if (asprintf(&merged, "%s/merged", rt) < 0)
                 return -ENOMEM;
         _cleanup_strv_ char **argv = NULL;
-        if ((r = spec_launch_argv(s, srcds, &argv)) < 0)
+        if ((r = spec_launch_argv(s, "./srcds_run", &argv)) < 0)
                 return r;
         json_t *a = json_array();
         for (char **p = argv; a && *p; p++)

@@ -24,6 +24,9 @@ function freePort() {
 
 export async function startPanel() {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "left4me-browser-"));
+  // l4d2ctl runs the game servers as an unprivileged user (nobody here),
+  // which must be able to reach its tree below the state dir.
+  fs.chmodSync(tmp, 0o711);
   const state = path.join(tmp, "state"), etc = path.join(tmp, "etc");
   fs.mkdirSync(state);
   fs.mkdirSync(etc);

@@ -131,6 +131,18 @@ class Ctl:
 _port_block = [28000]
 
 
+@pytest.fixture(autouse=True)
+def traversable_tmp(tmp_path):
+    """l4d2ctl, running as root, runs game servers as an unprivileged user
+    (nobody here), which must be able to reach its tree below the state dir:
+    pytest makes its temporary dirs 0700, so open them for traversal (o+x,
+    not reading) up to /tmp."""
+    p = tmp_path
+    while str(p).startswith("/tmp/") and p != p.parent:
+        os.chmod(p, os.stat(p).st_mode | 0o011)
+        p = p.parent
+
+
 @pytest.fixture
 def ctl(tmp_path):
     # A fresh block of ports per test: a server that is slow to release its

@@ -279,3 +279,26 @@ def test_server_gets_sourcetv_port_and_no_srcds_restarts(installed, tmp_path):
     assert argv[argv.index("+tv_port") + 1] == str(ctl.port_min + 5)
     assert "-norestart" in argv
     assert launch["cwd"] == str(ctl.state / "runtime" / "tv" / "merged")
+
+
+def test_root_runs_the_server_as_an_unprivileged_user(installed, tmp_path):
+    # l4d2ctl runs as root here; the internet-facing server must not.
+    ctl = installed
+    ctl.initialize("unpriv", "", tmp_path)
+    ctl.ok("start", "unpriv")
+    pid = ctl.wait_state("unpriv", "running")["pid"]
+    status = open("/proc/%d/status" % pid).read()
+    uid_line = [l for l in status.splitlines() if l.startswith("Uid:")][0].split()
+    assert uid_line[1:] == ["65534"] * 4  # nobody: real, effective, saved, fs
+    assert [l for l in status.splitlines() if l.startswith("Groups:")][0].split() == ["Groups:"]
+    assert [l for l in status.splitlines() if l.startswith("NoNewPrivs:")][0].split()[1] == "1"
+    upper = ctl.state / "runtime" / "unpriv" / "upper"
+    assert os.stat(upper).st_uid == 65534
+    cfg = upper / "left4dead2" / "cfg" / "server.cfg"
+    assert os.stat(cfg).st_uid == 65534 and os.stat(cfg).st_mode & 0o777 == 0o640
+    # It cannot read the spec (with its password) or write the installation.
+    assert os.stat(ctl.state / "instances" / "unpriv").st_mode & 0o007 == 0
+    ctl.ok("stop", "unpriv")
+    # LEFT4ME_SERVER_USER names the user; an unknown one is one clear error.
+    p = ctl.fail("start", "unpriv", env={"LEFT4ME_SERVER_USER": "no-such-user"})
+    assert "LEFT4ME_SERVER_USER='no-such-user': no such user" in p.stderr
