@@ -522,6 +522,20 @@ def test_stop_is_fast_despite_private_pids(ct, game):
     assert log.count("SIGTERM") >= cycles + 1, log[-2000:]
 
 
+def test_private_pids_without_an_init_would_hang_the_stop(ct):
+    """The reason for the init: a main process without a SIGTERM handler is
+    PID 1 of its namespace under PrivatePIDs, ignores SIGTERM, and the stop
+    waits for TimeoutStopSec (3 s here) and then SIGKILLs."""
+    ct.run("systemd-run", "--unit=left4me-e2e-noinit", "-p", "PrivatePIDs=yes", "-p", "TimeoutStopSec=3",
+           "/usr/bin/python3", "-c", "import time; time.sleep(600)")
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    ct.run("systemctl", "stop", "left4me-e2e-noinit.service")
+    took = time.monotonic() - t0
+    TIMES["stop_without_init_seconds"] = round(took, 2)
+    assert took >= 2.5, "SIGTERM was not ignored (%.1f s): the comparison means nothing" % took
+
+
 def test_build_sandbox_writes_only_its_output(ct, game):
     """An overlay build as the panel runs it: the script in builds/<overlay>/,
     `left4me-build@<overlay>.service` started by the service user (polkit),
