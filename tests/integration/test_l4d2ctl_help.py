@@ -6,7 +6,8 @@ import subprocess
 
 from conftest import BUILD, L4D2CTL, ROOT
 
-COMMANDS = ["install", "initialize", "start", "stop", "restart", "delete", "status", "list", "logs"]
+COMMANDS = ["install", "initialize", "start", "stop", "restart", "delete", "status", "list", "logs", "rcon", "query",
+            "players"]
 
 
 def run(*args):
