@@ -81,6 +81,13 @@ def copy_source(dest):
                 raise
 
 
+def cgroup_hierarchies():
+    """Where the container's cgroup goes: the name=systemd and unified
+    hierarchies on these hybrid hosts; the root on a pure cgroup v2 host."""
+    hybrid = [h for h in ("systemd", "unified") if os.path.isdir("/sys/fs/cgroup/" + h)]
+    return hybrid or ["."]
+
+
 class Container:
     def __init__(self, root):
         self.root = pathlib.Path(root)
@@ -88,7 +95,7 @@ class Container:
         self.init = None
 
     def boot(self, share):
-        for h in ("systemd", "unified"):
+        for h in cgroup_hierarchies():
             os.makedirs("/sys/fs/cgroup/%s/%s" % (h, CG), exist_ok=True)
         env = dict(os.environ, SYSTEMD_SECCOMP="0", SYSTEMD_NSPAWN_UNIFIED_HIERARCHY="1")
         log = open(str(self.root) + ".boot.log", "w")
@@ -96,7 +103,7 @@ class Container:
         def own_cgroup():
             # Our own cgroup on both hierarchies of this hybrid host, so
             # nspawn's cgroups do not land in the root cgroup.
-            for h in ("systemd", "unified"):
+            for h in cgroup_hierarchies():
                 with open("/sys/fs/cgroup/%s/%s/cgroup.procs" % (h, CG), "w") as f:
                     f.write(str(os.getpid()))
             os.setsid()
@@ -153,10 +160,10 @@ class Container:
         try:
             self.nspawn.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            with open("/sys/fs/cgroup/unified/%s/cgroup.kill" % CG, "w") as f:
+            with open("/sys/fs/cgroup/%s/%s/cgroup.kill" % (cgroup_hierarchies()[-1], CG), "w") as f:
                 f.write("1")
             self.nspawn.wait(timeout=30)
-        for h in ("systemd", "unified"):
+        for h in cgroup_hierarchies():
             for d in sorted(pathlib.Path("/sys/fs/cgroup/%s/%s" % (h, CG)).glob("**/"), key=lambda p: -len(p.parts)):
                 try:
                     os.rmdir(d)
