@@ -53,3 +53,16 @@ def test_example_spec_initializes(ctl):
     st = ctl.status("example")
     assert st["ports"]["game"] == 27015 and st["map"] == "c2m1_highway"
     assert st["overlays"] == ["sourcemod", "custom-maps"]
+
+
+def test_panel_man_page_renders_and_matches_the_commands():
+    page = ROOT / "man" / "left4me.8"
+    p = subprocess.run(["groff", "-man", "-ww", "-z", str(page)], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    helptext = subprocess.run([str(BUILD / "src" / "web" / "left4me"), "--help"], capture_output=True,
+                              text=True).stdout + subprocess.run([str(BUILD / "src" / "web" / "left4me"), "--help"],
+                                                                 capture_output=True, text=True).stderr
+    page_text = page.read_text()
+    for cmd in ("admin create", "admin passwd", "admin list", "admin disable", "admin enable", "db migrate"):
+        assert cmd in helptext, cmd
+        assert cmd.replace(" ", " ") in page_text.replace("\\fR", "").replace("\\fB", "").replace(".B ", ""), cmd
