@@ -59,10 +59,10 @@ def test_panel_man_page_renders_and_matches_the_commands():
     page = ROOT / "man" / "left4me.8"
     p = subprocess.run(["groff", "-man", "-ww", "-z", str(page)], capture_output=True, text=True)
     assert p.returncode == 0 and p.stderr == "", p.stderr
-    helptext = subprocess.run([str(BUILD / "src" / "web" / "left4me"), "--help"], capture_output=True,
-                              text=True).stdout + subprocess.run([str(BUILD / "src" / "web" / "left4me"), "--help"],
-                                                                 capture_output=True, text=True).stderr
-    page_text = page.read_text()
+    h = subprocess.run([str(BUILD / "src" / "web" / "left4me"), "--help"], capture_output=True, text=True)
+    helptext = h.stdout + h.stderr
+    # The page's words without roff's font escapes and macros.
+    page_text = page.read_text().replace("\\fR", "").replace("\\fB", "").replace(".B ", "")
     for cmd in ("admin create", "admin passwd", "admin list", "admin disable", "admin enable", "db migrate"):
         assert cmd in helptext, cmd
-        assert cmd.replace(" ", " ") in page_text.replace("\\fR", "").replace("\\fB", "").replace(".B ", ""), cmd
+        assert cmd in page_text, cmd
