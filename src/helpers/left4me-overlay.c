@@ -95,7 +95,7 @@ static int do_mount(int state, const char *name) {
 
         int fds[MAX_OVERLAYS + 1];
         size_t n = 0;
-        Buf opts = BUF_INIT(3500);
+        _cleanup_buf_ Buf opts = BUF_INIT(3500);
         int r = buf_puts(&opts, "lowerdir=");
         char *save = NULL;
         for (char *line = list ? strtok_r(list, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
@@ -123,7 +123,6 @@ static int do_mount(int state, const char *name) {
                 return die("instance '%s': overlay options too long", name);
         if (mount("overlay", target, "overlay", MS_NOSUID | MS_NODEV, opts.data) < 0)
                 return die("instance '%s': mounting its overlay failed: %s", name, strerror(errno));
-        buf_free(&opts);
         return 0;
 }
 
