@@ -532,13 +532,31 @@ def test_stop_is_fast_despite_private_pids(ct, game):
 def test_private_pids_without_an_init_would_hang_the_stop(ct):
     """The reason for the init: a main process without a SIGTERM handler is
     PID 1 of its namespace under PrivatePIDs, ignores SIGTERM, and the stop
-    waits for TimeoutStopSec (3 s here) and then SIGKILLs."""
-    ct.run("systemd-run", "--unit=left4me-e2e-noinit", "-p", "PrivatePIDs=yes", "-p", "TimeoutStopSec=3",
-           "/usr/bin/python3", "-c", "import time; time.sleep(600)")
-    time.sleep(0.5)
-    t0 = time.monotonic()
-    ct.run("systemctl", "stop", "left4me-e2e-noinit.service")
-    took = time.monotonic() - t0
+    waits for TimeoutStopSec (3 s here) and then SIGKILLs. (When systemd 257
+    loses the parent link to the main process -- "not our child" -- it instead
+    SIGKILLs at once and may even leave the process running; such a try is
+    not a measurement and is repeated.)"""
+    for attempt in range(4):
+        unit = "left4me-e2e-noinit%d.service" % attempt
+        ct.run("systemd-run", "--unit=" + unit, "-p", "PrivatePIDs=yes", "-p", "TimeoutStopSec=3",
+               "/usr/bin/python3", "-c", "import time; time.sleep(600)")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            pid = ct.show(unit, "MainPID")
+            if pid != "0" and ct.run("cat", "/proc/%s/comm" % pid, check=False).stdout.strip() == "python3":
+                break
+            time.sleep(0.1)
+        time.sleep(0.3)
+        alien = "not our child" in ct.run("journalctl", "-u", unit, "-o", "cat", "--no-pager").stdout
+        t0 = time.monotonic()
+        ct.run("systemctl", "stop", unit)
+        took = time.monotonic() - t0
+        ct.run("systemctl", "kill", "-s", "KILL", unit, check=False)
+        if not alien:
+            break
+        TIMES["stop_without_init_alien_tries"] = attempt + 1
+    else:
+        pytest.skip("systemd lost the parent link to the main process in every try")
     TIMES["stop_without_init_seconds"] = round(took, 2)
     assert took >= 2.5, "SIGTERM was not ignored (%.1f s): the comparison means nothing" % took
 
