@@ -45,7 +45,8 @@ void page_login_submit(Req *r) {
                            "Enter your username (at most 32 characters) and password.");
                 return;
         }
-        long wait = throttle_check(r->db, username, r->ip);
+        int64_t ip_row = 0;
+        long wait = throttle_begin(r->db, username, r->ip, &ip_row);
         if (wait > 0) {
                 char msg[160];
                 snprintf(msg, sizeof msg, "Too many failed logins. Try again in %ld minute%s.", (wait + 59) / 60,
@@ -57,12 +58,11 @@ void page_login_submit(Req *r) {
         User u;
         int k = account_verify(r->db, username, password, &u);
         if (k <= 0) {
-                throttle_fail(r->db, username, r->ip);
                 r->status = 401;
                 login_form(r, username, "Wrong username or password, or the account is disabled.");
                 return;
         }
-        throttle_clear(r->db, username);
+        throttle_success(r->db, username, ip_row);
         if (r->authed)
                 session_end(r);
         if (session_create(r, &u) < 0) {

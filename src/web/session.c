@@ -135,26 +135,37 @@ static void key_for(char *buf, size_t size, const char *kind, const char *v) {
                         *p = (char) (*p - 'A' + 'a');
 }
 
-long throttle_check(sqlite3 *db, const char *username, const char *ip) {
-        char ku[80], ki[80];
-        key_for(ku, sizeof ku, "u", username);
-        key_for(ki, sizeof ki, "ip", ip);
-        long a = window_wait(db, ku, THROTTLE_USER_MAX), b = window_wait(db, ki, THROTTLE_IP_MAX);
-        return a > b ? a : b;
+static int add_failure(sqlite3 *db, const char *key, int64_t *ret_row) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(db, "INSERT INTO login_failures (key, at) VALUES (?, ?)", &s) < 0)
+                return -EIO;
+        db_bind_text(s, 1, key);
+        sqlite3_bind_int64(s, 2, now_sec());
+        if (db_step_done(s) < 0)
+                return -EIO;
+        if (ret_row)
+                *ret_row = sqlite3_last_insert_rowid(db);
+        return 0;
 }
 
-void throttle_fail(sqlite3 *db, const char *username, const char *ip) {
+long throttle_begin(sqlite3 *db, const char *username, const char *ip, int64_t *ret_ip_row) {
         char ku[80], ki[80];
         key_for(ku, sizeof ku, "u", username);
         key_for(ki, sizeof ki, "ip", ip);
-        const char *keys[] = { ku, ki };
-        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
-                _cleanup_stmt_ sqlite3_stmt *s = NULL;
-                if (db_prepare(db, "INSERT INTO login_failures (key, at) VALUES (?, ?)", &s) < 0)
-                        return;
-                db_bind_text(s, 1, keys[i]);
-                sqlite3_bind_int64(s, 2, now_sec());
-                (void) db_step_done(s);
+        /* The check and the failure it counts in advance are one write
+         * transaction: guesses sent in parallel cannot all pass the check
+         * before the first of them is counted. */
+        if (db_begin(db) < 0)
+                return THROTTLE_WINDOW;
+        long a = window_wait(db, ku, THROTTLE_USER_MAX), b = window_wait(db, ki, THROTTLE_IP_MAX);
+        long wait = a > b ? a : b;
+        if (wait > 0) {
+                db_rollback(db);
+                return wait;
+        }
+        if (add_failure(db, ku, NULL) < 0 || add_failure(db, ki, ret_ip_row) < 0 || db_commit(db) < 0) {
+                db_rollback(db);
+                return THROTTLE_WINDOW;
         }
         /* Old rows are worthless; keep the table small. */
         _cleanup_stmt_ sqlite3_stmt *d = NULL;
@@ -162,14 +173,20 @@ void throttle_fail(sqlite3 *db, const char *username, const char *ip) {
                 sqlite3_bind_int64(d, 1, now_sec() - THROTTLE_WINDOW);
                 (void) db_step_done(d);
         }
+        return 0;
 }
 
-void throttle_clear(sqlite3 *db, const char *username) {
+void throttle_success(sqlite3 *db, const char *username, int64_t ip_row) {
         char ku[80];
         key_for(ku, sizeof ku, "u", username);
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_stmt_ sqlite3_stmt *s = NULL, *i = NULL;
         if (db_prepare(db, "DELETE FROM login_failures WHERE key = ?", &s) == 0) {
                 db_bind_text(s, 1, ku);
                 (void) db_step_done(s);
+        }
+        /* The address keeps its earlier failures, not this attempt's. */
+        if (db_prepare(db, "DELETE FROM login_failures WHERE id = ?", &i) == 0) {
+                sqlite3_bind_int64(i, 1, ip_row);
+                (void) db_step_done(i);
         }
 }

@@ -22,10 +22,13 @@ void session_end(Req *r);
 
 /* Login throttling: failures are counted per username and per client
  * address over a window; past the limit, logins are refused (429) until the
- * oldest failure leaves the window. Returns seconds to wait, 0 if allowed. */
+ * oldest failure leaves the window. */
 #define THROTTLE_WINDOW 900
 #define THROTTLE_USER_MAX 5
 #define THROTTLE_IP_MAX 20
-long throttle_check(sqlite3 *db, const char *username, const char *ip);
-void throttle_fail(sqlite3 *db, const char *username, const char *ip);
-void throttle_clear(sqlite3 *db, const char *username);
+/* Before checking a password: returns the seconds to wait (> 0: refuse),
+ * or 0 after counting this attempt as a failure in advance, in the same
+ * transaction as the check. *ret_ip_row names the address's new row. */
+long throttle_begin(sqlite3 *db, const char *username, const char *ip, int64_t *ret_ip_row);
+/* The password was right: the name's failures go, and this attempt's. */
+void throttle_success(sqlite3 *db, const char *username, int64_t ip_row);

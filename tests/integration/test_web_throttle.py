@@ -57,3 +57,26 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(tmp_path):
         assert rows == [("ip:198.51.100.7",)]
     finally:
         p.cleanup()
+
+
+def test_parallel_guesses_do_not_get_past_the_limit(panel):
+    """Many wrong guesses sent at once: the check and the count of a
+    failure must be one step, or every guess passes the check before the
+    first failure is written."""
+    import threading
+    panel.create_user("kate", "kate-password-1")
+    clients = [panel.client() for _ in range(16)]
+    for c in clients:
+        c.get("/login")
+    statuses = []
+
+    def guess(c):
+        statuses.append(c.post("/login", {"username": "kate", "password": "wrong-password"}).status)
+
+    threads = [threading.Thread(target=guess, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(set(statuses)) == [401, 429], statuses
+    assert statuses.count(401) <= 5, statuses
