@@ -289,6 +289,15 @@ static bool run_job(RunCtx *c, const char **ret_result) {
         return ok;
 }
 
+/* A failed delete leaves the server visible again, with its buttons. */
+static void undelete(sqlite3 *db, int64_t server_id) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (!server_id || db_prepare(db, "UPDATE servers SET deleting = 0 WHERE id = ?", &s) < 0)
+                return;
+        sqlite3_bind_int64(s, 1, server_id);
+        (void) db_step_done(s);
+}
+
 static void *worker(void *arg) {
         for (;;) {
                 /* Claiming needs no mutex: BEGIN IMMEDIATE in claim() lets
@@ -320,14 +329,8 @@ static void *worker(void *arg) {
                 RunCtx c = { .db = db, .job = &j, .last_percent = -1 };
                 const char *result = NULL;
                 bool ok = run_job(&c, &result);
-                if (!ok && j.server_id && streq(j.kind, "delete")) {
-                        /* A failed delete leaves the server visible again. */
-                        _cleanup_stmt_ sqlite3_stmt *s = NULL;
-                        if (db_prepare(db, "UPDATE servers SET deleting = 0 WHERE id = ?", &s) == 0) {
-                                sqlite3_bind_int64(s, 1, j.server_id);
-                                (void) db_step_done(s);
-                        }
-                }
+                if (!ok && streq(j.kind, "delete"))
+                        undelete(db, j.server_id);
                 finish(db, &j, ok, ok ? result : (c.last_error[0] ? c.last_error : "failed"));
                 json_decref(c.status);
                 db_release(db);
@@ -345,7 +348,8 @@ static void *worker(void *arg) {
 
 static int recover(sqlite3 *db, int *ret_requeued, int *ret_failed) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        if (db_prepare(db, "SELECT id, attempts FROM jobs WHERE state = 'running'", &s) < 0)
+        if (db_prepare(db, "SELECT id, attempts, kind, coalesce(server_id, 0) FROM jobs WHERE state = 'running'",
+                       &s) < 0)
                 return -EIO;
         int requeued = 0, failed = 0;
         while (sqlite3_step(s) == SQLITE_ROW) {
@@ -362,6 +366,8 @@ static int recover(sqlite3 *db, int *ret_requeued, int *ret_failed) {
                 sqlite3_bind_int64(u, 2, id);
                 if (db_step_done(u) < 0)
                         return -EIO;
+                if (give_up && streq(db_col_text(s, 2), "delete"))
+                        undelete(db, sqlite3_column_int64(s, 3));
                 job_log(db, id, give_up ? "interrupted: the panel stopped while this job ran; failed after "
                                           "too many attempts"
                                         : "interrupted: the panel stopped while this job ran; re-queued");
@@ -370,8 +376,8 @@ static int recover(sqlite3 *db, int *ret_requeued, int *ret_failed) {
                 else
                         requeued++;
         }
-        /* Servers left half-deleted by an interrupted delete stay hidden
-         * only while their delete job exists; the re-queued job finishes it. */
+        /* A re-queued delete finishes the server off; one given up leaves
+         * it visible again (undelete above), as a failed delete does. */
         *ret_requeued = requeued;
         *ret_failed = failed;
         return 0;

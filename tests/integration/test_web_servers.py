@@ -297,3 +297,20 @@ def test_delete_stops_and_removes_the_instance(running):
     assert c.get("/servers/%d" % s).status == 404
     # The job outlives the server, for the record.
     assert "Deleted." in c.get("/jobs/%d" % job).text
+
+
+def test_a_delete_given_up_at_recovery_leaves_the_server_usable(panel, admin):
+    # As a failed delete does: the server is shown again, with its buttons,
+    # so the owner can try once more; it does not stay "deleting" for good.
+    b = admin.create_blueprint("x")
+    s = admin.create_server("Doomed", b)
+    panel.stop()
+    with panel.db() as db:
+        db.execute("UPDATE servers SET deleting = 1 WHERE id = ?", (s,))
+        db.execute("INSERT INTO jobs (user_id, server_id, kind, target, state, attempts, created_at) "
+                   "VALUES (1, ?, 'delete', 'Doomed', 'running', 3, 0)", (s,))
+    panel.start()
+    assert any("recovered interrupted jobs: 0 re-queued, 1 failed" in l for l in panel.output)
+    assert panel.query("SELECT deleting FROM servers WHERE id = ?", s) == [(0,)]
+    c = panel.login("admin", panel.admin_password)
+    assert "/servers/%d/delete" % s in c.get("/servers/%d" % s).text
