@@ -91,13 +91,19 @@ static void query_players(sqlite3 *db, int64_t id, json_t *st) {
 #endif
 }
 
-static void observe(sqlite3 *db, json_t *list) {
+/* list: what `l4d2ctl list` saw when it started at snapshot_at. */
+static void observe(sqlite3 *db, json_t *list, int64_t snapshot_at) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        /* A job that finished after the snapshot was taken changed the
+         * server since: the snapshot is stale for it (a start looks like a
+         * manual stop). Such a server waits for the next round. */
         if (db_prepare(db,
                        "SELECT s.id, s.instance, s.desired, s.state, s.restarts, s.drift, "
-                       "EXISTS (SELECT 1 FROM jobs j WHERE j.server_id = s.id AND j.state IN ('queued','running')) "
+                       "EXISTS (SELECT 1 FROM jobs j WHERE j.server_id = s.id AND j.state IN ('queued','running')), "
+                       "EXISTS (SELECT 1 FROM jobs j WHERE j.server_id = s.id AND j.finished_at >= ?) "
                        "FROM servers s WHERE s.deleting = 0", &s) < 0)
                 return;
+        sqlite3_bind_int64(s, 1, snapshot_at);
         while (sqlite3_step(s) == SQLITE_ROW) {
                 int64_t id = sqlite3_column_int64(s, 0);
                 char instance[16], desired[16], old_state[16], old_drift[256];
@@ -107,6 +113,8 @@ static void observe(sqlite3 *db, json_t *list) {
                 int old_restarts = sqlite3_column_int(s, 4);
                 snprintf(old_drift, sizeof old_drift, "%s", db_col_text(s, 5));
                 bool busy = sqlite3_column_int(s, 6);
+                if (sqlite3_column_int(s, 7))
+                        continue;
 
                 json_t *st = find_instance(list, instance);
                 const char *state;
@@ -154,6 +162,7 @@ int poller_run_once(void) {
         ListCtx c = { .out = BUF_INIT(LIST_MAX) };
         const char *args[] = { "list", "--json", NULL };
         int exit_code = -1;
+        int64_t snapshot_at = now_sec();
         int r = ctl_run(args, NULL, collect, &c, &exit_code);
         if (r < 0 || exit_code != 0) {
                 buf_free(&c.out);
@@ -173,7 +182,7 @@ int poller_run_once(void) {
                 return -EBADMSG;
         }
         sqlite3 *db = db_acquire();
-        observe(db, list);
+        observe(db, list, snapshot_at);
         db_release(db);
         json_decref(j);
         return 0;

@@ -314,3 +314,37 @@ def test_a_delete_given_up_at_recovery_leaves_the_server_usable(panel, admin):
     assert panel.query("SELECT deleting FROM servers WHERE id = ?", s) == [(0,)]
     c = panel.login("admin", panel.admin_password)
     assert "/servers/%d/delete" % s in c.get("/servers/%d" % s).text
+
+
+SLOW_LIST_L4D2CTL = """#!/bin/sh
+# l4d2ctl, its `list` answer delayed: the snapshot is taken, then the
+# panel's own jobs change the servers before the poller reads it.
+if [ "$3" = "list" ]; then
+        out=$(%s "$@") || exit $?
+        sleep 1.5
+        printf '%%s\\n' "$out"
+        exit 0
+fi
+exec %s "$@"
+"""
+
+
+def test_a_snapshot_older_than_a_job_is_not_drift(tmp_path):
+    import webutil
+    fake = tmp_path / "l4d2ctl"
+    fake.write_text(SLOW_LIST_L4D2CTL % (webutil.L4D2CTL, webutil.L4D2CTL))
+    fake.chmod(0o755)
+    p = Panel(tmp_path / "p", env={"LEFT4ME_L4D2CTL": str(fake)}).start()
+    try:
+        c = p.login("admin", p.admin_password)
+        wait_job(p, install(p, c))
+        s = c.create_server("Alpha", c.create_blueprint("coop"))
+        for action in ("start", "stop", "start", "stop"):
+            c.get("/servers/%d" % s)
+            assert c.post("/servers/%d/%s" % (s, action)).status == 303
+            wait_job(p, last_job(p))
+            time.sleep(2.5)  # a whole slow poll after the job
+        events = p.query("SELECT message FROM server_events WHERE server_id = ? AND kind = 'drift'", s)
+        assert events == [], events
+    finally:
+        p.cleanup()
