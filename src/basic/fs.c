@@ -14,6 +14,62 @@
 #include "macro.h"
 #include "random.h"
 
+/* The same confinement without openat2: one component at a time with
+ * O_NOFOLLOW. It fails closed: every symlink is refused (openat2 would allow
+ * one that stays beneath), and so is "..". */
+int path_open_beneath_walk(int anchor_fd, const char *relpath, int open_flags, mode_t mode, unsigned flags) {
+        _cleanup_free_ char *copy = strdup(relpath);
+        if (!copy)
+                return -ENOMEM;
+        char *parts[256];
+        size_t n = 0;
+        char *save = NULL;
+        for (char *p = strtok_r(copy, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
+                if (streq(p, "."))
+                        continue;
+                if (streq(p, ".."))
+                        return -EXDEV;
+                if (n == ELEMENTSOF(parts))
+                        return -ENAMETOOLONG;
+                parts[n++] = p;
+        }
+        if (n == 0) {
+                int fd = openat(anchor_fd, ".", open_flags | O_CLOEXEC, mode);
+                return fd < 0 ? negative_errno() : fd;
+        }
+        struct stat anchor_st;
+        if (fstat(anchor_fd, &anchor_st) < 0)
+                return negative_errno();
+        _cleanup_close_ int cur = fcntl(anchor_fd, F_DUPFD_CLOEXEC, 3);
+        if (cur < 0)
+                return negative_errno();
+        for (size_t i = 0; i < n; i++) {
+                bool last = i == n - 1;
+                int fd = last ? openat(cur, parts[i], open_flags | O_NOFOLLOW | O_CLOEXEC, mode)
+                              : openat(cur, parts[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                struct stat st;
+                if (fd < 0) {
+                        int r = negative_errno();
+                        if ((r == -ENOTDIR || r == -ELOOP) && fstatat(cur, parts[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                            S_ISLNK(st.st_mode))
+                                return -ELOOP;
+                        return r;
+                }
+                /* O_PATH | O_NOFOLLOW opens a symlink itself: refuse it. */
+                int bad = fstat(fd, &st) < 0                                        ? negative_errno()
+                          : S_ISLNK(st.st_mode)                                     ? -ELOOP
+                          : (flags & PATH_NO_XDEV) && st.st_dev != anchor_st.st_dev ? -EXDEV
+                                                                                    : 0;
+                if (bad < 0) {
+                        close(fd);
+                        return bad;
+                }
+                close(cur);
+                cur = fd;
+        }
+        return TAKE_FD(cur);
+}
+
 int path_open_beneath(int anchor_fd, const char *relpath, int open_flags, mode_t mode, unsigned flags) {
         struct open_how how = {
                 .flags = (unsigned long long) (open_flags | O_CLOEXEC),
@@ -34,6 +90,10 @@ int path_open_beneath(int anchor_fd, const char *relpath, int open_flags, mode_t
         do
                 fd = syscall(SYS_openat2, anchor_fd, relpath, &how, sizeof how);
         while (fd < 0 && errno == EAGAIN && ++tries < 32);
+        if (fd < 0 && errno == ENOSYS)
+                /* A seccomp filter that cannot inspect openat2's struct
+                 * (systemd's RestrictSUIDSGID=) fails it with ENOSYS. */
+                return path_open_beneath_walk(anchor_fd, relpath, open_flags, mode, flags);
         if (fd < 0)
                 return negative_errno();
         return (int) fd;

@@ -18,6 +18,12 @@ enum {
  * O_CLOEXEC is always added. Returns an fd, or -errno (-EXDEV for an escape). */
 int path_open_beneath(int anchor_fd, const char *relpath, int open_flags, mode_t mode, unsigned flags);
 
+/* What path_open_beneath falls back to when openat2 fails with ENOSYS (a
+ * seccomp filter such as systemd's RestrictSUIDSGID=): a component-by-
+ * component walk with O_NOFOLLOW that refuses every symlink. Exposed for
+ * the unit tests. */
+int path_open_beneath_walk(int anchor_fd, const char *relpath, int open_flags, mode_t mode, unsigned flags);
+
 /* Same, anchored at an absolute directory path. */
 int path_open_beneath_dir(const char *anchor, const char *relpath, int open_flags, mode_t mode, unsigned flags);
 

@@ -318,7 +318,9 @@ static bool port_is_free(int type, long port) {
         (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
         a.sin_addr.s_addr = htonl(INADDR_ANY);
-        return bind(fd, (struct sockaddr *) &a, sizeof a) == 0;
+        /* Only "in use" means in use: a sandbox that forbids the bind
+         * (SocketBindDeny=, EPERM) just cannot tell us. */
+        return bind(fd, (struct sockaddr *) &a, sizeof a) == 0 || errno != EADDRINUSE;
 }
 
 static int write_runtime_files(const HostConfig *c, const char *name, const Spec *s, Error *err) {

@@ -39,6 +39,35 @@ static void test_beneath_refuses_escapes(void **state) {
         close(fd);
 }
 
+/* The fallback without openat2 refuses at least what openat2 refuses. */
+static void test_walk_fallback_refuses_escapes(void **state) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/w/a/b", dir);
+        assert_int_equal(mkdir_p(p, 0755), 0);
+        snprintf(p, sizeof p, "%s/w/a/up", dir);
+        assert_int_equal(symlink("/etc", p), 0);
+        snprintf(p, sizeof p, "%s/w/a/in", dir);
+        assert_int_equal(symlink("b", p), 0);
+        snprintf(p, sizeof p, "%s/w", dir);
+        int a = open(p, O_PATH | O_DIRECTORY);
+        assert_true(a >= 0);
+        assert_int_equal(path_open_beneath_walk(a, "a/../..", O_RDONLY, 0, 0), -EXDEV);
+        assert_int_equal(path_open_beneath_walk(a, "a/up/passwd", O_RDONLY, 0, 0), -ELOOP);
+        assert_int_equal(path_open_beneath_walk(a, "a/up", O_PATH, 0, 0), -ELOOP);
+        assert_int_equal(path_open_beneath_walk(a, "a/in", O_RDONLY | O_DIRECTORY, 0, 0), -ELOOP);
+        assert_int_equal(path_open_beneath_walk(a, "a/missing", O_RDONLY, 0, 0), -ENOENT);
+        int fd = path_open_beneath_walk(a, "./a//b/", O_RDONLY | O_DIRECTORY, 0, 0);
+        assert_true(fd >= 0);
+        close(fd);
+        fd = path_open_beneath_walk(a, "a/b/new", O_WRONLY | O_CREAT, 0644, 0);
+        assert_true(fd >= 0);
+        close(fd);
+        fd = path_open_beneath_walk(a, ".", O_RDONLY | O_DIRECTORY, 0, 0);
+        assert_true(fd >= 0);
+        close(fd);
+        close(a);
+}
+
 static void test_atomic_write_replaces(void **state) {
         char p[512];
         snprintf(p, sizeof p, "%s/file", dir);
@@ -83,6 +112,7 @@ static void test_mkdir_p_refuses_dotdot(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_beneath_refuses_escapes),
+                cmocka_unit_test(test_walk_fallback_refuses_escapes),
                 cmocka_unit_test(test_atomic_write_replaces),
                 cmocka_unit_test(test_rm_rf_does_not_follow_symlinks),
                 cmocka_unit_test(test_mkdir_p_refuses_dotdot),
