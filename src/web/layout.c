@@ -203,3 +203,12 @@ const char *path_id(char *buf, size_t size, const char *prefix, int64_t id, cons
         snprintf(buf, size, "%s/%" PRId64 "%s", prefix, id, suffix ? suffix : "");
         return buf;
 }
+
+void sse_refused(Req *r, int k) {
+        if (k == -EUSERS)
+                render_error(r, 429, "You have too many live views (logs, jobs) open; close some tabs and reload.");
+        else if (k == -EAGAIN)
+                render_error(r, 503, "Too many live views are open on the panel; try again in a minute.");
+        else if (k < 0 || !r->custom)
+                render_error(r, 500, "Could not open the event stream.");
+}

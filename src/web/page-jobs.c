@@ -153,7 +153,5 @@ void page_job_events(Req *r) {
                 if (!q || parse_long(q, 0, INT32_MAX, &after) < 0)
                         after = 0;
         }
-        r->custom = sse_job_events(r->id, after);
-        if (!r->custom)
-                render_error(r, 500, "Could not open the event stream.");
+        sse_refused(r, sse_job_events(r->id, after, r->user.id, &r->custom));
 }

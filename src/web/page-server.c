@@ -289,10 +289,10 @@ void page_server_logs(Req *r) {
                 return;
         /* Never started: there is no console yet; look again in 10 s
          * rather than running l4d2ctl every 2 s. */
-        if (streq(v.state, "new")) {
+        int k = 0;
+        if (streq(v.state, "new"))
                 r->custom = sse_message("end", "the server has not been started yet", 10000);
-        } else
-                r->custom = sse_server_logs(v.instance);
-        if (!r->custom)
-                render_error(r, 503, "Too many log streams are open; close some tabs and reload.");
+        else
+                k = sse_server_logs(v.instance, r->user.id, &r->custom);
+        sse_refused(r, k);
 }

@@ -1,4 +1,5 @@
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,12 +26,57 @@ typedef struct Stream {
         int64_t job_id, seq;
         double percent;
         char label[64];
+        int64_t user_id;  /* counted in users[] while > 0 */
 } Stream;
 
-static _Atomic int log_streams;
+static _Atomic int log_streams, job_streams;
+
+/* Open streams per user: one account must not hold every stream (and with
+ * them the connection threads) of the panel. */
+#define USERS_MAX 128
+static pthread_mutex_t users_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+        int64_t id;
+        int n;
+} users[USERS_MAX];
+
+static int user_take(int64_t id) {
+        int r = -EAGAIN, free_slot = -1;
+        pthread_mutex_lock(&users_lock);
+        for (int i = 0; i < USERS_MAX; i++) {
+                if (users[i].n > 0 && users[i].id == id) {
+                        r = users[i].n >= SSE_STREAMS_PER_USER_MAX ? -EUSERS : (users[i].n++, 0);
+                        goto out;
+                }
+                if (users[i].n == 0 && free_slot < 0)
+                        free_slot = i;
+        }
+        if (free_slot >= 0) {
+                users[free_slot].id = id;
+                users[free_slot].n = 1;
+                r = 0;
+        }
+out:
+        pthread_mutex_unlock(&users_lock);
+        return r;
+}
+
+static void user_give(int64_t id) {
+        pthread_mutex_lock(&users_lock);
+        for (int i = 0; i < USERS_MAX; i++)
+                if (users[i].n > 0 && users[i].id == id) {
+                        users[i].n--;
+                        break;
+                }
+        pthread_mutex_unlock(&users_lock);
+}
 
 static void stream_free(void *cls) {
         Stream *s = cls;
+        if (s->user_id > 0)
+                user_give(s->user_id);
+        if (s->job_id > 0)
+                atomic_fetch_sub(&job_streams, 1);
         if (s->pid > 0) {
                 ctl_kill(s->pid);
                 atomic_fetch_sub(&log_streams, 1);
@@ -167,23 +213,30 @@ struct MHD_Response *sse_message(const char *event, const char *text, unsigned r
         return make_response(s, logs_reader);
 }
 
-struct MHD_Response *sse_server_logs(const char *instance) {
+int sse_server_logs(const char *instance, int64_t user_id, struct MHD_Response **ret) {
+        int r = user_take(user_id);
+        if (r < 0)
+                return r;
         if (atomic_fetch_add(&log_streams, 1) >= SSE_LOG_STREAMS_MAX) {
                 atomic_fetch_sub(&log_streams, 1);
-                return NULL;
+                user_give(user_id);
+                return -EAGAIN;
         }
         Stream *s = stream_new();
         if (!s) {
                 atomic_fetch_sub(&log_streams, 1);
-                return NULL;
+                user_give(user_id);
+                return -ENOMEM;
         }
+        s->user_id = user_id;
         if (ctl_spawn_logs(instance, 200, &s->pid, &s->fd) < 0) {
                 atomic_fetch_sub(&log_streams, 1);
                 s->pid = 0;
                 (void) buf_puts(&s->pending, "event: end\ndata: could not run l4d2ctl logs\n\n");
                 s->ended = true;
         }
-        return make_response(s, logs_reader);
+        *ret = make_response(s, logs_reader);
+        return *ret ? 0 : -ENOMEM;
 }
 
 /* Reads what is new for the job: lines after s->seq, the progress, and the
@@ -263,12 +316,25 @@ static ssize_t job_reader(void *cls, uint64_t pos, char *out, size_t max) {
         }
 }
 
-struct MHD_Response *sse_job_events(int64_t job_id, int64_t after_seq) {
+int sse_job_events(int64_t job_id, int64_t after_seq, int64_t user_id, struct MHD_Response **ret) {
+        int r = user_take(user_id);
+        if (r < 0)
+                return r;
+        if (atomic_fetch_add(&job_streams, 1) >= SSE_JOB_STREAMS_MAX) {
+                atomic_fetch_sub(&job_streams, 1);
+                user_give(user_id);
+                return -EAGAIN;
+        }
         Stream *s = stream_new();
-        if (!s)
-                return NULL;
+        if (!s) {
+                atomic_fetch_sub(&job_streams, 1);
+                user_give(user_id);
+                return -ENOMEM;
+        }
+        s->user_id = user_id;
         s->job_id = job_id;
         s->seq = after_seq;
         s->percent = -1;
-        return make_response(s, job_reader);
+        *ret = make_response(s, job_reader);
+        return *ret ? 0 : -ENOMEM;
 }

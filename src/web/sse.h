@@ -9,16 +9,20 @@
 /* The live console of an instance: `l4d2ctl logs NAME --follow`. Every
  * (re)connection replays the last lines first; app.js clears its view on
  * open so nothing shows twice. */
-struct MHD_Response *sse_server_logs(const char *instance);
+int sse_server_logs(const char *instance, int64_t user_id, struct MHD_Response **ret);
 
 /* A stream that only says why there is nothing to show, and asks the
  * browser to come back in retry_ms. */
 struct MHD_Response *sse_message(const char *event, const char *text, unsigned retry_ms);
 
-/* At most this many server log streams at once (each runs an l4d2ctl);
- * past it the panel answers 503. */
+/* At most this many server log streams at once (each runs an l4d2ctl),
+ * and job streams (each polls the database); past it: -EAGAIN (503). One
+ * user holds at most SSE_STREAMS_PER_USER_MAX streams of both kinds; past
+ * it: -EUSERS (429). */
 #define SSE_LOG_STREAMS_MAX 64
+#define SSE_JOB_STREAMS_MAX 64
+#define SSE_STREAMS_PER_USER_MAX 16
 
 /* A job's log lines, progress and final state, read from the database.
  * Resumes after Last-Event-ID (the line number) on reconnect. */
-struct MHD_Response *sse_job_events(int64_t job_id, int64_t after_seq);
+int sse_job_events(int64_t job_id, int64_t after_seq, int64_t user_id, struct MHD_Response **ret);

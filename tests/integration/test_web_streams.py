@@ -1,0 +1,45 @@
+"""Live views are capped per user: one account cannot hold every event
+stream (and with them the panel's connection threads)."""
+from webutil import admin, panel  # noqa: F401
+
+PER_USER = 16
+
+
+def test_one_user_cannot_hold_every_stream(panel, admin):
+    panel.create_user("lena", "lena-password-1")
+    with panel.db() as db:
+        # A job that stays open: marked running, no worker owns it.
+        db.execute("INSERT INTO jobs (user_id, kind, target, state, created_at) "
+                   "VALUES (1, 'install', '', 'running', 0)")
+        job = db.execute("SELECT max(id) FROM jobs").fetchone()[0]
+    streams = []
+    try:
+        for _ in range(PER_USER):
+            conn, resp = admin.stream("/jobs/%d/events" % job)
+            assert resp.status == 200
+            streams.append(conn)
+        conn, resp = admin.stream("/jobs/%d/events" % job)
+        assert resp.status == 429 and b"too many live views" in resp.read()
+        conn.close()
+        # Someone else is not locked out by it.
+        lena = panel.login("lena", "lena-password-1")
+        with panel.db() as db:
+            db.execute("UPDATE jobs SET user_id = (SELECT id FROM users WHERE username = 'lena') WHERE id = ?",
+                       (job,))
+        conn, resp = lena.stream("/jobs/%d/events" % job)
+        assert resp.status == 200
+        conn.close()
+    finally:
+        for c in streams:
+            c.close()
+    # Closed streams give their places back (once the panel notices the
+    # closed connection, at the latest with the 15 s keepalive).
+    from webutil import wait_for
+    with panel.db() as db:
+        db.execute("UPDATE jobs SET user_id = 1 WHERE id = ?", (job,))
+
+    def reopened():
+        conn, resp = admin.stream("/jobs/%d/events" % job)
+        conn.close()
+        return resp.status == 200
+    wait_for(reopened, timeout=40, what="a place freed")
