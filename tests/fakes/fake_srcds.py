@@ -777,6 +777,11 @@ def main():
     srv = Server(sys.argv[1:])
 
     def on_signal(signum, frame):
+        # Once: a second SIGTERM while shutting down (systemd signals the
+        # whole cgroup and `l4d2ctl run` forwards its own) is ignored, as the
+        # engine does.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         raise Shutdown(signal.Signals(signum).name)
 
     signal.signal(signal.SIGTERM, on_signal)
