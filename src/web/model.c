@@ -1,4 +1,5 @@
 #include <string.h>
+#include <strings.h>
 
 #include "db.h"
 #include "model.h"
@@ -148,11 +149,28 @@ static const char *check_cvar(const char *line, size_t len) {
         return NULL;
 }
 
+/* What l4d2ctl's spec check refuses (src/host/spec.c, managed_args and the
+ * characters srcds_run would split or expand), refused here too: at its
+ * field, when the blueprint is saved, not as a failed start later. */
+static const char *const managed_args[] = { "-game", "-port", "+map", "-maxplayers", "+maxplayers", "-tickrate",
+                                            "+hostport", "+rcon_password", "+hostname", "+tv_port", "-binary",
+                                            "-debug", "-gdb", "-debuglog", "-pidfile", "-norestart",
+                                            "-autoupdate", "-steam_dir", "-steamcmd_script", "-timeout",
+                                            "-ip" };
+
 static const char *check_arg(const char *line, size_t len) {
         if (len > 128)
                 return "A launch argument has at most 128 characters.";
         if (!printable(line, len))
                 return "Launch arguments cannot contain control characters.";
+        for (size_t i = 0; i < len; i++)
+                if (strchr(" \t*?[]\"'\\$`;&|<>(){}", line[i]))
+                        return "One launch argument a line, without spaces, quotes or shell characters; "
+                               "write a value on the next line.";
+        for (size_t m = 0; m < ELEMENTSOF(managed_args); m++)
+                if (strlen(managed_args[m]) == len && strncasecmp(line, managed_args[m], len) == 0)
+                        return "This launch argument is set by left4me (map, players, tickrate, ports, name) "
+                               "or not allowed; use the blueprint's own fields.";
         return NULL;
 }
 

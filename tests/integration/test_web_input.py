@@ -38,6 +38,10 @@ GOOD = {"name": "coop", "map": "c1m1_hotel", "maxplayers": "8", "tickrate": "60"
     ("cvars", "=bad value", "Write one cvar a line"),
     ("server_cfg", "x" * 300, "at most 256 characters"),
     ("args", "\n".join(["-a"] * 40), "at most 32 lines"),
+    # What l4d2ctl would refuse at the start is refused here, at its field.
+    ("args", "+sv_lan 1", "without spaces"),
+    ("args", "-insecure;quit", "without spaces"),
+    ("args", "-insecure\n-PORT", "set by left4me"),
 ])
 def test_blueprint_field_errors_keep_input_and_save_nothing(web, field, value, message):
     p, c = web
