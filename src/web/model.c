@@ -146,6 +146,14 @@ static const char *check_cvar(const char *line, size_t len) {
         for (size_t i = k; i < len; i++)
                 if (line[i] == '"' || line[i] == ';')
                         return "A cvar value cannot contain '\"' or ';'.";
+        /* As l4d2ctl's spec check (src/host/spec.c) has it. */
+        if ((k == 13 && strncasecmp(line, "rcon_password", k) == 0) || (k == 8 && strncasecmp(line, "hostname", k) == 0))
+                return "rcon_password and hostname are set by left4me (the hostname is the server's name).";
+        size_t v = k;
+        while (v < len && (line[v] == ' ' || line[v] == '\t'))
+                v++;
+        if (len - v > 255)
+                return "A cvar value has at most 255 characters.";
         return NULL;
 }
 

@@ -40,6 +40,8 @@ GOOD = {"name": "coop", "map": "c1m1_hotel", "maxplayers": "8", "tickrate": "60"
     ("args", "\n".join(["-a"] * 40), "at most 32 lines"),
     # What l4d2ctl would refuse at the start is refused here, at its field.
     ("args", "+sv_lan 1", "without spaces"),
+    ("cvars", "hostname evil", "set by left4me"),
+    ("cvars", "sv_tags " + "t" * 256, "at most 255 characters"),
     ("args", "-insecure;quit", "without spaces"),
     ("args", "-insecure\n-PORT", "set by left4me"),
 ])
