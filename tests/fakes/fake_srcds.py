@@ -336,7 +336,10 @@ class Server:
     def set_cvar(self, name, value, quiet=False):
         self.cvars[name] = value
         if not quiet:
-            out(f'{name} = "{value}"')
+            # The password is a secret: the console (which the panel shows)
+            # only says it was set.
+            shown = "(set)" if name == "rcon_password" else value
+            out(f'{name} = "{shown}"')
 
     def bind(self):
         family = socket.AF_INET6 if ":" in self.ip else socket.AF_INET
