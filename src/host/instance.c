@@ -493,26 +493,26 @@ static int stop_locked(const HostConfig *c, const char *name, Error *err) {
         return 0;
 }
 
-int instance_stop(const HostConfig *c, const char *name, Error *err) {
+/* Locks an instance that must exist (its spec loads). */
+static int lock_existing(const HostConfig *c, const char *name, int *ret_lock, Error *err) {
         Spec s;
         int r = instance_load(c, name, &s, err);
         if (r < 0)
                 return r;
         spec_free(&s);
+        return instance_lock(c, name, ret_lock, err);
+}
+
+int instance_stop(const HostConfig *c, const char *name, Error *err) {
         _cleanup_close_ int lock = -1;
-        if ((r = instance_lock(c, name, &lock, err)) < 0)
-                return r;
-        return stop_locked(c, name, err);
+        int r = lock_existing(c, name, &lock, err);
+        return r < 0 ? r : stop_locked(c, name, err);
 }
 
 int instance_restart(const HostConfig *c, const char *name, Error *err) {
-        Spec s;
-        int r = instance_load(c, name, &s, err);
-        if (r < 0)
-                return r;
-        spec_free(&s);
         _cleanup_close_ int lock = -1;
-        if ((r = instance_lock(c, name, &lock, err)) < 0 || (r = stop_locked(c, name, err)) < 0)
+        int r = lock_existing(c, name, &lock, err);
+        if (r < 0 || (r = stop_locked(c, name, err)) < 0)
                 return r;
         return start_locked(c, name, err);
 }
