@@ -265,11 +265,19 @@ int http_start(void) {
         } else
                 return -EINVAL; /* a numeric address only: no DNS at start */
 
+        /* Every connection holds a thread: one address (idle sockets, open
+         * streams) gets at most a quarter of them (16 at least: a browser
+         * opens 6, more with streams in several tabs). Behind our own
+         * proxy every peer is the proxy, which then has to limit per client. */
+        unsigned per_ip = config.max_connections / 4 > 16 ? config.max_connections / 4 : 16;
+        if (config.trust_proxy)
+                per_ip = 0;
         daemon_ = MHD_start_daemon(flags, config.port, NULL, NULL, on_request, NULL,
                                    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,
                                    MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &ss,
                                    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
                                    MHD_OPTION_CONNECTION_LIMIT, config.max_connections,
+                                   MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
                                    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 30, /* > the 15 s SSE keepalive */
                                    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned) 1,
                                    MHD_OPTION_END);
