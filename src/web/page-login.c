@@ -47,6 +47,10 @@ void page_login_submit(Req *r) {
         }
         int64_t ip_row = 0;
         long wait = throttle_begin(r->db, username, r->ip, &ip_row);
+        if (wait < 0) {
+                render_error(r, 503, "The panel's database is busy; try again in a moment.");
+                return;
+        }
         if (wait > 0) {
                 char msg[160];
                 snprintf(msg, sizeof msg, "Too many failed logins. Try again in %ld minute%s.", (wait + 59) / 60,

@@ -156,7 +156,7 @@ long throttle_begin(sqlite3 *db, const char *username, const char *ip, int64_t *
          * transaction: guesses sent in parallel cannot all pass the check
          * before the first of them is counted. */
         if (db_begin(db) < 0)
-                return THROTTLE_WINDOW;
+                return -EIO;
         long a = window_wait(db, ku, THROTTLE_USER_MAX), b = window_wait(db, ki, THROTTLE_IP_MAX);
         long wait = a > b ? a : b;
         if (wait > 0) {
@@ -165,7 +165,7 @@ long throttle_begin(sqlite3 *db, const char *username, const char *ip, int64_t *
         }
         if (add_failure(db, ku, NULL) < 0 || add_failure(db, ki, ret_ip_row) < 0 || db_commit(db) < 0) {
                 db_rollback(db);
-                return THROTTLE_WINDOW;
+                return -EIO;
         }
         /* Old rows are worthless; keep the table small. */
         _cleanup_stmt_ sqlite3_stmt *d = NULL;

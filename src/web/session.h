@@ -28,7 +28,8 @@ void session_end(Req *r);
 #define THROTTLE_IP_MAX 20
 /* Before checking a password: returns the seconds to wait (> 0: refuse),
  * or 0 after counting this attempt as a failure in advance, in the same
- * transaction as the check. *ret_ip_row names the address's new row. */
+ * transaction as the check (*ret_ip_row names the address's new row), or
+ * -EIO if the database could not say. */
 long throttle_begin(sqlite3 *db, const char *username, const char *ip, int64_t *ret_ip_row);
 /* The password was right: the name's failures go, and this attempt's. */
 void throttle_success(sqlite3 *db, const char *username, int64_t ip_row);
