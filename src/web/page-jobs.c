@@ -153,5 +153,5 @@ void page_job_events(Req *r) {
                 if (!q || parse_long(q, 0, INT32_MAX, &after) < 0)
                         after = 0;
         }
-        sse_refused(r, sse_job_events(r->id, after, r->user.id, &r->custom));
+        sse_refused(r, sse_job_events(r->conn, r->id, after, r->user.id, &r->custom));
 }

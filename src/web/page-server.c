@@ -293,6 +293,6 @@ void page_server_logs(Req *r) {
         if (streq(v.state, "new"))
                 r->custom = sse_message("end", "the server has not been started yet", 10000);
         else
-                k = sse_server_logs(v.instance, r->user.id, &r->custom);
+                k = sse_server_logs(r->conn, v.instance, r->user.id, &r->custom);
         sse_refused(r, k);
 }

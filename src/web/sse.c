@@ -27,6 +27,7 @@ typedef struct Stream {
         double percent;
         char label[64];
         int64_t user_id;  /* counted in users[] while > 0 */
+        int client_fd;    /* the browser's socket (MHD's), watched for hangup */
 } Stream;
 
 static _Atomic int log_streams, job_streams;
@@ -115,16 +116,19 @@ static void event_line(Stream *s, const char *line) {
         (void) buf_puts(&s->pending, "\n\n");
 }
 
-/* Waits for fd (or only the shutdown fd if fd < 0) up to timeout_ms.
- * Returns 1 if fd is readable, 0 on timeout, -1 on shutdown. */
-static int wait_fd(int fd, int timeout_ms) {
-        struct pollfd p[2] = { { .fd = shutdown_fd(), .events = POLLIN }, { .fd = fd, .events = POLLIN } };
-        int r = poll(p, fd >= 0 ? 2 : 1, timeout_ms);
+/* Waits for s->fd (if >= 0) up to timeout_ms. Returns 1 if it is readable,
+ * 0 on timeout, -1 on shutdown or when the browser went away: a closed tab
+ * gives its stream (and its l4d2ctl) back at once, not at the next write. */
+static int wait_fd(Stream *s, int timeout_ms) {
+        struct pollfd p[3] = { { .fd = shutdown_fd(), .events = POLLIN },
+                               { .fd = s->client_fd, .events = POLLRDHUP },
+                               { .fd = s->fd, .events = POLLIN } };
+        int r = poll(p, s->fd >= 0 ? 3 : 2, timeout_ms);
         if (r < 0)
                 return errno == EINTR ? 0 : -1;
-        if (p[0].revents)
+        if (p[0].revents || p[1].revents)
                 return -1;
-        if (fd >= 0 && p[1].revents)
+        if (s->fd >= 0 && p[2].revents)
                 return 1;
         return 0;
 }
@@ -136,7 +140,7 @@ static ssize_t logs_reader(void *cls, uint64_t pos, char *out, size_t max) {
                         return drain(s, out, max);
                 if (s->ended)
                         return MHD_CONTENT_READER_END_OF_STREAM;
-                int w = wait_fd(s->fd, KEEPALIVE_MS);
+                int w = wait_fd(s, KEEPALIVE_MS);
                 if (w < 0)
                         return MHD_CONTENT_READER_END_OF_STREAM;
                 if (w == 0) {
@@ -191,18 +195,23 @@ static struct MHD_Response *make_response(Stream *s, MHD_ContentReaderCallback r
         return resp;
 }
 
-static Stream *stream_new(void) {
+static Stream *stream_new(struct MHD_Connection *conn) {
         Stream *s = calloc(1, sizeof *s);
         if (!s)
                 return NULL;
         s->pending.max = PENDING_MAX;
         s->fd = -1;
+        /* poll() skips a negative fd: without the socket, hangups are
+         * noticed at the next write, as before. */
+        const union MHD_ConnectionInfo *ci = conn ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD)
+                                                  : NULL;
+        s->client_fd = ci ? ci->connect_fd : -1;
         (void) buf_puts(&s->pending, "retry: 2000\n\n");
         return s;
 }
 
 struct MHD_Response *sse_message(const char *event, const char *text, unsigned retry_ms) {
-        Stream *s = stream_new();
+        Stream *s = stream_new(NULL);
         if (!s)
                 return NULL;
         s->pending.len = 0;
@@ -213,7 +222,7 @@ struct MHD_Response *sse_message(const char *event, const char *text, unsigned r
         return make_response(s, logs_reader);
 }
 
-int sse_server_logs(const char *instance, int64_t user_id, struct MHD_Response **ret) {
+int sse_server_logs(struct MHD_Connection *conn, const char *instance, int64_t user_id, struct MHD_Response **ret) {
         int r = user_take(user_id);
         if (r < 0)
                 return r;
@@ -222,7 +231,7 @@ int sse_server_logs(const char *instance, int64_t user_id, struct MHD_Response *
                 user_give(user_id);
                 return -EAGAIN;
         }
-        Stream *s = stream_new();
+        Stream *s = stream_new(conn);
         if (!s) {
                 atomic_fetch_sub(&log_streams, 1);
                 user_give(user_id);
@@ -306,7 +315,7 @@ static ssize_t job_reader(void *cls, uint64_t pos, char *out, size_t max) {
                 }
                 if (s->pending.len > s->sent)
                         continue;
-                if (wait_fd(-1, 250) < 0)
+                if (wait_fd(s, 250) < 0)
                         return MHD_CONTENT_READER_END_OF_STREAM;
                 idle_ms += 250;
                 if (idle_ms >= KEEPALIVE_MS) {
@@ -316,7 +325,8 @@ static ssize_t job_reader(void *cls, uint64_t pos, char *out, size_t max) {
         }
 }
 
-int sse_job_events(int64_t job_id, int64_t after_seq, int64_t user_id, struct MHD_Response **ret) {
+int sse_job_events(struct MHD_Connection *conn, int64_t job_id, int64_t after_seq, int64_t user_id,
+                   struct MHD_Response **ret) {
         int r = user_take(user_id);
         if (r < 0)
                 return r;
@@ -325,7 +335,7 @@ int sse_job_events(int64_t job_id, int64_t after_seq, int64_t user_id, struct MH
                 user_give(user_id);
                 return -EAGAIN;
         }
-        Stream *s = stream_new();
+        Stream *s = stream_new(conn);
         if (!s) {
                 atomic_fetch_sub(&job_streams, 1);
                 user_give(user_id);

@@ -9,7 +9,7 @@
 /* The live console of an instance: `l4d2ctl logs NAME --follow`. Every
  * (re)connection replays the last lines first; app.js clears its view on
  * open so nothing shows twice. */
-int sse_server_logs(const char *instance, int64_t user_id, struct MHD_Response **ret);
+int sse_server_logs(struct MHD_Connection *conn, const char *instance, int64_t user_id, struct MHD_Response **ret);
 
 /* A stream that only says why there is nothing to show, and asks the
  * browser to come back in retry_ms. */
@@ -25,4 +25,5 @@ struct MHD_Response *sse_message(const char *event, const char *text, unsigned r
 
 /* A job's log lines, progress and final state, read from the database.
  * Resumes after Last-Event-ID (the line number) on reconnect. */
-int sse_job_events(int64_t job_id, int64_t after_seq, int64_t user_id, struct MHD_Response **ret);
+int sse_job_events(struct MHD_Connection *conn, int64_t job_id, int64_t after_seq, int64_t user_id,
+                   struct MHD_Response **ret);
