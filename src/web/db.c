@@ -1,13 +1,40 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cache.h"
 #include "db.h"
 
+/* The database holds password hashes and session data: nobody but the
+ * panel's user and group reads it. SQLite gives the -wal and -shm files the
+ * mode of the database file, so creating that one right is enough; an
+ * older file loses its bits for others. No descriptor of an existing file
+ * is opened here: closing it would drop the POSIX locks that this
+ * process's SQLite connections hold on the file. */
+static int db_file_mode(const char *path) {
+        struct stat st;
+        if (stat(path, &st) < 0) {
+                if (errno != ENOENT)
+                        return negative_errno();
+                int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+                if (fd < 0)
+                        return errno == EEXIST ? 0 : negative_errno();
+                close(fd);
+                return 0;
+        }
+        if ((st.st_mode & 0007) && chmod(path, st.st_mode & 0770) < 0)
+                return negative_errno();
+        return 0;
+}
+
 int db_open(const char *path, sqlite3 **ret) {
+        if (db_file_mode(path) < 0)
+                return -EIO;
         sqlite3 *db = NULL;
         int r = sqlite3_open_v2(path, &db,
                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);

@@ -173,3 +173,13 @@ def test_web_env_turns_on_secure_cookies(tmp_path):
         assert cookie.endswith("; Secure")
     finally:
         p.cleanup()
+
+
+def test_the_database_is_not_readable_by_others(panel):
+    # It holds password hashes; the state dir may be traversable by the
+    # game servers' users.
+    import os
+    panel.login("admin", panel.admin_password)
+    for name in ("left4me.db", "left4me.db-wal"):
+        mode = os.stat(panel.state / name).st_mode
+        assert mode & 0o007 == 0, (name, oct(mode))
