@@ -1,11 +1,13 @@
 /* /profile: who you are, and changing your password. Changing it ends every
- * other session of the account and keeps this one. */
+ * other session of the account; this browser stays logged in, under a new
+ * session token. */
 #include <string.h>
 
 #include "accounts.h"
 #include "html.h"
 #include "layout.h"
 #include "pages.h"
+#include "session.h"
 
 static void render(Req *r, const FieldErrors *e) {
         page_begin(r, "Profile");
@@ -46,8 +48,16 @@ void page_profile_password(Req *r) {
                 render(r, &e);
                 return;
         }
-        if (account_set_password(r->db, r->user.id, nw, r->session_id) < 0) {
+        /* Every session ends, this one too, and this browser gets a new
+         * one: a stolen copy of this session's cookie dies with the old
+         * password as well. */
+        if (account_set_password(r->db, r->user.id, nw, 0) < 0) {
                 render_error(r, 500, "Could not save the new password; try again.");
+                return;
+        }
+        User self = r->user;
+        if (session_create(r, &self) < 0) {
+                render_error(r, 500, "The password was changed, but a new session could not start; log in again.");
                 return;
         }
         req_redirect(r, "/profile?notice=password");

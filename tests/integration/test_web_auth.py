@@ -67,10 +67,18 @@ def test_password_change_keeps_this_session_and_ends_the_others(panel):
                                         "confirm": "carol-password-X"})
     assert r.status == 422 and "differ" in r.text
 
+    old_cookie = here.cookies["l4m_session"]
     r = here.post("/profile/password", {"current": "carol-password-1", "new": "carol-password-2",
                                         "confirm": "carol-password-2"})
     assert r.status == 303 and r.header("Location") == "/profile?notice=password"
     assert here.get("/servers").status == 200
+    # This browser goes on under a new token: a stolen copy of the old
+    # cookie is logged out with the old password.
+    assert here.cookies["l4m_session"] != old_cookie
+    stolen = panel.client()
+    stolen.cookies["l4m_session"] = old_cookie
+    assert stolen.get("/servers").status == 303
+    assert "Password changed" in here.get("/profile?notice=password").text
     assert there.get("/servers").status == 303
     assert panel.client().login("carol", "carol-password-1").status == 401
     assert panel.client().login("carol", "carol-password-2").status == 303
