@@ -103,13 +103,22 @@ fail:
         return -EIO;
 }
 
-/* Old finished jobs go, with their logs (ON DELETE CASCADE). */
-static void prune(sqlite3 *db) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        if (db_prepare(db, "DELETE FROM jobs WHERE state IN ('succeeded', 'failed') AND finished_at < ?", &s) < 0)
-                return;
-        sqlite3_bind_int64(s, 1, now_sec() - (int64_t) JOBS_KEEP_DAYS * 86400);
-        (void) db_step_done(s);
+/* Old finished jobs go, with their logs (ON DELETE CASCADE): after
+ * JOBS_KEEP_DAYS, and past a user's newest JOBS_KEEP_PER_USER, so that
+ * clicking start and stop in a loop cannot fill the disk. */
+static void prune(sqlite3 *db, int64_t user_id) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL, *u = NULL;
+        if (db_prepare(db, "DELETE FROM jobs WHERE state IN ('succeeded', 'failed') AND finished_at < ?", &s) == 0) {
+                sqlite3_bind_int64(s, 1, now_sec() - (int64_t) JOBS_KEEP_DAYS * 86400);
+                (void) db_step_done(s);
+        }
+        if (db_prepare(db, "DELETE FROM jobs WHERE user_id = ?1 AND state IN ('succeeded', 'failed') AND id <= "
+                           "(SELECT id FROM jobs WHERE user_id = ?1 AND state IN ('succeeded', 'failed') "
+                           "ORDER BY id DESC LIMIT 1 OFFSET ?2)", &u) == 0) {
+                sqlite3_bind_int64(u, 1, user_id);
+                sqlite3_bind_int(u, 2, JOBS_KEEP_PER_USER);
+                (void) db_step_done(u);
+        }
 }
 
 static void finish(sqlite3 *db, const Job *j, bool ok, const char *result) {
@@ -123,7 +132,7 @@ static void finish(sqlite3 *db, const Job *j, bool ok, const char *result) {
         sqlite3_bind_int64(s, 3, now_sec());
         sqlite3_bind_int64(s, 4, j->id);
         (void) db_step_done(s);
-        prune(db);
+        prune(db, j->user_id);
 }
 
 /* What a running l4d2ctl tells us, line by line. */

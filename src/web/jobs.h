@@ -13,6 +13,7 @@
 #define JOB_LINES_MAX 5000
 #define JOBS_QUEUED_PER_USER_MAX 20  /* past it enqueueing answers -EAGAIN */
 #define JOBS_KEEP_DAYS 30            /* finished jobs older than this are deleted */
+#define JOBS_KEEP_PER_USER 200       /* and those past a user's newest 200 */
 
 /* kind: install, start, stop, restart, delete. server_id 0: none.
  * -EAGAIN when the user has JOBS_QUEUED_PER_USER_MAX jobs waiting. */

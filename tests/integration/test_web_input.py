@@ -2,6 +2,7 @@
 oversized bodies. Every case answers a clear error, keeps what the user
 typed, and saves nothing."""
 import re
+import time
 
 import pytest
 
@@ -180,4 +181,28 @@ def test_queued_jobs_per_user_are_capped(tmp_path):
         p.proc.kill()
         p.proc.wait()
         p.proc = None
+        p.cleanup()
+
+
+def test_finished_jobs_per_user_are_capped(tmp_path):
+    # Start and stop in a loop must not fill the disk: a user keeps the
+    # newest 200 finished jobs; another user's are not touched.
+    p = Panel(tmp_path / "p", env={"LEFT4ME_L4D2CTL": "/bin/true"}).start()
+    try:
+        p.create_user("other", "other-password-1")
+        now = int(time.time())
+        with p.db() as db:
+            other = db.execute("SELECT id FROM users WHERE username = 'other'").fetchone()[0]
+            for uid in (1, other):
+                db.executemany("INSERT INTO jobs (user_id, kind, state, created_at, finished_at) "
+                               "VALUES (?, 'stop', 'succeeded', ?, ?)", [(uid, now, now) for _ in range(300)])
+        c = p.login("admin", p.admin_password)
+        c.get("/admin/install")
+        job = int(c.post("/admin/install").header("Location").rsplit("/", 1)[1])
+        wait_for(lambda: p.query("SELECT state FROM jobs WHERE id = ?", job)[0][0] in ("succeeded", "failed"),
+                 what="the job")
+        assert p.query("SELECT count(*) FROM jobs WHERE user_id = 1")[0][0] == 200
+        assert p.query("SELECT count(*) FROM jobs WHERE id = ?", job)[0][0] == 1
+        assert p.query("SELECT count(*) FROM jobs WHERE user_id = ?", other)[0][0] == 300
+    finally:
         p.cleanup()
