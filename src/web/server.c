@@ -245,6 +245,12 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap) {
         vfprintf(stderr, fmt, ap);
 }
 
+static bool is_loopback(const struct sockaddr_storage *ss) {
+        if (ss->ss_family == AF_INET)
+                return (ntohl(((const struct sockaddr_in *) ss)->sin_addr.s_addr) >> 24) == 127;
+        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *) ss)->sin6_addr);
+}
+
 int http_start(void) {
         shutdown_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (shutdown_efd < 0)
@@ -267,10 +273,12 @@ int http_start(void) {
 
         /* Every connection holds a thread: one address (idle sockets, open
          * streams) gets at most a quarter of them (16 at least: a browser
-         * opens 6, more with streams in several tabs). Behind our own
-         * proxy every peer is the proxy, which then has to limit per client. */
+         * opens 6, more with streams in several tabs). On a loopback
+         * address every peer is our reverse proxy (or this host), which
+         * then has to limit per client; a per-address limit would cap all
+         * users together. */
         unsigned per_ip = config.max_connections / 4 > 16 ? config.max_connections / 4 : 16;
-        if (config.trust_proxy)
+        if (config.trust_proxy || is_loopback(&ss))
                 per_ip = 0;
         daemon_ = MHD_start_daemon(flags, config.port, NULL, NULL, on_request, NULL,
                                    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,

@@ -42,7 +42,7 @@ class Panel:
     """One `left4me serve`. The state dir is shared with l4d2ctl, as in
     production; the game port range is private to this panel."""
 
-    def __init__(self, tmp, env=None):
+    def __init__(self, tmp, env=None, listen="127.0.0.1"):
         self.tmp = pathlib.Path(tmp)
         self.state = self.tmp / "state"
         self.etc = self.tmp / "etc"
@@ -65,6 +65,7 @@ class Panel:
         self.env.pop("LEFT4ME_STATE_DIR", None)
         if env:
             self.env.update(env)
+        self.listen = listen
         self.proc = None
         self.admin_password = None
         self.output = []
@@ -75,7 +76,7 @@ class Panel:
 
     def start(self):
         self.proc = subprocess.Popen(
-            [str(LEFT4ME), "serve", "--state-dir", str(self.state), "--listen", "127.0.0.1:%d" % self.port],
+            [str(LEFT4ME), "serve", "--state-dir", str(self.state), "--listen", "%s:%d" % (self.listen, self.port)],
             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
