@@ -209,6 +209,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (*upload_data_size) {
                 if (!r->body_too_big && buf_append(&r->body, upload_data, *upload_data_size) < 0)
                         r->body_too_big = true;
+                /* A form a little too long still gets its 413 page; a body
+                 * that goes on and on only holds a thread: hang up. */
+                r->body_seen += *upload_data_size;
+                if (r->body_too_big && r->body_seen > BODY_DRAIN_MAX)
+                        return MHD_NO;
                 *upload_data_size = 0;
                 return MHD_YES;
         }

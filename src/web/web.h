@@ -14,6 +14,7 @@
 
 /* Caps on what a client can send or make us hold. */
 #define BODY_MAX (64 * 1024)    /* a form body; past it: 413 */
+#define BODY_DRAIN_MAX (1024 * 1024) /* past it the connection is closed */
 #define PAGE_MAX (4 * 1024 * 1024)
 #define FORM_FIELDS_MAX 64
 #define USERNAME_MAX 32
@@ -68,6 +69,7 @@ typedef struct Req {
         char ip[64];
         bool is_post;
         Buf body;
+        size_t body_seen;       /* bytes of body received, kept or not */
         bool body_too_big;
         Form form;
         bool form_bad;
