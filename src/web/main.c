@@ -49,7 +49,9 @@ static void usage(FILE *f) {
               "read from there, default /etc/left4me), LEFT4ME_COOKIE_SECURE=1 (behind TLS),\n"
               "LEFT4ME_TRUST_PROXY=1 (behind a reverse proxy on loopback: the client address\n"
               "is the last X-Forwarded-For entry), LEFT4ME_PAGE_CACHE=0 (no render cache),\n"
-              "LEFT4ME_WORKERS, LEFT4ME_POLL_INTERVAL_MS, LEFT4ME_STATIC_DIR.\n",
+              "LEFT4ME_WORKERS, LEFT4ME_POLL_INTERVAL_MS, LEFT4ME_STATIC_DIR,\n"
+              "LEFT4ME_MAX_CONNECTIONS (default 256; on an address other than loopback one\n"
+              "client gets at most a quarter of them).\n",
               f);
 }
 
