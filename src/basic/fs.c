@@ -252,7 +252,13 @@ int read_file(const char *path, size_t max, char **ret, size_t *ret_len) {
         return read_file_at(AT_FDCWD, path, max, ret, ret_len);
 }
 
-static int rm_rf_children(int fd, dev_t dev) {
+/* A tree deeper than this (a hostile game server can build one in its upper
+ * layer) is not followed further down: the directory found at this depth is
+ * moved up to the top of the removal and removed in a later pass. That keeps
+ * the number of open directories bounded while every tree still goes. */
+#define RM_RF_MAX_DEPTH 64
+
+static int rm_rf_children(int fd, dev_t dev, int top, unsigned depth, unsigned *deferred) {
         DIR *d = fdopendir(fd);
         if (!d) {
                 int r = negative_errno();
@@ -278,13 +284,23 @@ static int rm_rf_children(int fd, dev_t dev) {
                                         r = -EBUSY;
                                 continue;
                         }
+                        if (depth >= RM_RF_MAX_DEPTH) {
+                                char moved[64], hex[17];
+                                random_hex(hex, sizeof hex);
+                                snprintf(moved, sizeof moved, ".rm-deep-%s", hex);
+                                if (renameat(dirfd(d), de->d_name, top, moved) == 0)
+                                        (*deferred)++;
+                                else if (r == 0)
+                                        r = negative_errno();
+                                continue;
+                        }
                         int cfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         if (cfd < 0) {
                                 if (r == 0)
                                         r = negative_errno();
                                 continue;
                         }
-                        int q = rm_rf_children(cfd, dev);
+                        int q = rm_rf_children(cfd, dev, top, depth + 1, deferred);
                         if (q < 0 && r == 0)
                                 r = q;
                         if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
@@ -304,12 +320,21 @@ int rm_rf_at(int dirfd, const char *name) {
                 return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? negative_errno() : 0;
         if (path_is_mount_point(name) && name[0] == '/')
                 return -EBUSY;
-        int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
+        _cleanup_close_ int top = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (top < 0)
                 return negative_errno();
-        int r = rm_rf_children(fd, st.st_dev);
-        if (r < 0)
-                return r;
+        unsigned deferred;
+        do {
+                deferred = 0;
+                int fd = fcntl(top, F_DUPFD_CLOEXEC, 3);
+                if (fd < 0)
+                        return negative_errno();
+                /* rm_rf_children reads from the fd's offset: start over. */
+                lseek(fd, 0, SEEK_SET);
+                int r = rm_rf_children(fd, st.st_dev, top, 0, &deferred);
+                if (r < 0)
+                        return r;
+        } while (deferred > 0);
         if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
                 return negative_errno();
         return 0;

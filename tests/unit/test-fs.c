@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -103,6 +104,35 @@ static void test_rm_rf_does_not_follow_symlinks(void **state) {
         assert_int_equal(rm_rf(tree), 0); /* missing is fine */
 }
 
+/* A chain far deeper than rm_rf follows at once still goes entirely, with a
+ * bounded number of open directories. */
+static void test_rm_rf_very_deep_tree(void **state) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/deep", dir);
+        assert_int_equal(mkdir(p, 0755), 0);
+        int fd = open(p, O_PATH | O_DIRECTORY);
+        assert_true(fd >= 0);
+        for (int i = 0; i < 3000; i++) {
+                assert_int_equal(mkdirat(fd, "d", 0755), 0);
+                int next = openat(fd, "d", O_PATH | O_DIRECTORY);
+                assert_true(next >= 0);
+                close(fd);
+                fd = next;
+        }
+        assert_int_equal(mkdirat(fd, "leaf", 0755), 0);
+        close(fd);
+        /* Far fewer fds than the tree is deep: following it all the way
+         * down would run out of them. */
+        struct rlimit old, low = { .rlim_cur = 256 };
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+        low.rlim_max = old.rlim_max;
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+        int r = rm_rf(p);
+        setrlimit(RLIMIT_NOFILE, &old);
+        assert_int_equal(r, 0);
+        assert_int_equal(access(p, F_OK), -1);
+}
+
 static void test_mkdir_p_refuses_dotdot(void **state) {
         int fd = open(dir, O_PATH | O_DIRECTORY);
         assert_int_equal(mkdir_p_at(fd, "x/../../y", 0755), -EXDEV);
@@ -115,6 +145,7 @@ int main(void) {
                 cmocka_unit_test(test_walk_fallback_refuses_escapes),
                 cmocka_unit_test(test_atomic_write_replaces),
                 cmocka_unit_test(test_rm_rf_does_not_follow_symlinks),
+                cmocka_unit_test(test_rm_rf_very_deep_tree),
                 cmocka_unit_test(test_mkdir_p_refuses_dotdot),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
