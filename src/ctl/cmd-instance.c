@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -193,6 +194,44 @@ static int run_list(const HostConfig *c, int argc, char **argv) {
         return 0;
 }
 
+/* The console is the game server's output, and a compromised server chooses
+ * its bytes: on a terminal, escape control characters (cursor movement,
+ * title-setting sequences) except newline and tab. A forked filter reads the
+ * backend's output from a pipe; pipes and files get the bytes unchanged. */
+static int tty_filter_start(pid_t *ret_pid) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return negative_errno();
+        pid_t pid = fork();
+        if (pid < 0) {
+                int r = negative_errno();
+                close(p[0]);
+                close(p[1]);
+                return r;
+        }
+        if (pid == 0) {
+                close(p[1]);
+                char in[4096], out[4 * sizeof in];
+                ssize_t n;
+                while ((n = read(p[0], in, sizeof in)) > 0 || (n < 0 && errno == EINTR)) {
+                        size_t k = 0;
+                        for (ssize_t i = 0; i < n; i++) {
+                                unsigned char ch = (unsigned char) in[i];
+                                if ((ch < 0x20 && ch != '\n' && ch != '\t') || ch == 0x7f)
+                                        k += (size_t) snprintf(out + k, sizeof out - k, "\\x%02x", ch);
+                                else
+                                        out[k++] = (char) ch;
+                        }
+                        if (k > 0 && write(STDOUT_FILENO, out, k) < 0)
+                                break;
+                }
+                _exit(0);
+        }
+        close(p[0]);
+        *ret_pid = pid;
+        return p[1];
+}
+
 static int run_logs(const HostConfig *c, int argc, char **argv) {
         if ((argc = ctl_common_options("logs", argc, argv, NULL)) < 0)
                 return 0;
@@ -220,7 +259,15 @@ static int run_logs(const HostConfig *c, int argc, char **argv) {
         if (!name)
                 return ctl_usage("logs", "missing instance NAME");
         Error err = { 0 };
-        int r = instance_logs(c, name, (unsigned) lines, follow, STDOUT_FILENO, &err);
+        pid_t filter = 0;
+        int out = isatty(STDOUT_FILENO) ? tty_filter_start(&filter) : STDOUT_FILENO;
+        if (out < 0)
+                out = STDOUT_FILENO;
+        int r = instance_logs(c, name, (unsigned) lines, follow, out, &err);
+        if (filter > 0) {
+                close(out);
+                waitpid(filter, NULL, 0);
+        }
         return r < 0 ? ctl_fail(&err, r) : 0;
 }
 

@@ -202,3 +202,22 @@ def test_server_cfg_staging_does_not_follow_symlinks_in_upper(installed, tmp_pat
     p = ctl.fail("start", "alpha")
     assert "cannot prepare the upper layer" in p.stderr or "cannot open the upper layer" in p.stderr
     assert os.listdir(victim) == []
+
+
+def test_logs_escape_control_characters_on_a_terminal(ctl, tmp_path):
+    # The console is the (possibly compromised) server's output: on a
+    # terminal, an escape sequence is shown, not obeyed; into a pipe, the
+    # bytes pass unchanged.
+    ctl.initialize("esc", "", tmp_path)
+    rt = ctl.state / "runtime" / "esc"
+    rt.mkdir(parents=True)
+    (rt / "console.log").write_bytes(b"plain\tline\n\x1b]0;owned\x07title\n\x1b[2Jclear\n")
+    piped = ctl.ok("logs", "esc").stdout
+    assert "\x1b]0;owned\x07title" in piped
+    cmd = "%s logs esc" % L4D2CTL
+    tty = subprocess.run(["script", "-qec", cmd, "/dev/null"], env=ctl.env, capture_output=True, text=True,
+                         timeout=30).stdout
+    assert "\\x1b]0;owned\\x07title" in tty
+    assert "\\x1b[2Jclear" in tty
+    assert "plain\tline" in tty
+    assert "\x1b" not in tty and "\x07" not in tty
