@@ -175,6 +175,9 @@ static int transfer_finish(Transfer *t, CURLM *m, CURLcode cc) {
         long code = 0;
         curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &code);
         curl_multi_remove_handle(m, t->h);
+        /* Start writing it back now: the syncfs before the publish then has
+         * little left to wait for. */
+        (void) sync_file_range(t->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
         close(t->fd);
         t->fd = -1;
         f->inflight -= it->got;
@@ -272,6 +275,8 @@ static int fetch_curl(Fetch *f, FetchItem **todo, size_t n) {
                         } else
                                 item_done(f, it, -EIO);
                 }
+                if (active == 0 && next >= n && n_waiting == 0)
+                        break; /* all done: no need to wait for anything */
                 now = now_ms();
                 int timeout = 200;
                 if (wake != UINT64_MAX)
