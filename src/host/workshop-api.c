@@ -216,11 +216,23 @@ static int call(SteamApi *api, const char *method, const char *count_key, const 
                 json_decref(j);
                 return error_set(err, -EIO, "the Steam Web API answered %s without response.%s", method, array_key);
         }
-        /* Every ID asked must be answered, by an object. */
+        /* Every entry answers an ID we asked about... */
+        size_t k;
+        json_t *e;
+        json_array_foreach(a, k, e) {
+                const char *id = json_string_value(json_object_get(e, "publishedfileid"));
+                bool asked = false;
+                for (size_t i = 0; id && i < n && !asked; i++)
+                        asked = streq(id, ids[i]);
+                if (!asked) {
+                        json_decref(j);
+                        return error_set(err, -EIO, "the Steam Web API answered %s about an ID it was not asked about",
+                                         method);
+                }
+        }
+        /* ...and every ID asked is answered, by an object. */
         for (size_t i = 0; i < n; i++) {
                 bool found = false;
-                size_t k;
-                json_t *e;
                 json_array_foreach(a, k, e) {
                         const char *id = json_string_value(json_object_get(e, "publishedfileid"));
                         if (!json_is_object(e) || !json_is_integer(json_object_get(e, "result")))

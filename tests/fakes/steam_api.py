@@ -15,7 +15,8 @@ versions apart.
 
 Knobs (attributes, or keys of POST /_fake/config):
   api_mode      None, "timeout" (sleep api_delay s first), "garbage" (200 with
-                HTML), "http500", or "incomplete" (leaves the last ID out)
+                HTML), "http500", "incomplete" (leaves the last ID out) or
+                "alien" (adds an entry for an ID nobody asked about)
   rate          bytes per second per download (None: as fast as possible)
   truncate      {ID: N}: serve only N bytes (an honest, short Content-Length)
   cut           {ID: N}: announce the full length, send N bytes, close
@@ -177,9 +178,11 @@ class FakeSteam:
                 n = int(form.get(count_key, ["0"])[0])
                 ids = [form.get("publishedfileids[%d]" % i, [""])[0] for i in range(n)]
                 result = answer(ids)
+                key = "publishedfiledetails" if count_key == "itemcount" else "collectiondetails"
                 if mode == "incomplete":
-                    key = "publishedfiledetails" if count_key == "itemcount" else "collectiondetails"
                     result["response"][key] = result["response"][key][:-1]
+                if mode == "alien":
+                    result["response"][key].append({"publishedfileid": "../../../etc/passwd", "result": 1})
                 try:
                     self.send(200, json.dumps(result).encode())
                 except (BrokenPipeError, ConnectionResetError):

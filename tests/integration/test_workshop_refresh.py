@@ -95,6 +95,7 @@ def test_an_api_that_fails_changes_nothing(wctl, steam):
         "garbage": "with something that is not JSON",
         "http500": "with HTTP 500",
         "incomplete": "without a valid entry for",
+        "alien": "about an ID it was not asked about",
         "timeout": "within 2 s",
     }
     steam.api_delay = 3
