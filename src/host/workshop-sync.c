@@ -350,16 +350,26 @@ static int resolve(Sync *s, Error *err) {
                 }
                 r = expand(s, queue, err);
         } else {
-                /* One pass over what is known; re-expand what changed. */
+                /* Sources never built are classified (and expanded) first;
+                 * then one pass over everything known, and only collections
+                 * whose time_updated changed are expanded again. */
                 json_t *ids = reachable(s);
-                r = details(s, ids, err);
                 size_t i;
                 json_t *v;
-                json_array_foreach(ids, i, v) {
-                        json_t *node = node_get(s, json_string_value(v));
-                        if (json_is_true(json_object_get(node, "_changed")) || streq(kind_of(node), "unknown"))
+                json_array_foreach(ids, i, v)
+                        if (streq(kind_of(node_get(s, json_string_value(v))), "unknown"))
                                 json_array_append(queue, v);
+                if (json_array_size(queue) > 0) {
+                        r = expand(s, queue, err);
+                        json_array_clear(queue);
+                        json_decref(ids);
+                        ids = reachable(s);
                 }
+                if (r >= 0)
+                        r = details(s, ids, err);
+                json_array_foreach(ids, i, v)
+                        if (json_is_true(json_object_get(node_get(s, json_string_value(v)), "_changed")))
+                                json_array_append(queue, v);
                 json_decref(ids);
                 if (r >= 0)
                         r = expand(s, queue, err);

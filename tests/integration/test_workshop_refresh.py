@@ -87,6 +87,18 @@ def test_refresh_picks_up_a_collection_that_changed(wctl, steam):
     assert addon(wctl, "c", 2).read_bytes() == steam.content(2)
 
 
+def test_refresh_builds_what_was_added_but_never_built(wctl, steam):
+    steam.add_item(1, size=10)
+    steam.add_item(2, size=20)
+    steam.add_collection(70, [1, 2])
+    workshop_overlay(wctl, "late", 70)
+    p = wctl.ok("workshop", "refresh")
+    assert "overlay 'late': updated" in p.stdout
+    assert addon(wctl, "late", 1).read_bytes() == steam.content(1)
+    assert addon(wctl, "late", 2).read_bytes() == steam.content(2)
+    assert json.loads(wctl.ok("workshop", "late", "items", "--json").stdout)["sources"][0]["kind"] == "collection"
+
+
 def test_an_api_that_fails_changes_nothing(wctl, steam):
     setup_two_overlays(wctl, steam, n=20)
     steam.items["3"]["time_updated"] = 1800000000  # would be downloaded
