@@ -62,6 +62,9 @@ int overlay_lock_meta(const HostConfig *c, const char *name, int *ret_fd, Error 
 /* wait_ms 0: fail at once with "overlay 'x' is being built". */
 int overlay_lock_build(const HostConfig *c, const char *name, int wait_ms, int *ret_fd, Error *err);
 bool overlay_is_building(const HostConfig *c, const char *name);
+/* Exclusive, for a swap or a delete; instance start takes it shared
+ * (overlay_pins_take) from before its mount until it has recorded it. */
+int overlay_lock_publish(const HostConfig *c, const char *name, int *ret_fd, Error *err);
 
 /* ---- operations (l4d2ctl overlay ...) ---- */
 

@@ -1,11 +1,5 @@
-/* The Workshop sync engine: metadata, plan, downloads, publish.
- *
- * The catalog is one JSON object, ID -> node, shared by every overlay of the
- * run, so an item used by several overlays is asked about and downloaded
- * once. A node: {"kind": "item"|"collection"|"unknown", "title", "time_updated",
- * "preview_url", "size", "app", "state": "ok"|"failed"|"missing"|"wrong-app",
- * "message", "children": [IDs] (collections)}. Keys starting with '_' live
- * only during the run. */
+/* The Workshop sync engine: the run, downloads, each overlay's new tree and
+ * metadata. Resolving (the Steam Web API side) is in workshop-resolve.c. */
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,32 +17,12 @@
 #include "workshop-sync.h"
 #include "workshop.h"
 
-typedef struct Sync {
-        const HostConfig *c;
-        WorkshopSettings set;
-        SteamApi api;
-        json_t *cat;
-        SyncTarget *t;
-        json_t **sources;  /* per target */
-        json_t **order;    /* per target: its items, in order */
-        json_t **problems; /* per target */
-        size_t n;
-        bool full;
-        overlay_event_cb cb;
-        void *userdata;
-        int cache_fd;
-        /* progress of the downloads */
-        uint64_t total;
-        unsigned items_total, items_done;
-        FetchItem *fetch;
-        size_t n_fetch;
-} Sync;
 
 /* ---- events ---- */
 
 /* Sends ev to the caller and its line to the logs of target (all if NULL).
  * Takes ev. */
-static void emit(Sync *s, const SyncTarget *target, json_t *ev) {
+void sync_emit(Sync *s, const SyncTarget *target, json_t *ev) {
         if (!ev)
                 return;
         const char *line = json_string_value(json_object_get(ev, "line"));
@@ -75,358 +49,10 @@ static void item_event(Sync *s, const SyncTarget *target, const char *id, const 
         vsnprintf(detail, sizeof detail, fmt, ap);
         va_end(ap);
         snprintf(line, sizeof line, "item %s '%s': %s", id, title_of(node), detail);
-        emit(s, target,
+        sync_emit(s, target,
              json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s}", "event", "item", "id", id, "title", title_of(node),
                        "state", state, "size", json_integer_value(json_object_get(node, "size")), "message",
                        json_string_value(json_object_get(node, "message")) ?: "", "line", line));
-}
-
-static void problem(Sync *s, size_t ti, const char *id, const char *fmt, ...) _printf_(4, 5);
-static void problem(Sync *s, size_t ti, const char *id, const char *fmt, ...) {
-        char msg[512];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
-        json_array_append_new(s->problems[ti], json_pack("{s:s, s:s}", "id", id, "message", msg));
-        char line[600];
-        snprintf(line, sizeof line, "warning: %s", msg);
-        emit(s, &s->t[ti], json_pack("{s:s, s:s, s:s, s:s}", "event", "problem", "id", id, "overlay", s->t[ti].name,
-                                     "line", line));
-}
-
-/* ---- the catalog ---- */
-
-static json_t *node_get(Sync *s, const char *id) {
-        json_t *n = json_object_get(s->cat, id);
-        if (!n) {
-                n = json_pack("{s:s}", "kind", "unknown");
-                json_object_set_new(s->cat, id, n);
-        }
-        return n;
-}
-
-static const char *kind_of(const json_t *node) {
-        return json_string_value(json_object_get(node, "kind")) ?: "unknown";
-}
-
-static void set_str(json_t *node, const char *key, const char *v) {
-        json_object_set_new(node, key, json_string(v));
-}
-
-/* Control characters become spaces; at most max bytes, cut at a UTF-8
- * character boundary. */
-static json_t *clean_text(const char *s, size_t max) {
-        char buf[1024];
-        size_t n = 0;
-        if (max >= sizeof buf)
-                max = sizeof buf - 1;
-        for (; s && s[n] && n < max; n++)
-                buf[n] = (unsigned char) s[n] < 0x20 || s[n] == 0x7f ? ' ' : s[n];
-        while (n > 0 && s[n] && ((unsigned char) s[n] & 0xc0) == 0x80)
-                n--; /* do not split a character */
-        buf[n] = '\0';
-        return json_string(buf) ?: json_string("");
-}
-
-static bool is_http_url(const char *u) {
-        return u && (startswith(u, "https://") || startswith(u, "http://")) && !has_control_chars(u) &&
-               strlen(u) < 2048;
-}
-
-/* Takes one GetPublishedFileDetails entry. */
-static void apply_details(Sync *s, const json_t *e) {
-        const char *id = json_string_value(json_object_get(e, "publishedfileid"));
-        json_t *node = node_get(s, id);
-        json_object_set_new(node, "_f", json_true());
-        bool coll = streq(kind_of(node), "collection");
-        if (json_integer_value(json_object_get(e, "result")) != 1) {
-                set_str(node, "state", "missing");
-                set_str(node, "message", coll ? "the collection is not on the Workshop (removed or private)"
-                                              : "not on the Workshop (removed, private or never existed)");
-                json_object_del(node, "_url");
-                return;
-        }
-        unsigned long long tu = steam_api_u64(json_object_get(e, "time_updated"));
-        unsigned long long old_tu = steam_api_u64(json_object_get(node, "time_updated"));
-        json_object_set_new(node, "title", clean_text(json_string_value(json_object_get(e, "title")), 200));
-        json_object_set_new(node, "time_updated", json_integer((json_int_t) tu));
-        const char *preview = json_string_value(json_object_get(e, "preview_url"));
-        json_object_set_new(node, "preview_url", json_string(is_http_url(preview) ? preview : ""));
-        if (coll) {
-                if (!s->full && tu != old_tu)
-                        json_object_set_new(node, "_changed", json_true());
-                if (!streq(json_string_value(json_object_get(node, "state")) ?: "", "missing") || tu != old_tu) {
-                        set_str(node, "state", "ok");
-                        set_str(node, "message", "");
-                }
-                return;
-        }
-        set_str(node, "kind", "item");
-        unsigned long long app = steam_api_u64(json_object_get(e, "consumer_app_id"));
-        unsigned long long size = steam_api_u64(json_object_get(e, "file_size"));
-        const char *url = json_string_value(json_object_get(e, "file_url"));
-        json_object_set_new(node, "app", json_integer((json_int_t) app));
-        json_object_set_new(node, "size", json_integer((json_int_t) size));
-        if (is_http_url(url))
-                set_str(node, "_url", url);
-        else
-                json_object_del(node, "_url");
-        char msg[160] = "";
-        const char *state = "ok";
-        if (app != WORKSHOP_APP_ID) {
-                state = "wrong-app";
-                snprintf(msg, sizeof msg, "belongs to app %llu, not Left 4 Dead 2 (%d)", app, WORKSHOP_APP_ID);
-        } else if (steam_api_u64(json_object_get(e, "banned"))) {
-                state = "missing";
-                snprintf(msg, sizeof msg, "banned on the Workshop");
-        } else if (size == 0) {
-                state = "failed";
-                snprintf(msg, sizeof msg, "the Workshop announces no file for it");
-        }
-        set_str(node, "state", state);
-        set_str(node, "message", msg);
-}
-
-typedef struct Child {
-        long long sortorder;
-        size_t index;
-        const json_t *ch;
-} Child;
-
-static int cmp_child(const void *a, const void *b) {
-        const Child *x = a, *y = b;
-        if (x->sortorder != y->sortorder)
-                return x->sortorder < y->sortorder ? -1 : 1;
-        return x->index < y->index ? -1 : x->index > y->index;
-}
-
-/* GetCollectionDetails, breadth first from queue (IDs), for as long as
- * collections turn up collections. */
-static int expand(Sync *s, json_t *queue, Error *err) {
-        size_t expanded = 0, head = 0;
-        while (head < json_array_size(queue)) {
-                const char *ids[100];
-                size_t n = 0;
-                for (; head < json_array_size(queue) && n < ELEMENTSOF(ids); head++) {
-                        const char *id = json_string_value(json_array_get(queue, head));
-                        json_t *node = node_get(s, id);
-                        if (json_is_true(json_object_get(node, "_x")))
-                                continue;
-                        json_object_set_new(node, "_x", json_true());
-                        ids[n++] = id;
-                }
-                if (n == 0)
-                        continue;
-                if ((expanded += n) > WORKSHOP_MAX_COLLECTIONS)
-                        return error_set(err, -E2BIG, "the sources reach more than %d collections",
-                                         WORKSHOP_MAX_COLLECTIONS);
-                json_t *a = NULL;
-                int r = steam_api_collection_details(&s->api, ids, n, &a, err);
-                if (r < 0)
-                        return r;
-                size_t i;
-                json_t *e;
-                json_array_foreach(a, i, e) {
-                        const char *id = json_string_value(json_object_get(e, "publishedfileid"));
-                        json_t *node = node_get(s, id), *children = json_object_get(e, "children");
-                        if (json_integer_value(json_object_get(e, "result")) != 1 || !json_is_array(children)) {
-                                if (streq(kind_of(node), "collection")) {
-                                        set_str(node, "state", "missing");
-                                        set_str(node, "message",
-                                                "the collection is not on the Workshop (removed or private)");
-                                        json_object_set_new(node, "children", json_array());
-                                } else
-                                        set_str(node, "kind", "item"); /* GetPublishedFileDetails decides */
-                                continue;
-                        }
-                        set_str(node, "kind", "collection");
-                        set_str(node, "state", "ok");
-                        set_str(node, "message", "");
-                        /* Children in the collection's order (sortorder). */
-                        size_t nc = json_array_size(children);
-                        Child *order = calloc(nc + 1, sizeof *order);
-                        if (!order) {
-                                json_decref(a);
-                                return -ENOMEM;
-                        }
-                        size_t k;
-                        json_t *ch;
-                        json_array_foreach(children, k, ch)
-                                order[k] = (Child) { (long long) json_integer_value(json_object_get(ch, "sortorder")),
-                                                     k, ch };
-                        qsort(order, nc, sizeof *order, cmp_child);
-                        json_t *sorted = json_array();
-                        for (k = 0; k < nc; k++) {
-                                char cid[WORKSHOP_ID_MAX];
-                                const char *raw = json_string_value(json_object_get(order[k].ch, "publishedfileid"));
-                                if (!raw || workshop_parse_ref(raw, cid, NULL) < 0)
-                                        continue;
-                                json_t *child = node_get(s, cid);
-                                if (json_integer_value(json_object_get(order[k].ch, "filetype")) == 2) {
-                                        set_str(child, "kind", "collection");
-                                        json_array_append_new(queue, json_string(cid));
-                                } else if (streq(kind_of(child), "unknown"))
-                                        set_str(child, "kind", "item");
-                                json_array_append_new(sorted, json_string(cid));
-                        }
-                        free(order);
-                        json_object_set_new(node, "children", sorted);
-                }
-                json_decref(a);
-        }
-        return 0;
-}
-
-/* Every ID reachable from the targets' sources: items, collections and
- * still unknown ones, each once. */
-static json_t *reachable(Sync *s) {
-        json_t *seen = json_object(), *out = json_array(), *stack = json_array();
-        for (size_t t = 0; t < s->n; t++)
-                json_array_extend(stack, s->sources[t]);
-        while (json_array_size(stack) > 0) {
-                size_t last = json_array_size(stack) - 1;
-                char id[WORKSHOP_ID_MAX];
-                snprintf(id, sizeof id, "%s", json_string_value(json_array_get(stack, last)) ?: "");
-                json_array_remove(stack, last);
-                if (!id[0] || json_object_get(seen, id) || json_object_size(seen) > 4 * WORKSHOP_MAX_ITEMS)
-                        continue;
-                json_object_set_new(seen, id, json_true());
-                json_array_append_new(out, json_string(id));
-                json_array_extend(stack, json_object_get(node_get(s, id), "children"));
-        }
-        json_decref(seen);
-        json_decref(stack);
-        return out;
-}
-
-/* GetPublishedFileDetails for the IDs of ids not asked about yet in this
- * run: one request per 100 items, collections riding along. */
-static int details(Sync *s, json_t *ids, Error *err) {
-        json_t *items = json_array(), *colls = json_array();
-        size_t i;
-        json_t *v;
-        json_array_foreach(ids, i, v) {
-                json_t *node = node_get(s, json_string_value(v));
-                if (json_is_true(json_object_get(node, "_f")))
-                        continue;
-                json_array_append(streq(kind_of(node), "collection") ? colls : items, v);
-        }
-        size_t per, k = steam_api_batches(json_array_size(items), json_array_size(colls), &per);
-        json_array_extend(items, colls);
-        json_decref(colls);
-        int r = 0;
-        for (size_t b = 0; r >= 0 && b < k; b++) {
-                const char *batch[STEAM_API_MAX_IDS];
-                size_t n = 0;
-                for (size_t j = b * per; j < json_array_size(items) && n < per; j++)
-                        batch[n++] = json_string_value(json_array_get(items, j));
-                if (n == 0)
-                        break;
-                json_t *a = NULL;
-                if ((r = steam_api_file_details(&s->api, batch, n, &a, err)) < 0)
-                        break;
-                size_t q;
-                json_t *e;
-                json_array_foreach(a, q, e)
-                        apply_details(s, e);
-                json_decref(a);
-        }
-        json_decref(items);
-        return r;
-}
-
-static int resolve(Sync *s, Error *err) {
-        json_t *queue = json_array();
-        int r = 0;
-        if (s->full) {
-                /* Classify and expand every source that is not a known item. */
-                for (size_t t = 0; t < s->n; t++) {
-                        size_t i;
-                        json_t *v;
-                        json_array_foreach(s->sources[t], i, v)
-                                if (!streq(kind_of(node_get(s, json_string_value(v))), "item"))
-                                        json_array_append(queue, v);
-                }
-                r = expand(s, queue, err);
-        } else {
-                /* Sources never built are classified (and expanded) first;
-                 * then one pass over everything known, and only collections
-                 * whose time_updated changed are expanded again. */
-                json_t *ids = reachable(s);
-                size_t i;
-                json_t *v;
-                json_array_foreach(ids, i, v)
-                        if (streq(kind_of(node_get(s, json_string_value(v))), "unknown"))
-                                json_array_append(queue, v);
-                if (json_array_size(queue) > 0) {
-                        r = expand(s, queue, err);
-                        json_array_clear(queue);
-                        json_decref(ids);
-                        ids = reachable(s);
-                }
-                if (r >= 0)
-                        r = details(s, ids, err);
-                json_array_foreach(ids, i, v)
-                        if (json_is_true(json_object_get(node_get(s, json_string_value(v)), "_changed")))
-                                json_array_append(queue, v);
-                json_decref(ids);
-                if (r >= 0)
-                        r = expand(s, queue, err);
-        }
-        json_decref(queue);
-        if (r < 0)
-                return r;
-        json_t *ids = reachable(s);
-        r = details(s, ids, err);
-        json_decref(ids);
-        return r;
-}
-
-/* ---- per overlay: its items in order, and what is wrong ---- */
-
-static void walk(Sync *s, size_t ti, const char *id, json_t *path, json_t *seen, unsigned depth) {
-        json_t *node = node_get(s, id);
-        bool coll = streq(kind_of(node), "collection");
-        if (coll && json_object_get(path, id)) {
-                const char *parent = json_string_value(json_object_get(path, "_last"));
-                problem(s, ti, id, "collection %s includes collection %s, which includes it: a cycle, skipped",
-                        parent ? parent : "?", id);
-                return;
-        }
-        if (json_object_get(seen, id))
-                return;
-        json_object_set_new(seen, id, json_true());
-        if (!coll) {
-                if (json_array_size(s->order[ti]) == WORKSHOP_MAX_ITEMS)
-                        problem(s, ti, id, "more than %d items: %s and the ones after it are skipped",
-                                WORKSHOP_MAX_ITEMS, id);
-                else if (json_array_size(s->order[ti]) < WORKSHOP_MAX_ITEMS)
-                        json_array_append_new(s->order[ti], json_string(id));
-                return;
-        }
-        if (streq(json_string_value(json_object_get(node, "state")) ?: "", "missing")) {
-                problem(s, ti, id, "collection %s is not on the Workshop (removed or private)", id);
-                return;
-        }
-        if (depth >= WORKSHOP_MAX_DEPTH) {
-                problem(s, ti, id, "collection %s is nested more than %d levels deep: skipped", id,
-                        WORKSHOP_MAX_DEPTH);
-                return;
-        }
-        json_t *saved_last = json_incref(json_object_get(path, "_last"));
-        json_object_set_new(path, id, json_true());
-        size_t i;
-        json_t *ch;
-        json_array_foreach(json_object_get(node, "children"), i, ch) {
-                json_object_set_new(path, "_last", json_string(id));
-                walk(s, ti, json_string_value(ch), path, seen, depth + 1);
-        }
-        json_object_del(path, id);
-        if (saved_last)
-                json_object_set_new(path, "_last", saved_last);
-        else
-                json_object_del(path, "_last");
 }
 
 /* ---- downloads ---- */
@@ -445,7 +71,7 @@ static void on_fetch(const FetchItem *it, FetchEvent ev, uint64_t done, void *us
         Sync *s = userdata;
         if (ev == FETCH_PROGRESS) {
                 double pct = s->total ? 100.0 * (double) done / (double) s->total : 100.0;
-                emit(s, NULL, json_pack("{s:s, s:I, s:I, s:f, s:i, s:i}", "event", "progress", "done",
+                sync_emit(s, NULL, json_pack("{s:s, s:I, s:I, s:f, s:i, s:i}", "event", "progress", "done",
                                         (json_int_t) done, "total", (json_int_t) s->total, "percent", pct,
                                         "items_done", s->items_done, "items_total", s->items_total));
                 return;
@@ -461,8 +87,8 @@ static void on_fetch(const FetchItem *it, FetchEvent ev, uint64_t done, void *us
                 item_event(s, NULL, it->id, "downloaded", "downloaded (%.1f MiB%s)",
                            (double) it->size / 1048576.0, it->url ? "" : ", steamcmd");
         else {
-                set_str(node, "state", "failed");
-                set_str(node, "message", it->message);
+                sync_set(node, "state", "failed");
+                sync_set(node, "message", it->message);
                 item_event(s, NULL, it->id, "failed", "failed: %s", it->message);
         }
 }
@@ -482,7 +108,7 @@ static int download(Sync *s, Error *err) {
                 json_t *v;
                 json_array_foreach(s->order[t], i, v) {
                         const char *id = json_string_value(v);
-                        json_t *node = node_get(s, id);
+                        json_t *node = sync_node(s, id);
                         if (!streq(json_string_value(json_object_get(node, "state")) ?: "", "ok"))
                                 continue;
                         char want[64];
@@ -512,7 +138,7 @@ static int download(Sync *s, Error *err) {
         char line[160];
         snprintf(line, sizeof line, "downloading %zu items (%.1f MiB), %ld at a time", s->n_fetch,
                  (double) s->total / 1048576.0, s->set.parallel);
-        emit(s, NULL, json_pack("{s:s, s:s}", "event", "line", "line", line));
+        sync_emit(s, NULL, json_pack("{s:s, s:s}", "event", "line", "line", line));
         return workshop_fetch(s->c, &s->set, s->cache_fd, s->fetch, s->n_fetch, on_fetch, s, err);
 }
 
@@ -544,7 +170,7 @@ static int assemble(Sync *s, size_t ti, Error *err) {
         json_t *v;
         json_array_foreach(s->order[ti], i, v) {
                 const char *id = json_string_value(v);
-                json_t *node = node_get(s, id);
+                json_t *node = sync_node(s, id);
                 const char *state = json_string_value(json_object_get(node, "state")) ?: "";
                 char want[64], file[64];
                 cache_name(id, node, want, sizeof want);
@@ -577,7 +203,7 @@ static int assemble(Sync *s, size_t ti, Error *err) {
         t->changed = true;
         char line[160];
         snprintf(line, sizeof line, "overlay '%s': published %u items", t->name, linked);
-        emit(s, t, json_pack("{s:s, s:s, s:s}", "event", "line", "overlay", t->name, "line", line));
+        sync_emit(s, t, json_pack("{s:s, s:s, s:s}", "event", "line", "overlay", t->name, "line", line));
         return 0;
 }
 
@@ -592,7 +218,7 @@ static json_t *target_nodes(Sync *s, size_t ti) {
                 json_array_remove(stack, last);
                 if (!id[0] || json_object_get(out, id))
                         continue;
-                json_t *node = json_deep_copy(node_get(s, id));
+                json_t *node = json_deep_copy(sync_node(s, id));
                 const char *key;
                 void *tmp;
                 json_t *val;
@@ -696,25 +322,19 @@ int workshop_sync(const HostConfig *c, SyncTarget *targets, size_t n, bool full,
                 r = s.cache_fd;
         /* Metadata: any failure here and nothing has been written. */
         if (r >= 0)
-                r = resolve(&s, err);
+                r = sync_resolve(&s, err);
         if (ret_requests)
                 *ret_requests = s.api.requests;
         if (r >= 0) {
                 unsigned n_items = 0;
                 for (size_t t = 0; t < n; t++) {
-                        json_t *path = json_object(), *seen = json_object();
-                        size_t i;
-                        json_t *v;
-                        json_array_foreach(s.sources[t], i, v)
-                                walk(&s, t, json_string_value(v), path, seen, 0);
-                        json_decref(path);
-                        json_decref(seen);
+                        sync_walk(&s, t);
                         n_items += (unsigned) json_array_size(s.order[t]);
                 }
                 char line[160];
                 snprintf(line, sizeof line, "resolved %u items for %zu overlay%s (%u Steam Web API request%s)",
                          n_items, n, n == 1 ? "" : "s", s.api.requests, s.api.requests == 1 ? "" : "s");
-                emit(&s, NULL, json_pack("{s:s, s:i, s:i, s:s}", "event", "resolved", "items", (int) n_items,
+                sync_emit(&s, NULL, json_pack("{s:s, s:i, s:i, s:s}", "event", "resolved", "items", (int) n_items,
                                          "requests", (int) s.api.requests, "line", line));
                 r = download(&s, err);
         }
