@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "a2s.h"
 #include "ctl.h"
 #include "fs.h"
 #include "instance.h"
@@ -283,6 +284,19 @@ static int run_run(const HostConfig *c, int argc, char **argv) {
         return r < 0 ? ctl_fail(&err, r) : r;
 }
 
+/* The supervisor's hang detection: one A2S_INFO query on loopback. */
+static int probe_a2s(long port, int timeout_ms) {
+        _cleanup_a2s_ A2sClient *a = NULL;
+        if (port <= 0 || port > 65535 || a2s_open("127.0.0.1", (uint16_t) port, &a, NULL) < 0)
+                return 0;
+        a2s_set_timeout(a, timeout_ms);
+        A2sInfo info = { 0 };
+        int r = a2s_info(a, &info, NULL);
+        if (r >= 0)
+                a2s_info_done(&info);
+        return r >= 0;
+}
+
 static int run_supervise(const HostConfig *c, int argc, char **argv) {
         long fd = -1;
         const char *name = NULL;
@@ -297,7 +311,7 @@ static int run_supervise(const HostConfig *c, int argc, char **argv) {
                 return ctl_usage("supervise", "missing or invalid instance NAME");
         if (fd >= 0)
                 fcntl((int) fd, F_SETFD, FD_CLOEXEC);
-        return supervisor_main(c, name, (int) fd);
+        return supervisor_main(c, name, (int) fd, probe_a2s);
 }
 
 #define HELP_FOOTER                                                                               \

@@ -18,8 +18,10 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "cgroup.h"
 #include "fs.h"
 #include "instance.h"
+#include "launch.h"
 #include "process.h"
 #include "strutil.h"
 #include "supervisor-state.h"
@@ -34,7 +36,28 @@ static pid_t orphan_alive(int rt) {
         uint64_t start = 0;
         if (state_read(rt, &st, &start) <= 0 || st.pid <= 0 || start == 0)
                 return 0;
-        return proc_starttime(st.pid) == start ? st.pid : 0;
+        if (proc_starttime(st.pid) != start)
+                return 0;
+        /* state.json belongs to the server's uid once the supervisor has
+         * dropped to it: only believe a pid of that very uid (the owner of
+         * the runtime dir), so a forged file cannot make root kill another
+         * program. */
+        struct stat dir, proc;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d", (int) st.pid);
+        if (fstat(rt, &dir) < 0 || stat(path, &proc) < 0 || proc.st_uid != dir.st_uid)
+                return 0;
+        return st.pid;
+}
+
+/* Appends one line to the console log (as root, before the supervisor). */
+static void console_note(const char *line, void *userdata) {
+        int *rt = userdata;
+        _cleanup_close_ int fd = openat(*rt, "console.log", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640);
+        if (fd >= 0) {
+                write_all(fd, line, strlen(line));
+                write_all(fd, "\n", 1);
+        }
 }
 
 static int sv_status(const HostConfig *c, const char *name, BackendStatus *ret, Error *err) {
@@ -48,26 +71,44 @@ static int sv_status(const HostConfig *c, const char *name, BackendStatus *ret, 
         BackendStatus st = { .state = STATE_STOPPED };
         state_read(rt, &st, NULL);
         if (held) {
-                if (st.state != STATE_RUNNING)
+                if (st.state != STATE_RUNNING && st.state != STATE_UNRESPONSIVE)
                         st.state = STATE_STARTING;
                 if (st.pid > 0 && kill(st.pid, 0) < 0 && errno == ESRCH)
                         st.pid = 0; /* between two runs */
         } else if (orphan_alive(rt)) {
                 /* The supervisor died (OOM, SIGKILL) but its server lives on,
-                 * unwatched: say so; stop will end it. */
+                 * unwatched (only without the sandbox, whose --die-with-parent
+                 * takes the server along): say so; stop will end it. */
                 snprintf(st.detail, sizeof st.detail, "supervisor gone; server pid %d runs unsupervised (stop it)",
                          (int) st.pid);
                 st.state = STATE_CRASHED;
+        } else if (st.state == STATE_RUNNING || st.state == STATE_STARTING || st.state == STATE_UNRESPONSIVE) {
+                /* It was running and nobody said it stopped: the supervisor
+                 * itself was killed (kill -9, the OOM killer) and took its
+                 * server with it. Not the game server's fault. */
+                st = (BackendStatus) { .state = STATE_CRASHED, .restarts = st.restarts };
+                snprintf(st.detail, sizeof st.detail,
+                         "the supervisor died (killed from outside?) and its server with it; start it again");
         } else if (st.state != STATE_CRASHED) {
                 /* Nobody supervises it: whatever state.json says is over. */
                 st = (BackendStatus) { .state = STATE_STOPPED, .restarts = st.restarts };
         }
+        if (st.state == STATE_STOPPED || st.state == STATE_CRASHED)
+                st.containment[0] = '\0';
         *ret = st;
         return 0;
 }
 
 static int sv_start(const HostConfig *c, const char *name, Error *err) {
-        int r = overlay_helper_run(c, "mount", name, err);
+        /* Before the mount: what the server planted in its upper layer to
+         * run at its next start goes, with a line in its log. */
+        _cleanup_close_ int rt = runtime_open(c, name);
+        if (rt < 0)
+                return error_set(err, rt, "cannot open its runtime dir: %s", strerror(-rt));
+        int r = launch_guard_instance(c, name, console_note, &rt, err);
+        if (r < 0)
+                return r;
+        r = overlay_helper_run(c, "mount", name, err);
         if (r < 0)
                 return r;
 
@@ -133,15 +174,11 @@ static int sv_stop(const HostConfig *c, const char *name, Error *err) {
                 return 0;
         if (rt < 0)
                 return error_set(err, rt, "cannot open its runtime dir: %s", strerror(-rt));
-        if (lock_held(rt) > 0) {
-                _cleanup_free_ char *pidtext = NULL;
-                long pid = 0;
-                if (read_file_at(rt, "supervisor.pid", 64, &pidtext, NULL) == 0) {
-                        pidtext[strcspn(pidtext, "\n")] = '\0';
-                        parse_long(pidtext, 2, 1L << 22, &pid);
-                }
+        pid_t pid = 0;
+        if (lock_holder(rt, &pid) > 0) {
+                /* The kernel names the lock's holder: no pidfile to trust. */
                 if (pid > 0)
-                        kill((pid_t) pid, SIGTERM);
+                        kill(pid, SIGTERM);
                 /* It stops the server (SIGTERM, then SIGKILL after the stop
                  * timeout) and then lets go of the lock. */
                 int i;
@@ -149,8 +186,8 @@ static int sv_stop(const HostConfig *c, const char *name, Error *err) {
                         usleep(20 * 1000);
                 if (lock_held(rt) > 0) {
                         if (pid > 0)
-                                kill((pid_t) pid, SIGKILL);
-                        return error_set(err, -ETIMEDOUT, "the supervisor (pid %ld) did not stop; killed it", pid);
+                                kill(pid, SIGKILL);
+                        return error_set(err, -ETIMEDOUT, "the supervisor (pid %d) did not stop; killed it", (int) pid);
                 }
         }
         /* A server whose supervisor died would keep the ports and the mount:
@@ -169,9 +206,11 @@ static int sv_stop(const HostConfig *c, const char *name, Error *err) {
                 if (r < 0)
                         return r;
         }
+        if (geteuid() == 0)
+                cgroup_remove(c, name);
         BackendStatus st = { 0 };
         state_read(rt, &st, NULL);
-        return state_write(rt, STATE_STOPPED, 0, 0, st.restarts, NULL);
+        return state_write(rt, STATE_STOPPED, 0, 0, st.restarts, NULL, NULL);
 }
 
 /* ---- logs ---- */

@@ -112,7 +112,8 @@ int steamcmd_install(const HostConfig *c, bool validate, bool force, install_cb 
                 for (char **n = names; *n; n++) {
                         BackendStatus st;
                         if (backend_get(c)->status(c, *n, &st, NULL) == 0 &&
-                            (st.state == STATE_RUNNING || st.state == STATE_STARTING))
+                            (st.state == STATE_RUNNING || st.state == STATE_STARTING ||
+                             st.state == STATE_UNRESPONSIVE))
                                 buf_printf(&running, "%s%s", running.len ? ", " : "", *n);
                 }
                 if (running.len) {

@@ -43,22 +43,32 @@ uint64_t proc_starttime(pid_t pid) {
         return p ? strtoull(p + 1, NULL, 10) : 0;
 }
 
-/* 1 if the supervisor's lock is held, 0 if not, -errno on error. */
-int lock_held(int rtfd) {
-        _cleanup_close_ int fd = openat(rtfd, "supervisor.lock", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+int lock_holder(int rtfd, pid_t *ret_pid) {
+        /* O_NONBLOCK: whoever owns the runtime dir could have put a FIFO
+         * there; opening it must not hang. */
+        _cleanup_close_ int fd = openat(rtfd, "supervisor.lock", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOENT ? 0 : negative_errno();
         struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-        if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+        if (fcntl(fd, F_GETLK, &fl) < 0)
                 return negative_errno();
-        return fl.l_type != F_UNLCK;
+        if (fl.l_type == F_UNLCK)
+                return 0;
+        if (ret_pid)
+                *ret_pid = fl.l_pid > 0 ? fl.l_pid : 0;
+        return 1;
 }
 
-int state_write(int rtfd, InstanceState s, pid_t pid, uint64_t started, unsigned restarts, const char *detail) {
-        json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s}", "state", instance_state_to_string(s), "pid",
+int lock_held(int rtfd) {
+        return lock_holder(rtfd, NULL);
+}
+
+int state_write(int rtfd, InstanceState s, pid_t pid, uint64_t started, unsigned restarts, const char *detail,
+                const char *containment) {
+        json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s, s:s}", "state", instance_state_to_string(s), "pid",
                               (json_int_t) pid, "pid_starttime", (json_int_t) (pid > 0 ? proc_starttime(pid) : 0),
                               "started_usec", (json_int_t) started, "restarts", (json_int_t) restarts, "detail",
-                              detail ? detail : "");
+                              detail ? detail : "", "containment", containment ? containment : "");
         _cleanup_free_ char *text = j ? json_dumps(j, 0) : NULL;
         json_decref(j);
         if (!text)
@@ -77,6 +87,7 @@ int state_read(int rtfd, BackendStatus *st, uint64_t *ret_starttime) {
         st->state = s && streq(s, "running")    ? STATE_RUNNING
                     : s && streq(s, "starting") ? STATE_STARTING
                     : s && streq(s, "crashed")  ? STATE_CRASHED
+                    : s && streq(s, "unresponsive") ? STATE_UNRESPONSIVE
                                                 : STATE_STOPPED;
         st->pid = (pid_t) json_integer_value(json_object_get(j, "pid"));
         st->started_usec = (uint64_t) json_integer_value(json_object_get(j, "started_usec"));
@@ -84,6 +95,8 @@ int state_read(int rtfd, BackendStatus *st, uint64_t *ret_starttime) {
         if (ret_starttime)
                 *ret_starttime = (uint64_t) json_integer_value(json_object_get(j, "pid_starttime"));
         snprintf(st->detail, sizeof st->detail, "%s", json_string_value(json_object_get(j, "detail")) ?: "");
+        snprintf(st->containment, sizeof st->containment, "%s",
+                 json_string_value(json_object_get(j, "containment")) ?: "");
         json_decref(j);
         return 1;
 }

@@ -22,10 +22,16 @@ int runtime_open(const HostConfig *c, const char *name);
  * process for good: a recycled pid has another start time. */
 uint64_t proc_starttime(pid_t pid);
 
-/* 1 if the supervisor's lock is held, 0 if not, -errno on error. */
+/* The supervisor's liveness: a classic POSIX lock (F_SETLK) on
+ * <runtime>/supervisor.lock, held for its whole life. 1 if held, with the
+ * holder's pid as the kernel reports it (F_GETLK): stop signals that pid,
+ * never one read from a file the server's uid could write. 0 if not held,
+ * -errno on error. */
+int lock_holder(int rtfd, pid_t *ret_pid);
 int lock_held(int rtfd);
 
-int state_write(int rtfd, InstanceState s, pid_t pid, uint64_t started, unsigned restarts, const char *detail);
+int state_write(int rtfd, InstanceState s, pid_t pid, uint64_t started, unsigned restarts, const char *detail,
+                const char *containment);
 /* 1 if state.json was read into *st, 0 if there is none (or it is damaged). */
 int state_read(int rtfd, BackendStatus *st, uint64_t *ret_starttime);
 
