@@ -1,6 +1,14 @@
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -66,8 +74,99 @@ static int on_line(const char *line, void *userdata) {
         return 0;
 }
 
-static int run_pass(const HostConfig *c, char **envp, const char *dir, const char *platform, bool validate, Pass *p,
-                    Error *err) {
+/* steamcmd in its own process group, killed with us: PR_SET_PDEATHSIG
+ * ends it when l4d2ctl dies (kill -9 of the panel's job included), and
+ * every way out of run_pass (a stall, a signal) kills the whole group. The
+ * install lock's fd is inherited on purpose: the flock stays held until the
+ * last process that could still write the installation is gone, so a
+ * re-run waits for an orphan instead of installing beside it. */
+static int spawn_steamcmd(char *const argv[], char *const envp[], const char *cwd, int lock_fd, int out_fd,
+                          pid_t *ret_pid) {
+        int errp[2];
+        if (pipe2(errp, O_CLOEXEC) < 0)
+                return negative_errno();
+        pid_t parent = getpid();
+        pid_t pid = fork();
+        if (pid < 0) {
+                int r = negative_errno();
+                close(errp[0]);
+                close(errp[1]);
+                return r;
+        }
+        if (pid == 0) {
+                int e = 0;
+                sigset_t none;
+                sigemptyset(&none);
+                for (int sig = 1; sig < NSIG; sig++)
+                        signal(sig, SIG_DFL);
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                if (setpgid(0, 0) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                        e = errno;
+                if (!e && getppid() != parent)
+                        _exit(127);
+                int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (!e && (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0))
+                        e = errno;
+                if (!e && lock_fd >= 0) {
+                        int flags = fcntl(lock_fd, F_GETFD);
+                        if (flags < 0 || fcntl(lock_fd, F_SETFD, flags & ~FD_CLOEXEC) < 0)
+                                e = errno;
+                }
+                if (!e && cwd && chdir(cwd) < 0)
+                        e = errno;
+                if (!e) {
+                        execvpe(argv[0], argv, envp);
+                        e = errno;
+                }
+                (void) !write(errp[1], &e, sizeof e);
+                _exit(127);
+        }
+        close(errp[1]);
+        int e = 0;
+        ssize_t n;
+        do
+                n = read(errp[0], &e, sizeof e);
+        while (n < 0 && errno == EINTR);
+        close(errp[0]);
+        if (n == sizeof e && e != 0) {
+                waitpid(pid, NULL, 0);
+                return -e;
+        }
+        *ret_pid = pid;
+        return 0;
+}
+
+static uint64_t mono_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000ULL + (uint64_t) ts.tv_nsec / 1000000ULL;
+}
+
+/* Splits what steamcmd prints into lines (at \n or \r; longer than 4 KiB
+ * cut) for on_line. */
+typedef struct LineBuf {
+        char line[4097];
+        size_t len;
+} LineBuf;
+
+static void feed(LineBuf *lb, const char *buf, size_t n, Pass *p) {
+        for (size_t i = 0; i < n; i++) {
+                char ch = buf[i];
+                if (ch == '\n' || ch == '\r' || lb->len == sizeof lb->line - 1) {
+                        if (lb->len > 0) {
+                                lb->line[lb->len] = '\0';
+                                on_line(lb->line, p);
+                        }
+                        lb->len = 0;
+                        if (ch == '\n' || ch == '\r')
+                                continue;
+                }
+                lb->line[lb->len++] = ch;
+        }
+}
+
+static int run_pass(const HostConfig *c, char **envp, const char *dir, const char *platform, bool validate, int lock_fd,
+                    int sigfd, Pass *p, Error *err) {
         char *argv[] = { c->steamcmd,
                          (char *) "+force_install_dir", (char *) dir,
                          (char *) "+login", (char *) "anonymous",
@@ -79,18 +178,115 @@ static int run_pass(const HostConfig *c, char **envp, const char *dir, const cha
                 argv[10] = NULL;
         }
         p->phase = platform;
-        SpawnOptions o = SPAWN_OPTIONS_INIT;
-        o.envp = envp;
-        o.search_path = true;
-        o.cwd = c->state_dir;
-        int exit_code;
-        int r = spawn_lines(argv, &o, on_line, p, &exit_code);
+        int pp[2];
+        if (pipe2(pp, O_CLOEXEC) < 0)
+                return error_set(err, negative_errno(), "cannot create a pipe: %m");
+        _cleanup_close_ int rd = pp[0];
+        pid_t pid;
+        int r = spawn_steamcmd(argv, envp, c->state_dir, lock_fd, pp[1], &pid);
+        close(pp[1]);
         if (r == -ENOENT)
                 return error_set(err, r, "steamcmd '%s' not found: install it (Debian: apt install steamcmd, from "
                                  "non-free) or set LEFT4ME_STEAMCMD", c->steamcmd);
         if (r < 0)
                 return error_set(err, r, "cannot run steamcmd '%s': %s", c->steamcmd, strerror(-r));
+
+        /* Read until steamcmd closes its output, a stall, or a signal. */
+        LineBuf lb = { .len = 0 };
+        uint64_t stall_ms = (uint64_t) c->install_stall_s * 1000ULL, last = mono_ms();
+        int stopped_by = 0;
+        bool stalled = false;
+        for (;;) {
+                uint64_t now = mono_ms();
+                if (now - last >= stall_ms) {
+                        stalled = true;
+                        break;
+                }
+                struct pollfd pf[2] = { { .fd = rd, .events = POLLIN }, { .fd = sigfd, .events = POLLIN } };
+                int n = poll(pf, sigfd >= 0 ? 2 : 1, (int) (stall_ms - (now - last)));
+                if (n < 0 && errno != EINTR)
+                        break;
+                if (n > 0 && (pf[1].revents & POLLIN)) {
+                        struct signalfd_siginfo si;
+                        if (read(sigfd, &si, sizeof si) == sizeof si) {
+                                stopped_by = (int) si.ssi_signo;
+                                break;
+                        }
+                }
+                if (n > 0 && pf[0].revents) {
+                        char buf[8192];
+                        ssize_t k = read(rd, buf, sizeof buf);
+                        if (k < 0 && errno == EINTR)
+                                continue;
+                        if (k <= 0)
+                                break;
+                        feed(&lb, buf, (size_t) k, p);
+                        last = mono_ms();
+                }
+        }
+        if (lb.len > 0) {
+                lb.line[lb.len] = '\0';
+                on_line(lb.line, p);
+        }
+        /* Its whole group goes, whatever made us stop reading: nothing of it
+         * may go on writing the installation. */
+        if (stalled || stopped_by) {
+                kill(-pid, SIGTERM);
+                kill(-pid, SIGCONT);
+                for (int i = 0; i < 50 && waitpid(pid, NULL, WNOHANG) == 0; i++)
+                        usleep(20 * 1000);
+        }
+        kill(-pid, SIGKILL);
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (stalled)
+                return error_set(err, -ETIMEDOUT, "steamcmd made no progress for %ld s (%s pass; "
+                                 "LEFT4ME_INSTALL_STALL_TIMEOUT); stopped it", c->install_stall_s, platform);
+        if (stopped_by)
+                return error_set(err, -EINTR, "interrupted by SIG%s during the %s pass; steamcmd was stopped",
+                                 sigabbrev_np(stopped_by) ?: "?", platform);
+        if (WIFSIGNALED(status))
+                return error_set(err, -ECHILD, "steamcmd was killed by signal %s during the %s pass",
+                                 sigabbrev_np(WTERMSIG(status)) ?: "?", platform);
         return 0;
+}
+
+static int install_passes(const HostConfig *c, char **envp, const char *dir, const char *srcds, bool validate,
+                          int lock, int sigfd, install_cb cb, void *userdata, Error *err);
+
+/* Takes the .install lock, waiting as long as its holder makes progress
+ * would be allowed to (LEFT4ME_INSTALL_STALL_TIMEOUT), with a line every
+ * 10 s. */
+static int lock_install(const HostConfig *c, install_cb cb, void *userdata, int *ret_fd, Error *err) {
+        _cleanup_free_ char *path = NULL;
+        if (asprintf(&path, "%s/locks/.install.lock", c->state_dir) < 0)
+                return -ENOMEM;
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return error_set(err, negative_errno(), "cannot open lock '%s': %m", path);
+        uint64_t start = mono_ms(), said = 0;
+        for (;;) {
+                if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+                        if (said && cb)
+                                cb("left4me: the earlier install has ended; checking the installation", NULL, userdata);
+                        *ret_fd = TAKE_FD(fd);
+                        return 0;
+                }
+                if (errno != EWOULDBLOCK)
+                        return error_set(err, negative_errno(), "cannot lock '%s': %m", path);
+                uint64_t now = mono_ms();
+                if (now - start >= (uint64_t) c->install_stall_s * 1000ULL)
+                        return error_set(err, -EBUSY, "another install has held '%s' for %ld s "
+                                         "(LEFT4ME_INSTALL_STALL_TIMEOUT); is a steamcmd still running?", path,
+                                         c->install_stall_s);
+                if (cb && (said == 0 || now - said >= 10000)) {
+                        cb("left4me: another install (an earlier l4d2ctl install or its steamcmd) is still running; "
+                           "waiting for it", NULL, userdata);
+                        said = now;
+                }
+                usleep(100 * 1000);
+        }
 }
 
 int steamcmd_install(const HostConfig *c, bool validate, bool force, install_cb cb, void *userdata, Error *err) {
@@ -99,9 +295,13 @@ int steamcmd_install(const HostConfig *c, bool validate, bool force, install_cb 
                 return r;
 
         /* Lock first, then look: start takes this lock shared, so no
-         * instance can start between the check and the update. */
+         * instance can start between the check and the update. An earlier
+         * install (a panel job re-queued after a restart, its steamcmd still
+         * running) holds it until its last process is gone: wait for it,
+         * saying so, then install as usual, which verifies what it left. */
         _cleanup_close_ int lock = -1;
-        if ((r = instance_lock(c, ".install", &lock, err)) < 0)
+        r = lock_install(c, cb, userdata, &lock, err);
+        if (r < 0)
                 return r;
 
         if (!force) {
@@ -145,10 +345,26 @@ int steamcmd_install(const HostConfig *c, bool validate, bool force, install_cb 
                 return -ENOMEM;
         }
 
+        /* SIGTERM/SIGINT/SIGHUP stop steamcmd's whole group before we go. */
+        sigset_t mask, old;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigprocmask(SIG_BLOCK, &mask, &old);
+        _cleanup_close_ int sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+        r = install_passes(c, envp, dir, srcds, validate, lock, sigfd, cb, userdata, err);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return r;
+}
+
+static int install_passes(const HostConfig *c, char **envp, const char *dir, const char *srcds, bool validate,
+                          int lock, int sigfd, install_cb cb, void *userdata, Error *err) {
+        int r;
         bool fresh = access(srcds, X_OK) < 0;
         Pass p = { .cb = cb, .userdata = userdata };
         if (!fresh) {
-                if ((r = run_pass(c, envp, dir, "linux", validate, &p, err)) < 0)
+                if ((r = run_pass(c, envp, dir, "linux", validate, lock, sigfd, &p, err)) < 0)
                         return r;
                 if (p.success && access(srcds, X_OK) == 0)
                         return 0;
@@ -157,12 +373,12 @@ int steamcmd_install(const HostConfig *c, bool validate, bool force, install_cb 
         }
         /* Fresh install (or the update hit "Invalid platform"). */
         p = (Pass) { .cb = cb, .userdata = userdata };
-        if ((r = run_pass(c, envp, dir, "windows", false, &p, err)) < 0)
+        if ((r = run_pass(c, envp, dir, "windows", false, lock, sigfd, &p, err)) < 0)
                 return r;
         if (!p.success)
                 goto failed;
         p = (Pass) { .cb = cb, .userdata = userdata };
-        if ((r = run_pass(c, envp, dir, "linux", true, &p, err)) < 0)
+        if ((r = run_pass(c, envp, dir, "linux", true, lock, sigfd, &p, err)) < 0)
                 return r;
         if (p.success && access(srcds, X_OK) == 0)
                 return 0;
