@@ -34,6 +34,12 @@ typedef struct HostConfig {
         bool drop_user;       /* shared_user and it is not root */
         uid_t server_uid;     /* the shared user */
         gid_t server_gid;
+        /* systemd backend, l4d2ctl as root: who the unit's server runs as
+         * (LEFT4ME_SERVER_USER, else left4me if it exists, else nobody), so
+         * that start hands it the upper layer as before. */
+        bool unit_user;
+        uid_t unit_uid;
+        gid_t unit_gid;
         /* Containment under the supervisor backend (host.env). */
         char *bwrap;          /* LEFT4ME_BWRAP, else "bwrap" from PATH */
         int sandbox;          /* LEFT4ME_SANDBOX: SANDBOX_AUTO, _REQUIRED or _OFF */

@@ -372,10 +372,20 @@ static int write_runtime_files(const HostConfig *c, const char *name, const Spec
          * and server.cfg itself (it holds the RCON password: 0640) become its
          * own. Every fd here was opened beneath the state dir without
          * symlinks; nothing below the runtime dir is followed. */
-        ServerIdentity id;
+        ServerIdentity id = { .switch_user = c->unit_user, .uid = c->unit_uid, .gid = c->unit_gid };
         if (c->backend == BACKEND_SUPERVISOR && (r = server_identity(c, name, &id, err)) < 0)
                 return r;
-        if (c->backend == BACKEND_SUPERVISOR && id.switch_user) {
+        if (id.switch_user && c->backend == BACKEND_SYSTEMD) {
+                /* The unit's user (User=): its upper layer, as before. */
+                _cleanup_close_ int l4d2 = path_open_beneath(upper, "left4dead2", O_PATH | O_DIRECTORY, 0,
+                                                             PATH_NO_SYMLINKS);
+                if (fchownat(upper, "", id.uid, id.gid, AT_EMPTY_PATH) < 0 || l4d2 < 0 ||
+                    fchownat(l4d2, "", id.uid, id.gid, AT_EMPTY_PATH) < 0 ||
+                    fchownat(cfg, "", id.uid, id.gid, AT_EMPTY_PATH) < 0 ||
+                    fchownat(cfg, "server.cfg", id.uid, id.gid, AT_SYMLINK_NOFOLLOW) < 0)
+                        return error_set(err, negative_errno(), "instance '%s': cannot hand the upper layer to uid %u: %m",
+                                         name, (unsigned) id.uid);
+        } else if (id.switch_user) {
                 snprintf(rel, sizeof rel, "runtime/%s", name);
                 _cleanup_close_ int rtdir = path_open_beneath(state, rel, O_RDONLY | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
                 _cleanup_close_ int l4d2 = path_open_beneath(upper, "left4dead2", O_PATH | O_DIRECTORY, 0,
