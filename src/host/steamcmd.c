@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -82,58 +81,19 @@ static int on_line(const char *line, void *userdata) {
  * re-run waits for an orphan instead of installing beside it. */
 static int spawn_steamcmd(char *const argv[], char *const envp[], const char *cwd, int lock_fd, int out_fd,
                           pid_t *ret_pid) {
-        int errp[2];
-        if (pipe2(errp, O_CLOEXEC) < 0)
+        _cleanup_close_ int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (devnull < 0)
                 return negative_errno();
-        pid_t parent = getpid();
-        pid_t pid = fork();
-        if (pid < 0) {
-                int r = negative_errno();
-                close(errp[0]);
-                close(errp[1]);
-                return r;
-        }
-        if (pid == 0) {
-                int e = 0;
-                sigset_t none;
-                sigemptyset(&none);
-                for (int sig = 1; sig < NSIG; sig++)
-                        signal(sig, SIG_DFL);
-                sigprocmask(SIG_SETMASK, &none, NULL);
-                if (setpgid(0, 0) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-                        e = errno;
-                if (!e && getppid() != parent)
-                        _exit(127);
-                int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                if (!e && (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0))
-                        e = errno;
-                if (!e && lock_fd >= 0) {
-                        int flags = fcntl(lock_fd, F_GETFD);
-                        if (flags < 0 || fcntl(lock_fd, F_SETFD, flags & ~FD_CLOEXEC) < 0)
-                                e = errno;
-                }
-                if (!e && cwd && chdir(cwd) < 0)
-                        e = errno;
-                if (!e) {
-                        execvpe(argv[0], argv, envp);
-                        e = errno;
-                }
-                (void) !write(errp[1], &e, sizeof e);
-                _exit(127);
-        }
-        close(errp[1]);
-        int e = 0;
-        ssize_t n;
-        do
-                n = read(errp[0], &e, sizeof e);
-        while (n < 0 && errno == EINTR);
-        close(errp[0]);
-        if (n == sizeof e && e != 0) {
-                waitpid(pid, NULL, 0);
-                return -e;
-        }
-        *ret_pid = pid;
-        return 0;
+        SpawnOptions o = SPAWN_OPTIONS_INIT;
+        o.envp = envp;
+        o.search_path = true;
+        o.cwd = cwd;
+        o.stdin_fd = devnull;
+        o.stdout_fd = o.stderr_fd = out_fd;
+        o.new_pgroup = true;
+        o.pdeathsig = SIGKILL;
+        o.keep_fd = lock_fd;
+        return spawn(argv, &o, ret_pid);
 }
 
 static uint64_t mono_ms(void) {

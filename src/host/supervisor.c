@@ -199,14 +199,17 @@ static int sup_run_once(Sup *s, int *notify_fd, int *status, RunEnd *ret_end, ch
         uint64_t next_probe = 0, next_disk = now + (uint64_t) c->disk_watch_s * 1000000ULL;
         long misses = 0;
         for (;;) {
-                struct pollfd pf[3] = {
+                struct pollfd pf[4] = {
                         { .fd = out_open ? rd : -1, .events = POLLIN },
                         { .fd = s->sigfd, .events = POLLIN },
                         { .fd = pidfd, .events = POLLIN },
+                        { .fd = run.info_fd, .events = POLLIN },
                 };
                 int timeout = state == STATE_STARTING || ending || !run.server ? 200 : 1000;
-                if (poll(pf, 3, timeout) < 0 && errno != EINTR)
+                if (poll(pf, 4, timeout) < 0 && errno != EINTR)
                         break;
+                if (pf[3].revents)
+                        sandbox_read_info(&run);
                 if (pf[0].revents) {
                         char buf[16384];
                         ssize_t n = read(rd, buf, sizeof buf);
@@ -283,6 +286,7 @@ static int sup_run_once(Sup *s, int *notify_fd, int *status, RunEnd *ret_end, ch
                                 break;
                 }
         }
+        sandbox_run_done(&run);
         /* Whatever the server left goes with it (with bwrap the kernel has
          * already ended its PID namespace). */
         if (!run.sandboxed)

@@ -60,3 +60,10 @@ def host_env(ctl, text):
     """Appends settings to the test's host.env."""
     with open(ctl.config / "host.env", "a") as f:
         f.write(text)
+
+
+def restarted(ctl, name, old_pid):
+    """The instance runs again, with another pid than old_pid (one status
+    read, so state and pid belong together)."""
+    st = ctl.status(name)
+    return st if st["state"] == "running" and st["pid"] not in (None, old_pid) else None

@@ -4,7 +4,7 @@ process is quick (SIGCONT with SIGTERM), not the 10 s kill timeout."""
 import os
 import signal
 
-from containutil import host_env, wait_for
+from containutil import host_env, restarted, wait_for
 
 
 def test_sigstopped_server_is_flagged_within_3_probes_and_stops_gracefully(installed, tmp_path):
@@ -35,8 +35,7 @@ def test_unresponsive_server_is_restarted_and_it_is_no_crash(installed, tmp_path
     ctl.ok("start", "hung")
     pid = ctl.wait_state("hung", "running")["pid"]
     os.kill(pid, signal.SIGSTOP)
-    wait_for(lambda: ctl.status("hung")["state"] == "running" and ctl.status("hung")["pid"] != pid,
-             "restarted after missing its probes", timeout=30)
+    wait_for(lambda: restarted(ctl, "hung", pid), "restarted after missing its probes", timeout=30)
     log = ctl.log("hung")
     assert "left4me: the server is unresponsive: no answer to 2 A2S probes in a row; restarting it" in log
     assert "left4me: server exited (unresponsive, ended by left4me); restarting in 500 ms" in log
@@ -46,15 +45,15 @@ def test_unresponsive_server_is_restarted_and_it_is_no_crash(installed, tmp_path
 
 def test_only_crashes_count_toward_the_breaker(installed, tmp_path):
     # Six SIGKILLs from outside in a row (an admin, the OOM killer) are
-    # restarted every time; five crashes of its own stop it.
+    # restarted every time (five crashes of its own stop it:
+    # test_l4d2ctl_flow.py::test_crash_loop_breaker).
     ctl = installed
     ctl.initialize("killed", "", tmp_path)
     ctl.ok("start", "killed")
     for i in range(6):
         pid = ctl.wait_state("killed", "running")["pid"]
         os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: ctl.status("killed")["pid"] not in (None, pid) and
-                 ctl.status("killed")["state"] == "running", "restart %d" % (i + 1), timeout=30)
+        wait_for(lambda: restarted(ctl, "killed", pid), "restart %d" % (i + 1), timeout=30)
     st = ctl.status("killed")
     assert st["state"] == "running" and st["restarts"] == 6
     ctl.ok("stop", "killed")

@@ -4,7 +4,7 @@ holding the mount, so stop and delete failed with 'busy'."""
 import os
 import socket
 
-from containutil import hostile, procs_with, wait_for
+from containutil import hostile, procs_with, restarted, wait_for
 from conftest import mounts_below
 
 
@@ -40,8 +40,7 @@ def test_setsid_child_dies_when_the_server_crashes(installed, tmp_path):
     pid = ctl.wait_state("evil", "running")["pid"]
     first = wait_for(lambda: procs_with(marker), "the setsid child runs")
     os.kill(pid, 9)
-    wait_for(lambda: ctl.status("evil")["pid"] not in (None, pid) and ctl.status("evil")["state"] == "running",
-             "restarted")
+    wait_for(lambda: restarted(ctl, "evil", pid), "restarted")
     second = wait_for(lambda: procs_with(marker), "the new run's child runs")
     assert set(first).isdisjoint(second) and len(second) == 1
     ctl.ok("delete", "evil")
