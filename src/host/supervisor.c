@@ -67,6 +67,7 @@ typedef struct Sup {
         unsigned restarts;
         uint64_t crash_times[CRASH_LOOP_MAX];
         unsigned n_crash;
+        bool stable;    /* the last run lasted STABLE_RUN_S: the backoff starts over */
         char **argv;
         char *cwd;
         long port;
@@ -301,7 +302,8 @@ static int sup_run_once(Sup *s, int *notify_fd, int *status, RunEnd *ret_end, ch
                         break;
                 write_all(s->log, buf, (size_t) n);
         }
-        if (now_usec(CLOCK_REALTIME) - started > STABLE_RUN_S * 1000000ULL)
+        s->stable = now_usec(CLOCK_REALTIME) - started > STABLE_RUN_S * 1000000ULL;
+        if (s->stable)
                 s->n_crash = 0;
         /* Killed by the kernel's OOM killer rather than by someone. */
         if (end == RUN_EXITED && cgroup_oom_kills(c, s->name) > oom_before)
@@ -547,7 +549,10 @@ int supervisor_main(const HostConfig *c, const char *name, int notify_fd, superv
                                 return 0;
                         }
                 }
-                if (s.n_crash <= 1)
+                /* Every quick exit doubles the wait, crash or not (a server
+                 * the OOM killer ends at every start must not be restarted
+                 * twice a second); a run that lasted starts over. */
+                if (s.stable)
                         backoff = BACKOFF_FIRST_MS;
                 char detail[160];
                 snprintf(detail, sizeof detail, "%s%s%s", how, why[0] ? ": " : "", why);

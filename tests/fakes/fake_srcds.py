@@ -81,6 +81,7 @@ overlay; the environment does not reach a sandboxed server), a JSON object:
   "attack": {"read": PATH, "write": PATH, "kill": PID, "list": PATH}
                        tries each and prints one line "ATTACK <what> <target>:
                        OK" or ": <errno name>"
+  "hog_memory_mb": N   allocates and touches N MiB, then prints "HOG memory: N MiB held"
   "hog_tasks": N       starts N sleeping child processes, printing
                        "HOG tasks: N started" or where fork failed
 Each knob can also be set as a cvar named fake_srcds_<knob in lower case>
@@ -382,6 +383,12 @@ class Server:
             attempt("write", attack["write"], lambda: open(attack["write"], "w").write("owned\n"))
         if "kill" in attack:
             attempt("kill", attack["kill"], lambda: os.kill(int(attack["kill"]), signal.SIGSTOP))
+        mem = modes.get("hog_memory_mb")
+        if mem:
+            self.hoard = []
+            for i in range(int(mem) // 8):
+                self.hoard.append(bytearray(b"\x01" * (8 << 20)))  # touched: really resident
+            out(f"HOG memory: {len(self.hoard) * 8} MiB held")
         hog = modes.get("hog_tasks")
         if hog:
             started = 0

@@ -93,3 +93,16 @@ def test_overlay_helper_refuses_a_caller_that_is_not_root(ctl):
                         "--state-dir", str(ctl.state), "mount", "x"], capture_output=True, text=True)
     assert p.returncode == 1
     assert p.stderr.startswith("error: left4me-overlay must be run by root (real uid 65534)")
+
+
+def test_memory_hog_is_killed_by_the_oom_killer_and_it_is_no_crash(installed, tmp_path):
+    ctl = installed
+    host_env(ctl, "LEFT4ME_SERVER_MEMORY_MAX=160M\n")
+    ctl.initialize("hog", "", tmp_path)
+    hostile(ctl, "hog", {"hog_memory_mb": 400})
+    ctl.ok("start", "hog")
+    log = ctl.wait_log("hog", "killed by the OOM killer", timeout=60)
+    assert "left4me: server exited (signal KILL: killed by the OOM killer: over LEFT4ME_SERVER_MEMORY_MAX " \
+           "(160 MiB)); restarting in 500 ms" in log
+    assert "HOG memory: 400 MiB held" not in log
+    ctl.ok("stop", "hog")
