@@ -45,3 +45,32 @@ def test_setsid_child_dies_when_the_server_crashes(installed, tmp_path):
     assert set(first).isdisjoint(second) and len(second) == 1
     ctl.ok("delete", "evil")
     assert procs_with(marker) == []
+
+
+def test_stop_ends_whatever_is_left_in_the_servers_cgroup(installed, tmp_path):
+    # Something of the server that is not in its box's PID namespace (bwrap's
+    # init orphaned before it could ask to die with its parent) is still in
+    # the instance's cgroup: stop kills what is left there.
+    import subprocess
+    ctl = installed
+    ctl.initialize("leak", "", tmp_path)
+    ctl.ok("start", "leak")
+    pid = ctl.wait_state("leak", "running")["pid"]
+    marker = "left4me-test-cgroup-%d-%d" % (os.getpid(), ctl.port_min)
+    escapee = subprocess.Popen(["/usr/bin/python3", "-c", "import time; time.sleep(600)", marker],
+                               start_new_session=True)
+    try:
+        for line in open("/proc/%d/cgroup" % pid):
+            num, ctrls, path = line.rstrip("\n").split(":", 2)
+            if "pids" in ctrls.split(",") or num == "0" and path.startswith("/left4me/"):
+                for mnt in open("/proc/self/mounts"):
+                    f = mnt.split()
+                    if (f[2] == "cgroup" and "pids" in f[3].split(",")) or (f[2] == "cgroup2" and num == "0"):
+                        with open(os.path.join(f[1], path.lstrip("/"), "cgroup.procs"), "w") as cg:
+                            cg.write(str(escapee.pid))
+                        break
+                break
+        ctl.ok("stop", "leak")
+        assert escapee.wait(10) == -9
+    finally:
+        escapee.kill()
