@@ -11,6 +11,9 @@
  *   the server's reach) is re-validated
  *   name by name.
  *
+ * It refuses to run unless its real uid is 0, and sets PR_SET_NO_NEW_PRIVS
+ * before anything else.
+ *
  * With --host-mountns it first enters PID 1's mount namespace: a `+` step of
  * a unit with PrivateTmp/ProtectSystem/... runs in the unit's private
  * namespace, where a mount would vanish before ExecStart. setns() is done by
@@ -24,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -162,6 +166,15 @@ static int do_umount(int state, const char *name) {
 }
 
 int main(int argc, char **argv) {
+        /* First of all: nothing this process runs or becomes can gain
+         * privileges, and it only works for a caller that is root already.
+         * Installed setuid or given file capabilities by mistake, it would
+         * otherwise mount for anyone. */
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                return die("cannot set no_new_privs: %s", strerror(errno));
+        if (getuid() != 0)
+                return die("left4me-overlay must be run by root (real uid %u); it is run by l4d2ctl as root or by the "
+                           "server unit's privileged steps", (unsigned) getuid());
         const char *state_dir = "/var/lib/left4me";
         bool host_ns = false;
         int i = 1;

@@ -11,6 +11,8 @@ const char *instance_state_to_string(InstanceState s) {
                 return "running";
         case STATE_CRASHED:
                 return "crashed";
+        case STATE_UNRESPONSIVE:
+                return "unresponsive";
         case STATE_STOPPED:
         default:
                 return "stopped";

@@ -1,8 +1,11 @@
+#include <dirent.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,6 +13,117 @@
 #include "launch.h"
 #include "process.h"
 #include "strutil.h"
+
+/* What srcds_run executes, directly or through the dynamic loader. */
+static const char *const launch_paths[] = {
+        "srcds_run", "srcds_linux", "bin", "left4dead2/bin", "steam.sh", "steamclient.so", "linux32", "linux64",
+};
+
+/* Gives the owner rwx on every directory below dirfd/name (a server may
+ * leave mode 000 directories that even it could not delete), never
+ * following a symlink. Bounded depth: rm_rf_at copes with deeper trees. */
+static void make_removable(int dir_fd, const char *name, unsigned depth) {
+        struct stat st;
+        if (depth > 64 || fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+                return;
+        if ((st.st_mode & 0700) != 0700)
+                (void) fchmodat(dir_fd, name, (st.st_mode & 07777) | 0700, 0);
+        int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return;
+        }
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (de->d_type == DT_DIR && !streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                        make_removable(dirfd(d), de->d_name, depth + 1);
+        closedir(d);
+}
+
+static int guard_remove(int dirfd, const char *name, const char *shown, const char *what, launch_note_fn note,
+                        void *userdata) {
+        make_removable(dirfd, name, 0);
+        int r = rm_rf_at(dirfd, name);
+        char line[512];
+        if (r < 0)
+                snprintf(line, sizeof line, "left4me: cannot remove %s '%s' from the upper layer: %s", what, shown,
+                         strerror(-r));
+        else
+                snprintf(line, sizeof line, "left4me: removed %s '%s' from the upper layer: it would shadow the "
+                         "installation's (a server cannot change what runs at its next start)", what, shown);
+        if (note)
+                note(line, userdata);
+        return r < 0 ? r : 1;
+}
+
+int launch_guard(int upper_fd, launch_note_fn note, void *userdata) {
+        int removed = 0;
+        for (size_t i = 0; i < ELEMENTSOF(launch_paths); i++) {
+                const char *path = launch_paths[i];
+                const char *slash = strrchr(path, '/');
+                _cleanup_close_ int parent = -1;
+                const char *leaf = path;
+                if (slash) {
+                        /* The parent must be a plain directory: a symlink or
+                         * a whiteout there would redirect or hide it all. */
+                        char dir[64];
+                        snprintf(dir, sizeof dir, "%.*s", (int) (slash - path), path);
+                        struct stat st;
+                        if (fstatat(upper_fd, dir, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                                if (errno == ENOENT)
+                                        continue;
+                                return negative_errno();
+                        }
+                        if (!S_ISDIR(st.st_mode)) {
+                                int r = guard_remove(upper_fd, dir, dir, "a non-directory", note, userdata);
+                                if (r < 0)
+                                        return r;
+                                removed++;
+                                continue;
+                        }
+                        parent = path_open_beneath(upper_fd, dir, O_RDONLY | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+                        if (parent < 0)
+                                return parent;
+                        leaf = slash + 1;
+                }
+                int dfd = parent >= 0 ? parent : upper_fd;
+                struct stat st;
+                if (fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        return negative_errno();
+                }
+                const char *what = S_ISLNK(st.st_mode)  ? "a symlink"
+                                   : S_ISCHR(st.st_mode) ? "a whiteout"
+                                   : S_ISDIR(st.st_mode) ? "a folder"
+                                                         : "a copy of";
+                int r = guard_remove(dfd, leaf, path, what, note, userdata);
+                if (r < 0)
+                        return r;
+                removed++;
+        }
+        return removed;
+}
+
+int launch_guard_instance(const HostConfig *c, const char *name, launch_note_fn note, void *userdata, Error *err) {
+        if (!name_is_valid(name))
+                return error_set(err, -EINVAL, "'%s' is not a valid instance name", name);
+        char rel[128];
+        snprintf(rel, sizeof rel, "runtime/%s/upper", name);
+        _cleanup_close_ int upper = path_open_beneath_dir(c->state_dir, rel, O_RDONLY | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+        if (upper == -ENOENT)
+                return 0;
+        if (upper < 0)
+                return error_set(err, upper, "instance '%s': cannot open its upper layer: %s", name, strerror(-upper));
+        int r = launch_guard(upper, note, userdata);
+        if (r < 0)
+                return error_set(err, r, "instance '%s': cannot clean its upper layer of launch files: %s", name,
+                                 strerror(-r));
+        return r;
+}
 
 int launch_load(const HostConfig *c, const char *name, char ***ret_argv, char **ret_cwd, Error *err) {
         if (!name_is_valid(name))
@@ -54,12 +168,26 @@ static void on_signal(int sig) {
         pending_signal = sig;
 }
 
+static void print_note(const char *line, void *userdata) {
+        printf("%s\n", line);
+        fflush(stdout);
+}
+
 int launch_run(const HostConfig *c, const char *name, Error *err) {
         _cleanup_strv_ char **argv = NULL;
         _cleanup_free_ char *cwd = NULL;
         int r = launch_load(c, name, &argv, &cwd, err);
         if (r < 0)
                 return r;
+        /* The unit's ExecStartPre= has just mounted the overlay: what the
+         * guard removes could still be cached there, so a removal means a
+         * restart with a fresh mount (Restart=on-failure). */
+        r = launch_guard_instance(c, name, print_note, NULL, err);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                return error_set(err, -EAGAIN, "instance '%s': removed launch files the server had planted in its "
+                                 "upper layer; restarting with a fresh mount", name);
 
         struct sigaction sa = { .sa_handler = on_signal };
         sigemptyset(&sa.sa_mask);

@@ -6,10 +6,28 @@
 #include "config.h"
 #include "error.h"
 
+/* A server cannot change what runs at its next start: the launch scripts
+ * and binaries (srcds_run, srcds_linux, bin/, left4dead2/bin/, steam.sh,
+ * steamclient.so, linux32/, linux64/) come from the installation and the
+ * overlays only. launch_guard removes every entry of the instance's upper
+ * layer that would shadow one of them (a copy, a symlink, a whiteout, or a
+ * parent that is not a plain directory), never following a symlink, and
+ * calls note() with one line for each. Returns how many it removed, or
+ * -errno (then the start must be refused). upper_fd is the upper layer's
+ * directory; run it while the overlay is not mounted: entries removed under
+ * a live mount may still be served from the overlay's cache. */
+typedef void (*launch_note_fn)(const char *line, void *userdata);
+int launch_guard(int upper_fd, launch_note_fn note, void *userdata);
+
+/* launch_guard on <state>/runtime/NAME/upper. */
+int launch_guard_instance(const HostConfig *c, const char *name, launch_note_fn note, void *userdata, Error *err);
+
 int launch_load(const HostConfig *c, const char *name, char ***ret_argv, char **ret_cwd, Error *err);
 
-/* `l4d2ctl run NAME`: a tiny init for the unit's main process. Starts the
- * server in its own process group, forwards SIGTERM/SIGINT/SIGHUP to it, reaps
- * every child (under PrivatePIDs it is PID 1) and returns the server's exit
- * status. */
+/* `l4d2ctl run NAME`: a tiny init for the unit's main process. Runs
+ * launch_guard first: if it had to remove anything, it says so and fails
+ * (exit 1), so that systemd restarts the unit with a fresh overlay mount
+ * instead of a cached one. Then starts the server in its own process group,
+ * forwards SIGTERM/SIGINT/SIGHUP to it, reaps every child (under
+ * PrivatePIDs it is PID 1) and returns the server's exit status. */
 int launch_run(const HostConfig *c, const char *name, Error *err);
