@@ -66,6 +66,11 @@ Knobs (environment variables):
                                   (null = bot), "userid":N, "connected":S,
                                   "ping":N, "state":"active", "adr":...|null,
                                   "score":N}]
+                                  The same list may be given in the file
+                                  left4dead2/fake_srcds_players.json of the
+                                  server's tree (an overlay): the environment
+                                  does not reach a sandboxed server. The file
+                                  is read again whenever it changes.
   FAKE_SRCDS_STARTUP_DELAY        seconds to wait before binding the ports
   FAKE_SRCDS_EXIT_AFTER           exit by itself after this many seconds
   FAKE_SRCDS_EXIT_CODE            ... with this exit code (default 1; a crash)
@@ -267,8 +272,27 @@ class Server:
         self.start = time.monotonic()
         self.cmdline_cvars = cmdline_cvars
         roster = os.environ.get("FAKE_SRCDS_PLAYERS")
-        self.players = json.loads(roster) if roster else [dict(p) for p in DEFAULT_ROSTER]
+        self._players = json.loads(roster) if roster else [dict(p) for p in DEFAULT_ROSTER]
+        self._players_file_mtime = None
         self.pending = []  # (due time, conn, packets) for fake_sleep
+
+    @property
+    def players(self):
+        """The roster: left4dead2/fake_srcds_players.json when the tree has
+        one (re-read when it changes), else the environment's or the default."""
+        path = os.path.join("left4dead2", "fake_srcds_players.json")
+        try:
+            mtime = os.stat(path).st_mtime_ns
+        except OSError:
+            return self._players
+        if mtime != self._players_file_mtime:
+            try:
+                with open(path) as f:
+                    self._players = json.load(f)
+                self._players_file_mtime = mtime
+            except (OSError, ValueError):
+                pass
+        return self._players
 
     # ------------------------------------------------------------ start-up
     def boot(self):
