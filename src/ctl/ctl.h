@@ -29,3 +29,19 @@ int ctl_common_options(const char *cmd, int argc, char **argv, bool *json);
 extern const Command cmd_install, cmd_initialize, cmd_start, cmd_stop, cmd_restart, cmd_delete, cmd_status,
         cmd_list, cmd_logs, cmd_run, cmd_supervise;
 extern const Command cmd_rcon, cmd_query, cmd_players; /* cmd-proto.c */
+
+/* cmd-overlay.c, cmd-workshop.c */
+extern const Command cmd_overlay, cmd_workshop;
+
+/* Build output: every event as a JSON line, or its "line" for people and a
+ * progress line every 5 %. userdata is a BuildOut. */
+typedef struct BuildOut {
+        bool json;
+        double last_percent;
+} BuildOut;
+#define BUILD_OUT_INIT(j) { .json = (j), .last_percent = -5.0 }
+void ctl_build_event(json_t *ev, void *userdata);
+/* The closing {"event":"done",...} with --json; the exit status. */
+int ctl_build_done(bool json, int r, bool changed, const Error *err);
+/* `workshop NAME add|remove|items`, argv[0] being "workshop". */
+int ctl_workshop_verbs(const HostConfig *c, int argc, char **argv, bool json);

@@ -15,6 +15,7 @@ static const Command *const commands[] = {
         &cmd_install, &cmd_initialize, &cmd_start, &cmd_stop, &cmd_restart, &cmd_delete,
         &cmd_status,  &cmd_list,       &cmd_logs,  &cmd_run,  &cmd_supervise,
         &cmd_rcon,    &cmd_query,      &cmd_players,
+        &cmd_overlay, &cmd_workshop,
 };
 
 static const char main_help[] =
@@ -45,7 +46,8 @@ static const char main_help[] =
         "    LEFT4ME_STATE_DIR, LEFT4ME_CONFIG_DIR (default /etc/left4me, which holds\n"
         "    host.env), LEFT4ME_PORT_RANGE_START / _END (default 27000-27999),\n"
         "    LEFT4ME_BACKEND (auto, systemd or supervisor), LEFT4ME_STEAMCMD,\n"
-        "    LEFT4ME_OVERLAY_HELPER, LEFT4ME_SERVER_USER (supervisor backend as root:\n"
+        "    LEFT4ME_OVERLAY_HELPER, LEFT4ME_STEAM_API_URL (see workshop --help),\n"
+        "    LEFT4ME_SERVER_USER (supervisor backend as root:\n"
         "    the user game servers run as; default left4me if it exists, else\n"
         "    nobody). The environment overrides host.env.\n"
         "\n"

@@ -24,6 +24,10 @@ static int setting(const HostConfig *c, const char *key, char **ret) {
         return envfile_get(path, key, ret);
 }
 
+int config_setting(const HostConfig *c, const char *key, char **ret) {
+        return setting(c, key, ret);
+}
+
 static int setting_long(const HostConfig *c, const char *key, long min, long max, long *val, Error *err) {
         _cleanup_free_ char *s = NULL;
         int r = setting(c, key, &s);

@@ -3,6 +3,7 @@
  * (LEFT4ME_*) and <config>/host.env, in that order of precedence. */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -33,6 +34,11 @@ typedef struct HostConfig {
 /* state_dir_flag may be NULL (then LEFT4ME_STATE_DIR, then the default). */
 int config_load(HostConfig *c, const char *state_dir_flag, Error *err);
 void config_free(HostConfig *c);
+
+/* One setting by key: the environment, else <config>/host.env. Returns 1 and
+ * a malloc'ed *ret if set, 0 if not (*ret untouched), -errno on error. Used by
+ * modules with settings of their own (the Workshop's LEFT4ME_STEAM_API_URL...). */
+int config_setting(const HostConfig *c, const char *key, char **ret);
 
 /* Paths below the state dir, malloc'ed: e.g. config_path(c, "instances", name). */
 char *config_path(const HostConfig *c, const char *a, const char *b);

@@ -13,6 +13,7 @@
 #include "backend.h"
 #include "fs.h"
 #include "instance.h"
+#include "overlay.h"
 #include "process.h"
 #include "random.h"
 #include "strutil.h"
@@ -470,9 +471,15 @@ static int start_locked(const HostConfig *c, const char *name, Error *err) {
 
         if ((r = write_runtime_files(c, name, &s, err)) < 0)
                 return r;
+        /* No overlay build may swap a tree between our mount and the record
+         * of what we mounted (overlay-gc.c). */
+        _cleanup_(overlay_pins_release) OverlayPins pins = { 0 };
+        if ((r = overlay_pins_take(c, s.overlays, s.n_overlays, &pins, err)) < 0)
+                return error_prefix(err, r, "instance '%s'", name);
         r = backend_get(c)->start(c, name, err);
         if (r < 0)
                 return error_prefix(err, r, "instance '%s'", name);
+        overlay_pins_record(c, name, &pins);
         return 0;
 }
 
