@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, loopback_problem
 
 HERE = pathlib.Path(__file__).resolve().parent
 CACHE = pathlib.Path(os.environ.get("LEFT4ME_E2E_CACHE", "/var/cache/left4me-e2e"))
@@ -32,7 +32,8 @@ UNITDIR = "/usr/lib/systemd/system"
 RESULTS = pathlib.Path(os.environ.get("LEFT4ME_RESULTS_DIR", "/tmp"))
 TIMES = {}
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the systemd end-to-end test needs root")
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="the systemd end-to-end test needs root"),
+              pytest.mark.skipif(bool(LOOPBACK := loopback_problem()), reason=str(LOOPBACK))]
 
 
 def timed(key, t0):
