@@ -401,3 +401,21 @@ int disk_usage(const char *path, unsigned long long *ret_bytes) {
         *ret_bytes = sum;
         return 0;
 }
+
+int disk_usage_fd(int dir_fd, unsigned long long *ret_bytes) {
+        struct stat st;
+        if (fstat(dir_fd, &st) < 0)
+                return negative_errno();
+        unsigned long long sum = (unsigned long long) st.st_blocks * 512ULL;
+        if (S_ISDIR(st.st_mode)) {
+                /* du_walk owns (and closes) the fd it is given. */
+                int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0)
+                        return negative_errno();
+                int r = du_walk(fd, st.st_dev, &sum);
+                if (r < 0)
+                        return r;
+        }
+        *ret_bytes = sum;
+        return 0;
+}
