@@ -307,6 +307,32 @@ static void autostart(const char *out, const char *state_dir) {
         closedir(d);
 }
 
+/* Journal configs of instances that are gone (deleted, or refused now). */
+static void journald_confs_prune(const char *journald_dir, const Instance *v, size_t n) {
+        DIR *d = opendir(journald_dir);
+        if (!d)
+                return;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                const char *prefix = "journald@left4me-";
+                size_t len = strlen(de->d_name);
+                if (!startswith(de->d_name, prefix) || len <= strlen(prefix) + 5 ||
+                    !streq(de->d_name + len - 5, ".conf"))
+                        continue;
+                char name[NAME_MAX_LEN + 1];
+                size_t nlen = len - strlen(prefix) - 5;
+                if (nlen > NAME_MAX_LEN)
+                        continue;
+                snprintf(name, sizeof name, "%.*s", (int) nlen, de->d_name + strlen(prefix));
+                bool keep = false;
+                for (size_t i = 0; i < n && !keep; i++)
+                        keep = v[i].ok && streq(v[i].name, name);
+                if (!keep)
+                        (void) unlinkat(dirfd(d), de->d_name, 0);
+        }
+        closedir(d);
+}
+
 static int cmp_port(const void *a, const void *b) {
         const Instance *x = a, *y = b;
         return x->port < y->port ? -1 : x->port > y->port;
@@ -373,6 +399,8 @@ int main(int argc, char **argv) {
                 if (r < 0)
                         warn("instance '%s': cannot write its unit settings: %s", v[i].name, strerror(-r));
         }
+
+        journald_confs_prune(journald_dir, v, n);
 
         /* The disk watch interval is one for all servers. An empty
          * assignment resets every monotonic trigger of the timer, so it
