@@ -35,7 +35,7 @@ def render_units(dest: pathlib.Path, with_dropins: bool = True, stub_bin: pathli
             text = text.replace(k, v)
         if stub_bin is not None:
             stub_bin.mkdir(parents=True, exist_ok=True)
-            for prog in ("l4d2ctl", "left4me", "left4me-overlay"):
+            for prog in ("l4d2ctl", "left4me", "left4me-overlay", "systemctl"):
                 p = stub_bin / prog
                 p.write_text("#!/bin/sh\nexit 0\n")
                 p.chmod(0o755)
@@ -51,3 +51,17 @@ def render_units(dest: pathlib.Path, with_dropins: bool = True, stub_bin: pathli
 def systemd_version() -> int:
     out = subprocess.run(["systemd-analyze", "--version"], capture_output=True, text=True).stdout
     return int(out.split()[1]) if out else 0
+
+
+# The Debian 13 container of the end-to-end modules (container.py), booted
+# once for the session and shared by test_e2e*.py.
+@pytest.fixture(scope="session")
+def ct():
+    import container
+    yield from container.session_container()
+
+
+@pytest.fixture(scope="session")
+def game(ct):
+    import container
+    return container.install_game(ct)
