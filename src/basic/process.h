@@ -14,14 +14,22 @@ typedef struct SpawnOptions {
         int extra_fd;         /* -1: none; otherwise dup'ed to 3 (CLOEXEC cleared) */
         bool new_session;     /* setsid(): own session and process group */
         bool set_user;        /* run as uid/gid (no supplementary groups, no new
-                               * privileges); cwd is entered before the switch;
-                               * extra_fd is not supported with it */
+                               * privileges); cwd is entered before the switch */
         uid_t uid;
         gid_t gid;
         bool search_path;     /* look argv[0] up in PATH */
+        /* The options below (and set_user) fork instead of posix_spawn. */
+        bool new_pgroup;      /* a process group of its own (not a session) */
+        int pdeathsig;        /* 0, or the signal it gets when its parent dies
+                               * (PR_SET_PDEATHSIG; set before exec, so it also
+                               * holds if the parent died in between) */
+        int keep_fd;          /* -1, or an fd it keeps at the same number across
+                               * exec (CLOEXEC cleared in the child only) */
+        bool reset_oom_score; /* oom_score_adj 0: a parent that protects itself
+                               * from the OOM killer must not pass that on */
 } SpawnOptions;
 
-#define SPAWN_OPTIONS_INIT { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .extra_fd = -1 }
+#define SPAWN_OPTIONS_INIT { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .extra_fd = -1, .keep_fd = -1 }
 
 int spawn(char *const argv[], const SpawnOptions *o, pid_t *ret_pid);
 

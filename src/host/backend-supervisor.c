@@ -108,6 +108,9 @@ static int sv_start(const HostConfig *c, const char *name, Error *err) {
         int r = launch_guard_instance(c, name, console_note, &rt, err);
         if (r < 0)
                 return r;
+        /* Nothing of an earlier run may live on into this one. */
+        if (geteuid() == 0)
+                cgroup_remove(c, name);
         r = overlay_helper_run(c, "mount", name, err);
         if (r < 0)
                 return r;
@@ -198,6 +201,9 @@ static int sv_stop(const HostConfig *c, const char *name, Error *err) {
                 for (int i = 0; i < 250 && proc_starttime(orphan); i++)
                         usleep(20 * 1000);
         }
+        /* Whatever is left in its cgroup goes before the unmount. */
+        if (geteuid() == 0)
+                cgroup_remove(c, name);
         _cleanup_free_ char *merged = NULL;
         if (asprintf(&merged, "%s/runtime/%s/merged", c->state_dir, name) < 0)
                 return -ENOMEM;
@@ -206,8 +212,6 @@ static int sv_stop(const HostConfig *c, const char *name, Error *err) {
                 if (r < 0)
                         return r;
         }
-        if (geteuid() == 0)
-                cgroup_remove(c, name);
         BackendStatus st = { 0 };
         state_read(rt, &st, NULL);
         return state_write(rt, STATE_STOPPED, 0, 0, st.restarts, NULL, NULL);

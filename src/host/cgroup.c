@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <mntent.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,17 +199,47 @@ uint64_t cgroup_oom_kills(const HostConfig *c, const char *name) {
         return 0;
 }
 
+/* SIGKILLs every pid in dir/cgroup.procs; returns how many were there. */
+static int kill_procs(const char *dir) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+        _cleanup_free_ char *text = NULL;
+        if (read_file(path, 1 << 20, &text, NULL) < 0)
+                return 0;
+        int n = 0;
+        for (char *p = text; *p;) {
+                char *end;
+                long pid = strtol(p, &end, 10);
+                if (end == p)
+                        break;
+                if (pid > 1) {
+                        kill((pid_t) pid, SIGKILL);
+                        n++;
+                }
+                p = end + (*end == '\n');
+        }
+        return n;
+}
+
+static void empty_and_remove(const char *dir) {
+        if (access(dir, F_OK) < 0)
+                return;
+        for (int i = 0; i < 100 && kill_procs(dir) > 0; i++)
+                usleep(20 * 1000);
+        (void) rmdir(dir);
+}
+
 void cgroup_remove(const HostConfig *c, const char *name) {
         char group[128], root[256], path[512];
         group_name(c, name, group, sizeof group);
         if (find_mount(NULL, root, sizeof root)) {
                 snprintf(path, sizeof path, "%s/%s", root, group);
-                (void) rmdir(path);
+                empty_and_remove(path);
         }
         static const char *const ctrls[] = { "memory", "pids", "cpu" };
         for (size_t i = 0; i < ELEMENTSOF(ctrls); i++)
                 if (find_mount(ctrls[i], root, sizeof root)) {
                         snprintf(path, sizeof path, "%s/%s", root, group);
-                        (void) rmdir(path);
+                        empty_and_remove(path);
                 }
 }

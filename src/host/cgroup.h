@@ -28,5 +28,9 @@ int cgroup_enter(const HostConfig *c, const char *name, char *what, size_t size)
  * group (memory.events / memory.oom_control); 0 if unknown. */
 uint64_t cgroup_oom_kills(const HostConfig *c, const char *name);
 
-/* Removes the (empty) group; best effort, root only. */
+/* Kills every process left in the instance's group (SIGKILL), waits up to
+ * 2 s for them to go, then removes the group; best effort, root only. Run
+ * when the supervisor is gone: whatever escaped the box's PID namespace
+ * (bwrap's init orphaned before it could ask to die with its parent) is
+ * still in the group, so it goes too. */
 void cgroup_remove(const HostConfig *c, const char *name);

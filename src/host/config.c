@@ -210,6 +210,14 @@ int config_load(HostConfig *c, const char *state_dir_flag, Error *err) {
                                 c->server_gid = pw->pw_gid;
                         }
                 }
+                struct passwd *pw = r > 0 ? getpwnam(user) : getpwnam("left4me");
+                if (!pw)
+                        pw = getpwnam("nobody");
+                if (pw && pw->pw_uid != 0) {
+                        c->unit_user = true;
+                        c->unit_uid = pw->pw_uid;
+                        c->unit_gid = pw->pw_gid;
+                }
         }
 
         _cleanup_free_ char *backend = NULL;

@@ -34,6 +34,12 @@ typedef struct HostConfig {
         bool drop_user;       /* shared_user and it is not root */
         uid_t server_uid;     /* the shared user */
         gid_t server_gid;
+        /* systemd backend, l4d2ctl as root: whether start hands the upper
+         * layer over (server_hand_over: to the state dir's owner, onto whom
+         * the overlay helper maps the unit's dynamic user). */
+        bool unit_user;
+        uid_t unit_uid;
+        gid_t unit_gid;
         /* Containment under the supervisor backend (host.env). */
         char *bwrap;          /* LEFT4ME_BWRAP, else "bwrap" from PATH */
         int sandbox;          /* LEFT4ME_SANDBOX: SANDBOX_AUTO, _REQUIRED or _OFF */

@@ -369,32 +369,13 @@ static int write_runtime_files(const HostConfig *c, const char *name, const Spec
         if (r < 0)
                 return error_set(err, r, "instance '%s': cannot stage server.cfg: %s", name, strerror(-r));
 
-        /* Running the server as another user (root l4d2ctl, supervisor
-         * backend): its runtime dir (0700: no other server may even reach
-         * its merged tree), its upper layer, the folders made for server.cfg
-         * and server.cfg itself (it holds the RCON password: 0640) become its
-         * own. Every fd here was opened beneath the state dir without
-         * symlinks; nothing below the runtime dir is followed. */
-        ServerIdentity id;
-        if (c->backend == BACKEND_SUPERVISOR && (r = server_identity(c, name, &id, err)) < 0)
+        /* The server's files become its own (serveruid.c). */
+        snprintf(rel, sizeof rel, "runtime/%s", name);
+        _cleanup_close_ int rtdir = path_open_beneath(state, rel, O_RDONLY | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+        if (rtdir < 0)
+                return error_set(err, rtdir, "instance '%s': cannot open '%s': %s", name, rt, strerror(-rtdir));
+        if ((r = server_hand_over(c, name, rtdir, upper, cfg, err)) < 0)
                 return r;
-        if (c->backend == BACKEND_SUPERVISOR && id.switch_user) {
-                snprintf(rel, sizeof rel, "runtime/%s", name);
-                _cleanup_close_ int rtdir = path_open_beneath(state, rel, O_RDONLY | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
-                _cleanup_close_ int l4d2 = path_open_beneath(upper, "left4dead2", O_PATH | O_DIRECTORY, 0,
-                                                             PATH_NO_SYMLINKS);
-                if (rtdir < 0 || fchownat(rtdir, "", id.uid, id.gid, AT_EMPTY_PATH) < 0 || fchmod(rtdir, 0700) < 0 ||
-                    fchownat(upper, "", id.uid, id.gid, AT_EMPTY_PATH) < 0 || l4d2 < 0 ||
-                    fchownat(l4d2, "", id.uid, id.gid, AT_EMPTY_PATH) < 0 ||
-                    fchownat(cfg, "", id.uid, id.gid, AT_EMPTY_PATH) < 0 ||
-                    fchownat(cfg, "server.cfg", id.uid, id.gid, AT_SYMLINK_NOFOLLOW) < 0)
-                        return error_set(err, negative_errno(), "instance '%s': cannot hand the upper layer to uid %u: %m",
-                                         name, (unsigned) id.uid);
-                /* What an earlier run (another uid, or root) left there. */
-                static const char *const mine[] = { "console.log", "console.log.1", "state.json" };
-                for (size_t i = 0; i < ELEMENTSOF(mine); i++)
-                        (void) fchownat(rtdir, mine[i], id.uid, id.gid, AT_SYMLINK_NOFOLLOW);
-        }
 
         /* The server's command line, shared by both backends (l4d2ctl run). */
         /* Relative to cwd (the merged tree), which the server enters while

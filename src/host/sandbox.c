@@ -2,16 +2,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs.h"
 #include "macro.h"
+#include "process.h"
 #include "sandbox.h"
 #include "strutil.h"
 
@@ -48,7 +48,8 @@ static int push(char ***v, size_t *n, const char *a) {
         return strv_push_dup(v, n, a);
 }
 
-static int build_argv(const char *bwrap, char *const *argv, const char *cwd, const char *hostname, char ***ret) {
+static int build_argv(const char *bwrap, char *const *argv, const char *cwd, const char *hostname, int info_fd,
+                      char ***ret) {
         _cleanup_strv_ char **v = NULL;
         size_t n = 0;
         int r = push(&v, &n, bwrap);
@@ -97,8 +98,10 @@ static int build_argv(const char *bwrap, char *const *argv, const char *cwd, con
                 if (r >= 0)
                         r = push(&v, &n, etc_files[i]);
         }
+        char info[16];
+        snprintf(info, sizeof info, "%d", info_fd);
         const char *tail[] = { "--bind", cwd, cwd, "--chdir", cwd, "--setenv", "HOME", cwd,
-                               "--hostname", hostname, "--remount-ro", "/", "--info-fd", "3", "--" };
+                               "--hostname", hostname, "--remount-ro", "/", "--info-fd", info, "--" };
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(tail); i++)
                 r = push(&v, &n, tail[i]);
         for (char *const *a = argv; r >= 0 && *a; a++)
@@ -119,117 +122,87 @@ static char **plain_env(const char *cwd, char *home, size_t size) {
 
 int sandbox_spawn(const char *bwrap, char *const *argv, const char *cwd, const char *hostname, int out_fd,
                   SandboxRun *ret) {
+        int info[2] = { -1, -1 };
+        if (bwrap && pipe2(info, O_CLOEXEC) < 0)
+                return negative_errno();
+        _cleanup_close_ int info_rd = info[0], info_wr = info[1];
         _cleanup_strv_ char **bargv = NULL;
         if (bwrap) {
-                int r = build_argv(bwrap, argv, cwd, hostname, &bargv);
+                int r = build_argv(bwrap, argv, cwd, hostname, info_wr, &bargv);
                 if (r < 0)
                         return r;
         }
-        int info[2] = { -1, -1 }, errp[2];
-        if (bwrap && pipe2(info, O_CLOEXEC) < 0)
+        _cleanup_close_ int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (devnull < 0)
                 return negative_errno();
-        if (pipe2(errp, O_CLOEXEC) < 0) {
-                int r = negative_errno();
-                if (bwrap) {
-                        close(info[0]);
-                        close(info[1]);
-                }
-                return r;
-        }
         char home[PATH_MAX + 8];
-        char **envp = plain_env(cwd, home, sizeof home);
         static char *bwrap_env[] = { (char *) "PATH=/usr/bin:/bin", NULL };
-        pid_t parent = getpid();
-        pid_t pid = fork();
-        if (pid < 0) {
-                int r = negative_errno();
-                close(errp[0]);
-                close(errp[1]);
-                if (bwrap) {
-                        close(info[0]);
-                        close(info[1]);
-                }
+        SpawnOptions o = SPAWN_OPTIONS_INIT;
+        o.stdin_fd = devnull;
+        o.stdout_fd = o.stderr_fd = out_fd;
+        /* Killed with the supervisor, whatever kills it; and it must not
+         * inherit the supervisor's protection from the OOM killer. */
+        o.pdeathsig = SIGKILL;
+        o.reset_oom_score = true;
+        if (bwrap) {
+                o.new_pgroup = true;
+                o.keep_fd = info_wr;
+                o.envp = bwrap_env;
+        } else {
+                o.new_session = true;
+                o.cwd = cwd;
+                o.envp = plain_env(cwd, home, sizeof home);
+        }
+        pid_t pid;
+        int r = spawn(bwrap ? bargv : argv, &o, &pid);
+        if (r < 0)
                 return r;
-        }
-        if (pid == 0) {
-                /* Only async-signal-safe calls from here on. */
-                int e = 0;
-                sigset_t none;
-                sigemptyset(&none);
-                for (int sig = 1; sig < NSIG; sig++)
-                        signal(sig, SIG_DFL);
-                sigprocmask(SIG_SETMASK, &none, NULL);
-                if (bwrap ? setpgid(0, 0) < 0 : setsid() < 0)
-                        e = errno;
-                /* Killed with the supervisor, whatever kills it. */
-                if (!e && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-                        e = errno;
-                if (!e && getppid() != parent)
-                        _exit(127);
-                /* The supervisor keeps -1000 so that the OOM killer never
-                 * picks it; its server must not inherit that. */
-                int oom = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-                if (oom >= 0) {
-                        (void) !write(oom, "0", 1);
-                        close(oom);
-                }
-                int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                if (!e && (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0))
-                        e = errno;
-                if (!e && bwrap && dup2(info[1], 3) < 0)
-                        e = errno;
-                if (!e && !bwrap && chdir(cwd) < 0)
-                        e = errno;
-                if (!e) {
-                        if (bwrap)
-                                execve(bwrap, bargv, bwrap_env);
-                        else
-                                execve(argv[0], argv, envp);
-                        e = errno;
-                }
-                (void) !write(errp[1], &e, sizeof e);
-                _exit(127);
-        }
-        close(errp[1]);
-        if (bwrap)
-                close(info[1]);
-        int e = 0;
-        ssize_t k;
-        do
-                k = read(errp[0], &e, sizeof e);
-        while (k < 0 && errno == EINTR);
-        close(errp[0]);
-        if (k == sizeof e && e != 0) {
-                if (bwrap)
-                        close(info[0]);
-                return -e;
-        }
-        SandboxRun run = { .pid = pid, .sandboxed = bwrap != NULL };
+        SandboxRun run = { .pid = pid, .sandboxed = bwrap != NULL, .info_fd = -1 };
         if (!bwrap) {
                 run.init_pid = run.server = pid;
         } else {
                 /* bwrap writes {"child-pid": N, ...} once the box is set up,
                  * and closes it; an early failure closes it empty (its error
                  * message goes to the console). */
-                char buf[1024];
-                size_t len = 0;
-                struct pollfd p = { .fd = info[0], .events = POLLIN };
-                while (len < sizeof buf - 1 && poll(&p, 1, 10000) > 0) {
-                        ssize_t n = read(info[0], buf + len, sizeof buf - 1 - len);
-                        if (n < 0 && errno == EINTR)
-                                continue;
-                        if (n <= 0)
-                                break;
-                        len += (size_t) n;
-                }
-                buf[len] = '\0';
-                close(info[0]);
-                char *s = strstr(buf, "\"child-pid\":");
-                if (s)
-                        run.init_pid = (pid_t) strtol(s + strlen("\"child-pid\":"), NULL, 10);
+                run.info_fd = TAKE_FD(info_rd);
+                (void) fcntl(run.info_fd, F_SETFL, O_NONBLOCK);
         }
         *ret = run;
         return 0;
+}
+
+void sandbox_read_info(SandboxRun *run) {
+        while (run->info_fd >= 0) {
+                char *buf = run->info + run->info_len;
+                size_t room = sizeof run->info - 1 - run->info_len;
+                char drop[256];
+                /* Read to the end, even past what we keep: closing early
+                 * would kill bwrap with SIGPIPE in the middle of its JSON. */
+                ssize_t n = read(run->info_fd, room > 0 ? buf : drop, room > 0 ? room : sizeof drop);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        return;
+                if (n > 0 && room > 0)
+                        run->info_len += (size_t) n;
+                run->info[run->info_len] = '\0';
+                char *s = strstr(run->info, "\"child-pid\":");
+                char *end = NULL;
+                long pid = s ? strtol(s + strlen("\"child-pid\":"), &end, 10) : 0;
+                /* Complete once the number is followed by more (or at EOF). */
+                if (pid > 0 && end && (*end || n <= 0))
+                        run->init_pid = (pid_t) pid;
+                if (n <= 0) {
+                        close(run->info_fd);
+                        run->info_fd = -1;
+                }
+        }
+}
+
+void sandbox_run_done(SandboxRun *run) {
+        if (run->info_fd >= 0)
+                close(run->info_fd);
+        run->info_fd = -1;
 }
 
 pid_t sandbox_server_pid(SandboxRun *run) {
@@ -267,6 +240,11 @@ void sandbox_signal(SandboxRun *run, int sig) {
                         kill(server, sig);
                 }
         }
-        if (run->sandboxed && run->init_pid > 0 && (server <= 0 || sig == SIGKILL))
-                kill(run->init_pid, SIGKILL);
+        if (run->sandboxed && (server <= 0 || sig == SIGKILL)) {
+                /* Before bwrap has named its init, killing bwrap itself is
+                 * enough: the init dies with it (--die-with-parent). */
+                if (run->init_pid > 0)
+                        kill(run->init_pid, SIGKILL);
+                kill(run->pid, SIGKILL);
+        }
 }

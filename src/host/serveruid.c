@@ -6,9 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "fs.h"
+#include "macro.h"
 #include "instance.h"
 #include "serveruid.h"
 #include "strutil.h"
@@ -121,5 +124,33 @@ int server_identity(const HostConfig *c, const char *name, ServerIdentity *ret, 
                 id.gid = (gid_t) uid;
         }
         *ret = id;
+        return 0;
+}
+
+int server_hand_over(const HostConfig *c, const char *name, int rtdir, int upper, int cfg, Error *err) {
+        ServerIdentity id = { .switch_user = c->unit_user, .uid = c->unit_uid, .gid = c->unit_gid };
+        int r;
+        if (c->backend == BACKEND_SUPERVISOR && (r = server_identity(c, name, &id, err)) < 0)
+                return r;
+        /* Under systemd the server is a dynamic user whose overlay maps the
+         * state dir's owner onto it (left4me-overlay --server-user): the
+         * upper layer belongs to that owner on disk. */
+        struct stat st;
+        if (c->backend == BACKEND_SYSTEMD && c->unit_user && stat(c->state_dir, &st) == 0 && st.st_uid != 0)
+                id = (ServerIdentity) { .switch_user = true, .uid = st.st_uid, .gid = st.st_gid };
+        if (!id.switch_user)
+                return 0;
+        bool own_runtime = c->backend == BACKEND_SUPERVISOR;
+        _cleanup_close_ int l4d2 = path_open_beneath(upper, "left4dead2", O_PATH | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+        if ((own_runtime && (fchownat(rtdir, "", id.uid, id.gid, AT_EMPTY_PATH) < 0 || fchmod(rtdir, 0700) < 0)) ||
+            fchownat(upper, "", id.uid, id.gid, AT_EMPTY_PATH) < 0 || l4d2 < 0 ||
+            fchownat(l4d2, "", id.uid, id.gid, AT_EMPTY_PATH) < 0 || fchownat(cfg, "", id.uid, id.gid, AT_EMPTY_PATH) < 0 ||
+            fchownat(cfg, "server.cfg", id.uid, id.gid, AT_SYMLINK_NOFOLLOW) < 0)
+                return error_set(err, negative_errno(), "instance '%s': cannot hand the upper layer to uid %u: %m", name,
+                                 (unsigned) id.uid);
+        /* What an earlier run (another uid, or root) left there. */
+        static const char *const mine[] = { "console.log", "console.log.1", "state.json" };
+        for (size_t i = 0; own_runtime && i < ELEMENTSOF(mine); i++)
+                (void) fchownat(rtdir, mine[i], id.uid, id.gid, AT_SYMLINK_NOFOLLOW);
         return 0;
 }

@@ -33,3 +33,12 @@ int server_uid_allocate(const HostConfig *c, const char *self, uid_t *ret, Error
  * were allocated gets one now (under the .ports lock; instance.json is
  * rewritten atomically). */
 int server_identity(const HostConfig *c, const char *name, ServerIdentity *ret, Error *err);
+
+/* Hands the server its files, as root before a start: with the supervisor
+ * backend its runtime dir (0700: no other server may even reach its merged
+ * tree), upper layer, the folders made for server.cfg and server.cfg itself
+ * (it holds the RCON password: 0640) become its uid's; under systemd the
+ * upper layer goes to the unit's user. Every fd was opened beneath the
+ * state dir without symlinks; nothing below is followed. Does nothing when
+ * the server keeps our uid. */
+int server_hand_over(const HostConfig *c, const char *name, int rtdir, int upper, int cfg, Error *err);

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -82,58 +81,19 @@ static int on_line(const char *line, void *userdata) {
  * re-run waits for an orphan instead of installing beside it. */
 static int spawn_steamcmd(char *const argv[], char *const envp[], const char *cwd, int lock_fd, int out_fd,
                           pid_t *ret_pid) {
-        int errp[2];
-        if (pipe2(errp, O_CLOEXEC) < 0)
+        _cleanup_close_ int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (devnull < 0)
                 return negative_errno();
-        pid_t parent = getpid();
-        pid_t pid = fork();
-        if (pid < 0) {
-                int r = negative_errno();
-                close(errp[0]);
-                close(errp[1]);
-                return r;
-        }
-        if (pid == 0) {
-                int e = 0;
-                sigset_t none;
-                sigemptyset(&none);
-                for (int sig = 1; sig < NSIG; sig++)
-                        signal(sig, SIG_DFL);
-                sigprocmask(SIG_SETMASK, &none, NULL);
-                if (setpgid(0, 0) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-                        e = errno;
-                if (!e && getppid() != parent)
-                        _exit(127);
-                int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                if (!e && (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0))
-                        e = errno;
-                if (!e && lock_fd >= 0) {
-                        int flags = fcntl(lock_fd, F_GETFD);
-                        if (flags < 0 || fcntl(lock_fd, F_SETFD, flags & ~FD_CLOEXEC) < 0)
-                                e = errno;
-                }
-                if (!e && cwd && chdir(cwd) < 0)
-                        e = errno;
-                if (!e) {
-                        execvpe(argv[0], argv, envp);
-                        e = errno;
-                }
-                (void) !write(errp[1], &e, sizeof e);
-                _exit(127);
-        }
-        close(errp[1]);
-        int e = 0;
-        ssize_t n;
-        do
-                n = read(errp[0], &e, sizeof e);
-        while (n < 0 && errno == EINTR);
-        close(errp[0]);
-        if (n == sizeof e && e != 0) {
-                waitpid(pid, NULL, 0);
-                return -e;
-        }
-        *ret_pid = pid;
-        return 0;
+        SpawnOptions o = SPAWN_OPTIONS_INIT;
+        o.envp = envp;
+        o.search_path = true;
+        o.cwd = cwd;
+        o.stdin_fd = devnull;
+        o.stdout_fd = o.stderr_fd = out_fd;
+        o.new_pgroup = true;
+        o.pdeathsig = SIGKILL;
+        o.keep_fd = lock_fd;
+        return spawn(argv, &o, ret_pid);
 }
 
 static uint64_t mono_ms(void) {
@@ -190,6 +150,14 @@ static int run_pass(const HostConfig *c, char **envp, const char *dir, const cha
                                  "non-free) or set LEFT4ME_STEAMCMD", c->steamcmd);
         if (r < 0)
                 return error_set(err, r, "cannot run steamcmd '%s': %s", c->steamcmd, strerror(-r));
+        /* For a re-run after we are killed: the group to end if steamcmd
+         * itself is gone but something of its group still holds the lock. */
+        char pg[32];
+        snprintf(pg, sizeof pg, "%d\n", (int) pid);
+        _cleanup_free_ char *locks = config_path(c, "locks", NULL);
+        _cleanup_close_ int ldir = locks ? open(locks, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+        if (ldir >= 0)
+                (void) write_file_atomic_flags(ldir, ".install.pgid", pg, strlen(pg), 0600, WRITE_NO_SYNC);
 
         /* Read until steamcmd closes its output, a stall, or a signal. */
         LineBuf lb = { .len = 0 };
@@ -255,6 +223,21 @@ static int run_pass(const HostConfig *c, char **envp, const char *dir, const cha
 static int install_passes(const HostConfig *c, char **envp, const char *dir, const char *srcds, bool validate,
                           int lock, int sigfd, install_cb cb, void *userdata, Error *err);
 
+/* Gone, or a zombie nobody has reaped yet (its parent was killed). */
+static bool process_gone(pid_t pid) {
+        if (kill(pid, 0) < 0)
+                return errno == ESRCH;
+        char path[64], buf[512];
+        snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+        if (n <= 0)
+                return true;
+        buf[n] = '\0';
+        char *e = strrchr(buf, ')');
+        return e && e[1] == ' ' && (e[2] == 'Z' || e[2] == 'X');
+}
+
 /* Takes the .install lock, waiting as long as its holder makes progress
  * would be allowed to (LEFT4ME_INSTALL_STALL_TIMEOUT), with a line every
  * 10 s. */
@@ -266,6 +249,7 @@ static int lock_install(const HostConfig *c, install_cb cb, void *userdata, int 
         if (fd < 0)
                 return error_set(err, negative_errno(), "cannot open lock '%s': %m", path);
         uint64_t start = mono_ms(), said = 0;
+        bool adopted = false;
         for (;;) {
                 if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
                         if (said && cb)
@@ -280,6 +264,27 @@ static int lock_install(const HostConfig *c, install_cb cb, void *userdata, int 
                         return error_set(err, -EBUSY, "another install has held '%s' for %ld s "
                                          "(LEFT4ME_INSTALL_STALL_TIMEOUT); is a steamcmd still running?", path,
                                          c->install_stall_s);
+                /* Adopt the orphans: steamcmd itself died with the l4d2ctl
+                 * that ran it (PR_SET_PDEATHSIG) but children of its process
+                 * group live on, holding the lock and maybe still writing.
+                 * Without their steamcmd they are of no use: end them. The
+                 * group id stays reserved while any member lives, so it
+                 * cannot name another program's group. */
+                _cleanup_free_ char *pgtext = NULL;
+                long pgid = 0;
+                _cleanup_free_ char *pgpath = config_path(c, "locks", ".install.pgid");
+                if (!adopted && pgpath && read_file(pgpath, 64, &pgtext, NULL) == 0 && (pgtext[strcspn(pgtext, "\n")] = '\0', 1) &&
+                    parse_long(pgtext, 2, 1L << 22, &pgid) == 0 && process_gone((pid_t) pgid) &&
+                    kill(-(pid_t) pgid, 0) == 0) {
+                        if (cb) {
+                                char line[200];
+                                snprintf(line, sizeof line, "left4me: the earlier install's steamcmd is gone; ending "
+                                         "what is left of its process group %ld", pgid);
+                                cb(line, NULL, userdata);
+                        }
+                        kill(-(pid_t) pgid, SIGKILL);
+                        adopted = true;
+                }
                 if (cb && (said == 0 || now - said >= 10000)) {
                         cb("left4me: another install (an earlier l4d2ctl install or its steamcmd) is still running; "
                            "waiting for it", NULL, userdata);

@@ -67,6 +67,7 @@ typedef struct Sup {
         unsigned restarts;
         uint64_t crash_times[CRASH_LOOP_MAX];
         unsigned n_crash;
+        bool stable;    /* the last run lasted STABLE_RUN_S: the backoff starts over */
         char **argv;
         char *cwd;
         long port;
@@ -199,14 +200,17 @@ static int sup_run_once(Sup *s, int *notify_fd, int *status, RunEnd *ret_end, ch
         uint64_t next_probe = 0, next_disk = now + (uint64_t) c->disk_watch_s * 1000000ULL;
         long misses = 0;
         for (;;) {
-                struct pollfd pf[3] = {
+                struct pollfd pf[4] = {
                         { .fd = out_open ? rd : -1, .events = POLLIN },
                         { .fd = s->sigfd, .events = POLLIN },
                         { .fd = pidfd, .events = POLLIN },
+                        { .fd = run.info_fd, .events = POLLIN },
                 };
                 int timeout = state == STATE_STARTING || ending || !run.server ? 200 : 1000;
-                if (poll(pf, 3, timeout) < 0 && errno != EINTR)
+                if (poll(pf, 4, timeout) < 0 && errno != EINTR)
                         break;
+                if (pf[3].revents)
+                        sandbox_read_info(&run);
                 if (pf[0].revents) {
                         char buf[16384];
                         ssize_t n = read(rd, buf, sizeof buf);
@@ -283,6 +287,7 @@ static int sup_run_once(Sup *s, int *notify_fd, int *status, RunEnd *ret_end, ch
                                 break;
                 }
         }
+        sandbox_run_done(&run);
         /* Whatever the server left goes with it (with bwrap the kernel has
          * already ended its PID namespace). */
         if (!run.sandboxed)
@@ -297,7 +302,8 @@ static int sup_run_once(Sup *s, int *notify_fd, int *status, RunEnd *ret_end, ch
                         break;
                 write_all(s->log, buf, (size_t) n);
         }
-        if (now_usec(CLOCK_REALTIME) - started > STABLE_RUN_S * 1000000ULL)
+        s->stable = now_usec(CLOCK_REALTIME) - started > STABLE_RUN_S * 1000000ULL;
+        if (s->stable)
                 s->n_crash = 0;
         /* Killed by the kernel's OOM killer rather than by someone. */
         if (end == RUN_EXITED && cgroup_oom_kills(c, s->name) > oom_before)
@@ -543,7 +549,10 @@ int supervisor_main(const HostConfig *c, const char *name, int notify_fd, superv
                                 return 0;
                         }
                 }
-                if (s.n_crash <= 1)
+                /* Every quick exit doubles the wait, crash or not (a server
+                 * the OOM killer ends at every start must not be restarted
+                 * twice a second); a run that lasted starts over. */
+                if (s.stable)
                         backoff = BACKOFF_FIRST_MS;
                 char detail[160];
                 snprintf(detail, sizeof detail, "%s%s%s", how, why[0] ? ": " : "", why);

@@ -72,14 +72,16 @@ Knobs (environment variables):
 Hostile modes, for the containment tests: a file left4dead2/fake_srcds_hostile.json
 in the server's tree (the tests put it in the instance's upper layer or an
 overlay; the environment does not reach a sandboxed server), a JSON object:
-  "plant": true        writes its own srcds_run, srcds_linux and bin/evil.so into
-                       its tree (the upper layer); the planted srcds_run would
+  "plant": true        writes its own srcds_run, srcds_linux, bin/evil.so and
+                       left4dead2/bin/server.so into its tree (they land in the
+                       upper layer where it may write); the planted srcds_run would
                        print PLANTED-SRCDS-RUN-RAN and create left4dead2/planted-ran
   "setsid": "MARKER"   starts a detached child (setsid, own session) whose
                        command line ends in MARKER and which sleeps for 600 s
   "attack": {"read": PATH, "write": PATH, "kill": PID, "list": PATH}
                        tries each and prints one line "ATTACK <what> <target>:
                        OK" or ": <errno name>"
+  "hog_memory_mb": N   allocates and touches N MiB, then prints "HOG memory: N MiB held"
   "hog_tasks": N       starts N sleeping child processes, printing
                        "HOG tasks: N started" or where fork failed
 Each knob can also be set as a cvar named fake_srcds_<knob in lower case>
@@ -340,8 +342,14 @@ class Server:
                        'touch left4dead2/planted-ran\n'
                        'exec /usr/bin/python3 "$(dirname "$0")/bin/fake_srcds.py" "$@"\n')
             for rel, text in (("srcds_run", planted), ("srcds_linux", "planted\n"),
-                              (os.path.join("bin", "evil.so"), "planted\n")):
+                              (os.path.join("bin", "evil.so"), "planted\n"),
+                              (os.path.join("left4dead2", "bin", "server.so"), "planted\n")):
                 try:
+                    # As an attacker would: out with the installation's
+                    # file (its tree's root is its own), in with its own.
+                    if os.path.lexists(rel):
+                        os.unlink(rel)
+                    os.makedirs(os.path.dirname(rel) or ".", exist_ok=True)
                     with open(rel, "w") as f:
                         f.write(text)
                     os.chmod(rel, 0o755)
@@ -375,6 +383,12 @@ class Server:
             attempt("write", attack["write"], lambda: open(attack["write"], "w").write("owned\n"))
         if "kill" in attack:
             attempt("kill", attack["kill"], lambda: os.kill(int(attack["kill"]), signal.SIGSTOP))
+        mem = modes.get("hog_memory_mb")
+        if mem:
+            self.hoard = []
+            for i in range(int(mem) // 8):
+                self.hoard.append(bytearray(b"\x01" * (8 << 20)))  # touched: really resident
+            out(f"HOG memory: {len(self.hoard) * 8} MiB held")
         hog = modes.get("hog_tasks")
         if hog:
             started = 0

@@ -10,6 +10,7 @@ import subprocess
 import time
 
 from conftest import L4D2CTL, mounts_below
+from containutil import procs_with, wait_for
 
 
 def test_install_runs_windows_pass_then_linux_validate(ctl):
@@ -214,41 +215,31 @@ def test_logs_follow_streams_new_lines(installed, tmp_path):
 def test_restart_survives_a_daemonized_child_holding_the_console(installed, tmp_path):
     # An overlay's srcds_run (overlays sit above the installation) leaves a
     # process in its own session that keeps the console pipe open. The
-    # supervisor must still notice the server's death and restart it.
+    # supervisor must still notice the server's death and restart it, and
+    # the daemon goes with the server's box.
     ctl = installed
+    marker = "left4me-daemon-%d-%d" % (os.getpid(), ctl.port_min)
     ctl.overlay("daemon", {"srcds_run": "#!/bin/sh\n"
-                           "setsid sh -c 'echo $$ > daemon.pid; exec sleep 300' &\n"
-                           'exec /usr/bin/python3 "$(dirname "$0")/bin/fake_srcds.py" "$@"\n'})
+                           "setsid /usr/bin/python3 -c 'import time; time.sleep(300)' %s &\n"
+                           'exec /usr/bin/python3 "$(dirname "$0")/bin/fake_srcds.py" "$@"\n' % marker})
     os.chmod(ctl.state / "overlays" / "daemon" / "srcds_run", 0o755)
     ctl.initialize("d", "overlays: [daemon]\n", tmp_path)
     ctl.ok("start", "d")
     pid = ctl.wait_state("d", "running")["pid"]
-    merged = ctl.state / "runtime" / "d" / "merged"
-    daemons = []
-    try:
-        deadline = time.monotonic() + 10
-        while not (merged / "daemon.pid").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        daemons.append(int((merged / "daemon.pid").read_text()))
-        os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            st = ctl.status("d")
-            if st["state"] == "running" and st["pid"] not in (None, pid):
-                break
-            time.sleep(0.1)
-        assert st["state"] == "running" and st["restarts"] == 1, st
-        time.sleep(0.3)
-        daemons.append(int((merged / "daemon.pid").read_text()))
-    finally:
-        for d in daemons:
-            try:
-                os.kill(d, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-    time.sleep(0.2)
+    first = wait_for(lambda: procs_with(marker), "the daemon runs")
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        st = ctl.status("d")
+        if st["state"] == "running" and st["pid"] not in (None, pid):
+            break
+        time.sleep(0.1)
+    assert st["state"] == "running" and st["restarts"] == 1, st
+    second = wait_for(lambda: procs_with(marker), "the new run's daemon runs")
+    assert set(first).isdisjoint(second)
     ctl.ok("stop", "d")
     assert ctl.status("d")["mounted"] is False
+    assert procs_with(marker) == []
 
 
 def test_server_gets_sourcetv_port_and_no_srcds_restarts(installed, tmp_path):
