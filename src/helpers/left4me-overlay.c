@@ -14,9 +14,10 @@
  * It refuses to run unless its real uid is 0, and sets PR_SET_NO_NEW_PRIVS
  * before anything else.
  *
- * Before every mount it removes the launch files a server planted in its
- * upper layer (launch_guard); check-disk and over-disk (the units'
- * ExecCondition=) enforce the upper layer's disk limit. For
+ * With --launch-guard (the systemd unit) it first removes the launch files a
+ * server planted in its upper layer (launch_guard); check-disk and
+ * over-disk (the units' ExecCondition=) enforce the upper layer's disk
+ * limit. For
  * the systemd unit, whose server runs as a DynamicUser= uid, it builds the
  * overlay from idmapped layers (idmap.h): the state dir owner's files appear
  * as the server's, and everything the server writes stays the owner's.
@@ -60,7 +61,8 @@ static int die(const char *fmt, ...) {
 }
 
 static int usage(void) {
-        fputs("usage: left4me-overlay [--state-dir DIR] [--host-mountns] [--server-user NAME] mount NAME\n"
+        fputs("usage: left4me-overlay [--state-dir DIR] [--host-mountns] [--launch-guard] [--server-user NAME]\n"
+              "                       mount NAME\n"
               "       left4me-overlay [--state-dir DIR] [--host-mountns] umount NAME\n"
               "       left4me-overlay [--state-dir DIR] --disk-max SIZE [--project ID] check-disk|over-disk NAME\n"
               "\n"
@@ -69,7 +71,7 @@ static int usage(void) {
               "<state>/installation, with upper and work dirs beside it; or unmounts it.\n"
               "Both are idempotent. Default state dir: /var/lib/left4me.\n"
               "\n"
-              "Before mounting it removes launch files the server planted in its upper layer.\n"
+              "--launch-guard: first remove launch files the server planted in its upper layer.\n"
               "--server-user: the unit's dynamic user; every layer is idmapped so that the\n"
               "  state dir owner's files appear as that user's (and its writes land as the owner's).\n"
               "check-disk exits 0 if the upper layer is within --disk-max (K/M/G/T; 0 = none),\n"
@@ -103,6 +105,7 @@ static int open_dir(int state, const char *rel, const char *what, const char *na
  * none of them). */
 typedef struct MountOptions {
         const char *server_user; /* --server-user: the unit's DynamicUser= name */
+        bool launch_guard;       /* --launch-guard: clean the upper layer first */
         bool disk_set;           /* --disk-max given (check-disk, over-disk) */
         uint64_t disk_max;       /* bytes of upper layer, 0 = no limit */
         uint32_t project;        /* --project: the project quota id, 0 = none */
@@ -221,8 +224,9 @@ static int do_mount(int state, const char *name, const MountOptions *o) {
                 return die("instance '%s': upper dir '%s/upper': %s", name, rel, strerror(-upper));
 
         /* What runs at start comes from the installation and the overlays,
-         * never from the upper layer (the server writes it). */
-        int r = launch_guard(upper, print_note, NULL);
+         * never from the upper layer (the server writes it). The supervisor
+         * backend runs the guard itself before it calls us. */
+        int r = o->launch_guard ? launch_guard(upper, print_note, NULL) : 0;
         if (r < 0)
                 return die("instance '%s': cannot clean its upper layer of launch files: %s", name, strerror(-r));
 
@@ -315,6 +319,8 @@ int main(int argc, char **argv) {
                         host_ns = true;
                 else if (streq(argv[i], "--server-user") && has_value)
                         o.server_user = argv[++i];
+                else if (streq(argv[i], "--launch-guard"))
+                        o.launch_guard = true;
                 else if ((streq(argv[i], "--disk-max") || streq(argv[i], "--project")) && has_value) {
                         /* Empty: the unit's generated drop-in (which sets
                          * them) is missing; never start without it. */
