@@ -386,12 +386,21 @@ static int du_walk(int fd, dev_t dev, unsigned long long *sum) {
 }
 
 int disk_usage(const char *path, unsigned long long *ret_bytes) {
+        /* O_NOFOLLOW with O_PATH: a symlink is measured as itself. */
+        _cleanup_close_ int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        return disk_usage_fd(fd, ret_bytes);
+}
+
+int disk_usage_fd(int dir_fd, unsigned long long *ret_bytes) {
         struct stat st;
-        if (lstat(path, &st) < 0)
+        if (fstat(dir_fd, &st) < 0)
                 return negative_errno();
         unsigned long long sum = (unsigned long long) st.st_blocks * 512ULL;
         if (S_ISDIR(st.st_mode)) {
-                int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                /* du_walk owns (and closes) the fd it is given. */
+                int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (fd < 0)
                         return negative_errno();
                 int r = du_walk(fd, st.st_dev, &sum);

@@ -19,6 +19,7 @@
  * deploy/polkit/50-left4me.rules allows exactly these units and verbs. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,10 +35,12 @@
 #include "error.h"
 #include "fs.h"
 #include "macro.h"
+#include "strutil.h"
 #include "unit.h"
 
 #define SERVER_TEMPLATE "left4me-server"
-/* The journal namespace of the server and build units (LogNamespace=). */
+/* The journal namespaces of the server units are LOG_NAMESPACE-<name>
+ * (LogNamespace=left4me-%i); the builds log to LOG_NAMESPACE itself. */
 #define LOG_NAMESPACE "left4me"
 
 /* A journal line longer than this is cut (console lines are short). */
@@ -181,23 +184,46 @@ static int print_entry(sd_journal *j, int out_fd) {
         return r < 0 ? r : write_all(out_fd, "\n", 1);
 }
 
+/* Whether journald ever made the namespace's directory. */
+static bool journal_namespace_exists(const char *ns) {
+        sd_id128_t id;
+        if (sd_id128_get_machine(&id) < 0)
+                return true;
+        char path[PATH_MAX];
+        for (size_t i = 0; i < 2; i++) {
+                snprintf(path, sizeof path, "%s/" SD_ID128_FORMAT_STR ".%s", i ? "/run/log/journal" : "/var/log/journal",
+                         SD_ID128_FORMAT_VAL(id), ns);
+                if (access(path, F_OK) == 0)
+                        return true;
+        }
+        return false;
+}
+
 static int sd_logs(const HostConfig *c, const char *instance, unsigned lines, bool follow, int out_fd, Error *err) {
         char unit[128];
         int r = unit_for(instance, unit, sizeof unit, err);
         if (r < 0)
                 return r;
-        /* The server units log into the journal namespace "left4me"
-         * (LogNamespace=), whose files the service user may read (an ACL from
-         * tmpfiles.d/left4me.conf) without reading the rest of the system's
-         * journal. The default namespace is included for units configured
-         * without it; files there that we cannot read are skipped. */
+        /* Every server unit logs into a journal namespace of its own,
+         * left4me-NAME (LogNamespace=left4me-%i): one server can neither read
+         * nor push out another's console. The service user may read those
+         * files (ACLs from tmpfiles.d/left4me-journal.conf) and nothing else
+         * of the system's journal. The default namespace is included for
+         * units configured without it; files there that we cannot read are
+         * skipped. */
+        char ns[sizeof LOG_NAMESPACE + NAME_MAX_LEN + 1];
+        snprintf(ns, sizeof ns, LOG_NAMESPACE "-%s", instance);
         _cleanup_(journal_closep) sd_journal *j = NULL;
-        r = sd_journal_open_namespace(&j, LOG_NAMESPACE, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_INCLUDE_DEFAULT_NAMESPACE);
+        r = sd_journal_open_namespace(&j, ns, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_INCLUDE_DEFAULT_NAMESPACE);
         if (r < 0)
                 return error_set(err, r, "logs of '%s': cannot open the journal: %s", unit, strerror(-r));
-        if (sd_journal_has_runtime_files(j) <= 0 && sd_journal_has_persistent_files(j) <= 0)
+        if (sd_journal_has_runtime_files(j) <= 0 && sd_journal_has_persistent_files(j) <= 0) {
+                /* A server that never ran has no journal yet: no lines. */
+                if (!journal_namespace_exists(ns))
+                        return 0;
                 return error_set(err, -EACCES, "logs of '%s': cannot read the journal namespace '%s'; run as root, or "
-                                               "as left4me with tmpfiles.d/left4me.conf applied", unit, LOG_NAMESPACE);
+                                               "as left4me with tmpfiles.d/left4me-journal.conf applied", unit, ns);
+        }
         char match[160];
         snprintf(match, sizeof match, "_SYSTEMD_UNIT=%s", unit);
         r = sd_journal_add_match(j, match, 0);

@@ -50,23 +50,8 @@ static int setting_size(const HostConfig *c, const char *key, uint64_t *val, Err
                 return error_set(err, r, "cannot read %s/host.env: %s", c->config_dir, strerror(-r));
         if (r == 0)
                 return 0;
-        if (streq(s, "infinity")) {
-                *val = 0;
-                return 0;
-        }
-        char *end;
-        errno = 0;
-        unsigned long long n = strtoull(s, &end, 10);
-        unsigned shift = 0;
-        switch (*end) {
-        case 'K': shift = 10; end++; break;
-        case 'M': shift = 20; end++; break;
-        case 'G': shift = 30; end++; break;
-        case 'T': shift = 40; end++; break;
-        }
-        if (errno || end == s || *end || s[0] == '-' || n > (UINT64_MAX >> shift))
+        if (parse_size(s, val) < 0)
                 return error_set(err, -EINVAL, "%s='%s' is not a size (a number with K, M, G or T, or infinity)", key, s);
-        *val = (uint64_t) n << shift;
         return 0;
 }
 

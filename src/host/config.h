@@ -34,9 +34,9 @@ typedef struct HostConfig {
         bool drop_user;       /* shared_user and it is not root */
         uid_t server_uid;     /* the shared user */
         gid_t server_gid;
-        /* systemd backend, l4d2ctl as root: who the unit's server runs as
-         * (LEFT4ME_SERVER_USER, else left4me if it exists, else nobody), so
-         * that start hands it the upper layer as before. */
+        /* systemd backend, l4d2ctl as root: whether start hands the upper
+         * layer over (server_hand_over: to the state dir's owner, onto whom
+         * the overlay helper maps the unit's dynamic user). */
         bool unit_user;
         uid_t unit_uid;
         gid_t unit_gid;

@@ -18,6 +18,7 @@
 #include "random.h"
 #include "serveruid.h"
 #include "strutil.h"
+#include "unit-settings.h"
 
 #define INSTANCE_JSON_MAX (1024 * 1024)
 
@@ -286,6 +287,8 @@ int instance_initialize(const HostConfig *c, const char *name, const char *yaml,
                         rmdir(dir);
                 return error_set(err, r, "instance '%s': cannot write '%s': %s", name, file, strerror(-r));
         }
+        /* Its unit's settings (systemd backend); best effort: start retries. */
+        (void) unit_settings_sync(c, name, s.port, NULL);
         return 0;
 }
 
@@ -468,7 +471,7 @@ static int start_locked(const HostConfig *c, const char *name, Error *err) {
         if (path_is_mount_point(merged) && (r = overlay_helper_run(c, "umount", name, err)) < 0)
                 return error_prefix(err, r, "instance '%s'", name);
 
-        if ((r = write_runtime_files(c, name, &s, err)) < 0)
+        if ((r = write_runtime_files(c, name, &s, err)) < 0 || (r = unit_settings_sync(c, name, s.port, err)) < 0)
                 return r;
         /* No overlay build may swap a tree between our mount and the record
          * of what we mounted (overlay-gc.c). */
@@ -547,6 +550,7 @@ int instance_delete(const HostConfig *c, const char *name, Error *err) {
                 return error_set(err, r, "instance '%s': cannot remove '%s': %s", name, rt, strerror(-r));
         if ((r = rm_rf(dir)) < 0)
                 return error_set(err, r, "instance '%s': cannot remove '%s': %s", name, dir, strerror(-r));
+        unit_settings_forget(c, name);
         return 0;
 }
 

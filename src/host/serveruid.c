@@ -132,6 +132,12 @@ int server_hand_over(const HostConfig *c, const char *name, int rtdir, int upper
         int r;
         if (c->backend == BACKEND_SUPERVISOR && (r = server_identity(c, name, &id, err)) < 0)
                 return r;
+        /* Under systemd the server is a dynamic user whose overlay maps the
+         * state dir's owner onto it (left4me-overlay --server-user): the
+         * upper layer belongs to that owner on disk. */
+        struct stat st;
+        if (c->backend == BACKEND_SYSTEMD && c->unit_user && stat(c->state_dir, &st) == 0 && st.st_uid != 0)
+                id = (ServerIdentity) { .switch_user = true, .uid = st.st_uid, .gid = st.st_gid };
         if (!id.switch_user)
                 return 0;
         bool own_runtime = c->backend == BACKEND_SUPERVISOR;

@@ -272,3 +272,16 @@ int unit_state(const char *template_name, const char *instance, UnitState *ret, 
                 return r;
         return state_of(b, unit, ret, err);
 }
+
+int unit_start_named(const char *unit, Error *err) {
+        _cleanup_(bus_unrefp) sd_bus *b = NULL;
+        int r = bus_open(&b, unit, err);
+        if (r < 0 || (r = unit_job(b, "StartUnit", unit, "start", err)) < 0)
+                return r;
+        UnitState s;
+        if ((r = state_of(b, unit, &s, err)) < 0)
+                return r;
+        if (streq(s.active, "failed"))
+                return error_set(err, -EIO, "%s failed (%s); see `systemctl status %s`", unit, s.result, unit);
+        return 0;
+}

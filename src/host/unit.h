@@ -41,3 +41,8 @@ int unit_restart(const char *template_name, const char *instance, Error *err);
 
 /* The unit's state; a unit that is not loaded reads as inactive/dead. */
 int unit_state(const char *template_name, const char *instance, UnitState *ret, Error *err);
+
+/* StartUnit of one fixed, non-template unit of ours (left4me-units.service)
+ * and wait for its job: for a oneshot, until it has run. No reset of a
+ * failed state first: its start limit must hold. */
+int unit_start_named(const char *unit, Error *err);

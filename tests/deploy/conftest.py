@@ -35,7 +35,7 @@ def render_units(dest: pathlib.Path, with_dropins: bool = True, stub_bin: pathli
             text = text.replace(k, v)
         if stub_bin is not None:
             stub_bin.mkdir(parents=True, exist_ok=True)
-            for prog in ("l4d2ctl", "left4me", "left4me-overlay"):
+            for prog in ("l4d2ctl", "left4me", "left4me-overlay", "systemctl"):
                 p = stub_bin / prog
                 p.write_text("#!/bin/sh\nexit 0\n")
                 p.chmod(0o755)
@@ -79,3 +79,18 @@ def loopback_problem() -> str | None:
     if not cap_eff & (1 << 12):  # CAP_NET_ADMIN
         return "no CAP_NET_ADMIN: running inside a container? (a nested container's loopback stays down: %s)" % err
     return "no working loopback in a new network namespace: %s" % err
+# The Debian 13 container of the end-to-end modules (container.py), booted
+# once for the session and shared by test_e2e*.py.
+@pytest.fixture(scope="session")
+def ct():
+    import container
+    problem = loopback_problem()
+    if problem:
+        pytest.skip(problem)
+    yield from container.session_container()
+
+
+@pytest.fixture(scope="session")
+def game(ct):
+    import container
+    return container.install_game(ct)
