@@ -3,6 +3,7 @@
 
 #include "db.h"
 #include "model.h"
+#include "spec-rules.h"
 
 const char *title_problem(const char *s) {
         size_t chars = 0;
@@ -92,109 +93,9 @@ static char *normalize_lines(const char *text, size_t *ret_lines) {
         return out;
 }
 
-/* Calls fn for every line of a normalized text; stops at the first message. */
-typedef const char *(*line_check_fn)(const char *line, size_t len);
-
-static const char *check_lines(const char *text, line_check_fn fn) {
-        const char *p = text;
-        while (*p) {
-                const char *end = strchr(p, '\n');
-                size_t len = end ? (size_t) (end - p) : strlen(p);
-                const char *m = fn(p, len);
-                if (m)
-                        return m;
-                p += len + (end ? 1 : 0);
-        }
-        return NULL;
-}
-
-static bool printable(const char *s, size_t len) {
-        for (size_t i = 0; i < len; i++)
-                if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
-                        return false;
-        return true;
-}
-
-static const char *check_overlay(const char *line, size_t len) {
-        char name[NAME_MAX_LEN + 2];
-        if (len > NAME_MAX_LEN)
-                return "An overlay name has at most 32 characters.";
-        memcpy(name, line, len);
-        name[len] = '\0';
-        if (!name_is_valid(name))
-                return "Overlay names use only letters, digits, '_' and '-', one a line.";
-        return NULL;
-}
-
-static const char *check_cfg(const char *line, size_t len) {
-        if (len > 256)
-                return "A server.cfg line has at most 256 characters.";
-        if (!printable(line, len))
-                return "server.cfg lines cannot contain control characters.";
-        return NULL;
-}
-
-static const char *check_cvar(const char *line, size_t len) {
-        size_t k = 0;
-        while (k < len && (line[k] == '_' || (line[k] >= 'a' && line[k] <= 'z') || (line[k] >= 'A' && line[k] <= 'Z') ||
-                           (line[k] >= '0' && line[k] <= '9')))
-                k++;
-        if (k == 0 || k > 64 || (k < len && line[k] != ' ' && line[k] != '\t'))
-                return "Write one cvar a line: a name of letters, digits and '_', a space, then the value.";
-        if (len > 320 || !printable(line, len))
-                return "A cvar line has at most 320 characters and no control characters.";
-        for (size_t i = k; i < len; i++)
-                if (line[i] == '"' || line[i] == ';')
-                        return "A cvar value cannot contain '\"' or ';'.";
-        /* As l4d2ctl's spec check (src/host/spec.c) has it. */
-        if ((k == 13 && strncasecmp(line, "rcon_password", k) == 0) || (k == 8 && strncasecmp(line, "hostname", k) == 0))
-                return "rcon_password and hostname are set by left4me (the hostname is the server's name).";
-        size_t v = k;
-        while (v < len && (line[v] == ' ' || line[v] == '\t'))
-                v++;
-        if (len - v > 255)
-                return "A cvar value has at most 255 characters.";
-        return NULL;
-}
-
-/* What l4d2ctl's spec check refuses (src/host/spec.c, managed_args and the
- * characters srcds_run would split or expand), refused here too: at its
- * field, when the blueprint is saved, not as a failed start later. */
-static const char *const managed_args[] = { "-game", "-port", "+map", "-maxplayers", "+maxplayers", "-tickrate",
-                                            "+hostport", "+rcon_password", "+hostname", "+tv_port", "-binary",
-                                            "-debug", "-gdb", "-debuglog", "-pidfile", "-norestart",
-                                            "-autoupdate", "-steam_dir", "-steamcmd_script", "-timeout",
-                                            "-ip" };
-
-static const char *check_arg(const char *line, size_t len) {
-        if (len > 128)
-                return "A launch argument has at most 128 characters.";
-        if (!printable(line, len))
-                return "Launch arguments cannot contain control characters.";
-        for (size_t i = 0; i < len; i++)
-                if (strchr(" \t*?[]\"'\\$`;&|<>(){}", line[i]))
-                        return "One launch argument a line, without spaces, quotes or shell characters; "
-                               "write a value on the next line.";
-        for (size_t m = 0; m < ELEMENTSOF(managed_args); m++)
-                if (strlen(managed_args[m]) == len && strncasecmp(line, managed_args[m], len) == 0)
-                        return "This launch argument is set by left4me (map, players, tickrate, ports, name) "
-                               "or not allowed; use the blueprint's own fields.";
-        return NULL;
-}
-
-static bool map_is_valid(const char *m) {
-        size_t n = strlen(m);
-        if (n == 0 || n > 64)
-                return false;
-        for (const char *p = m; *p; p++)
-                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                      *p == '_' || *p == '-' || *p == '.'))
-                        return false;
-        return true;
-}
-
-static void take_text(const Req *r, const char *field, char **dst, size_t max_lines, line_check_fn fn,
-                      FieldErrors *e, const char *what) {
+/* Reads a textarea into *dst, normalized; false (with the error added)
+ * when it is too long. */
+static bool take_text(const Req *r, const char *field, char **dst, FieldErrors *e, const char *what) {
         const char *v = form_get(r, field);
         if (!v)
                 v = "";
@@ -202,21 +103,71 @@ static void take_text(const Req *r, const char *field, char **dst, size_t max_li
         if (strlen(v) > TEXTAREA_MAX) {
                 *dst = strdup("");
                 errors_add(e, field, "%s: at most %d characters.", what, TEXTAREA_MAX);
-                return;
+                return false;
         }
         size_t lines;
         *dst = normalize_lines(v, &lines);
         if (!*dst) {
                 errors_add(e, field, "Out of memory.");
+                return false;
+        }
+        return true;
+}
+
+/* A list field (one entry a line), checked by the spec rules l4d2ctl uses. */
+static void take_list(const Req *r, const char *field, SpecList l, char **dst, FieldErrors *e, const char *what) {
+        if (!take_text(r, field, dst, e, what))
+                return;
+        _cleanup_strv_ char **v = NULL;
+        size_t n, bad;
+        if (strv_split_lines(*dst, spec_list_max(l), &v, &n) < 0) {
+                errors_add(e, field, "Out of memory.");
                 return;
         }
-        if (lines > max_lines) {
-                errors_add(e, field, "%s: at most %zu lines.", what, max_lines);
+        const char *problem = spec_check_list(l, v, n, &bad);
+        if (!problem)
                 return;
+        if (bad == n)
+                errors_add(e, field, "%s: at most %zu lines.", what, spec_list_max(l));
+        else if (l == SPEC_SERVER_CFG)
+                errors_add(e, field, "%s: line %zu %s.", what, bad + 1, problem);
+        else
+                errors_add(e, field, "%s: '%.60s' %s.", what, v[bad], problem);
+}
+
+/* Cvars: one "name value" a line. */
+static void take_cvars(const Req *r, Blueprint *b, FieldErrors *e) {
+        if (!take_text(r, "cvars", &b->cvars, e, "Cvars"))
+                return;
+        _cleanup_strv_ char **lines = NULL, **names = NULL, **values = NULL;
+        size_t n, k = 0, kv = 0, bad;
+        bool in_value;
+        if (strv_split_lines(b->cvars, SPEC_MAX_CVARS, &lines, &n) < 0)
+                goto oom;
+        for (size_t i = 0; i < n; i++) {
+                size_t nl = strcspn(lines[i], " \t");
+                const char *v = lines[i] + nl + strspn(lines[i] + nl, " \t");
+                char *name = strndup(lines[i], nl);
+                if (!name || strv_push(&names, &k, name) < 0) {
+                        free(name);
+                        goto oom;
+                }
+                if (strv_push_dup(&values, &kv, v) < 0)
+                        goto oom;
         }
-        const char *m = check_lines(*dst, fn);
-        if (m)
-                errors_add(e, field, "%s", m);
+        const char *problem = spec_check_cvars(names, values, k, &bad, &in_value);
+        if (!problem)
+                return;
+        if (bad == k)
+                errors_add(e, "cvars", "Cvars: at most %d lines.", SPEC_MAX_CVARS);
+        else if (in_value)
+                errors_add(e, "cvars", "Cvars: the value of '%s' %s.", names[bad], problem);
+        else
+                errors_add(e, "cvars", "Cvars: '%.60s' %s. Write one cvar a line: a name of letters, digits and "
+                                       "'_', a space, then the value.", names[bad], problem);
+        return;
+oom:
+        errors_add(e, "cvars", "Out of memory.");
 }
 
 bool blueprint_from_form(const Req *r, Blueprint *b, FieldErrors *e) {
@@ -229,42 +180,26 @@ bool blueprint_from_form(const Req *r, Blueprint *b, FieldErrors *e) {
 
         const char *map = form_get(r, "map");
         map = map ? map : "";
-        if (!map_is_valid(map))
-                errors_add(e, "map", "Enter a map name such as c1m1_hotel (letters, digits, '_', '-', '.').");
+        if ((m = spec_check_map(map)))
+                errors_add(e, "map", "Map: '%.60s' %s.", map, m);
         snprintf(b->map, sizeof b->map, "%s", strlen(map) < sizeof b->map ? map : "");
 
         const char *mp = form_get(r, "maxplayers");
-        if (parse_long(mp ? mp : "", 1, 32, &b->maxplayers) < 0) {
-                errors_add(e, "maxplayers", "Max players is a number from 1 to 32.");
+        if (parse_long(mp ? mp : "", SPEC_MAXPLAYERS_MIN, SPEC_MAXPLAYERS_MAX, &b->maxplayers) < 0) {
+                errors_add(e, "maxplayers", "Max players is a number from %d to %d.", SPEC_MAXPLAYERS_MIN,
+                           SPEC_MAXPLAYERS_MAX);
                 b->maxplayers = 0;
         }
         const char *tr = form_get(r, "tickrate");
-        if (parse_long(tr ? tr : "", 10, 128, &b->tickrate) < 0) {
-                errors_add(e, "tickrate", "Tickrate is a number from 10 to 128.");
+        if (parse_long(tr ? tr : "", SPEC_TICKRATE_MIN, SPEC_TICKRATE_MAX, &b->tickrate) < 0) {
+                errors_add(e, "tickrate", "Tickrate is a number from %d to %d.", SPEC_TICKRATE_MIN,
+                           SPEC_TICKRATE_MAX);
                 b->tickrate = 0;
         }
-        take_text(r, "overlays", &b->overlays, 16, check_overlay, e, "Overlays");
-        take_text(r, "server_cfg", &b->server_cfg, 200, check_cfg, e, "server.cfg");
-        take_text(r, "cvars", &b->cvars, 200, check_cvar, e, "Cvars");
-        take_text(r, "args", &b->args, 32, check_arg, e, "Launch arguments");
-        if (!errors_get(e, "overlays")) {
-                /* The same overlay twice would be a mistake; say so. */
-                const char *p = b->overlays;
-                while (*p) {
-                        const char *end = strchrnul(p, '\n');
-                        size_t len = (size_t) (end - p);
-                        for (const char *q = *end ? end + 1 : end; *q;) {
-                                const char *qe = strchrnul(q, '\n');
-                                if ((size_t) (qe - q) == len && memcmp(p, q, len) == 0) {
-                                        errors_add(e, "overlays", "Each overlay may appear once.");
-                                        goto done;
-                                }
-                                q = *qe ? qe + 1 : qe;
-                        }
-                        p = *end ? end + 1 : end;
-                }
-        }
-done:
+        take_list(r, "overlays", SPEC_OVERLAYS, &b->overlays, e, "Overlays");
+        take_list(r, "server_cfg", SPEC_SERVER_CFG, &b->server_cfg, e, "server.cfg");
+        take_cvars(r, b, e);
+        take_list(r, "args", SPEC_ARGS, &b->args, e, "Launch arguments");
         return e->n == 0;
 }
 
@@ -279,7 +214,10 @@ static json_t *lines_array(const char *text) {
         return a;
 }
 
-char *blueprint_spec(const Blueprint *b, const char *hostname, int game_port) {
+char *blueprint_spec(const Blueprint *b, const char *server_name, int game_port) {
+        /* The server's name is free text; its hostname is one l4d2ctl takes. */
+        char hostname[SPEC_HOSTNAME_MAX + 1];
+        spec_make_hostname(server_name, "left4me", hostname, sizeof hostname);
         json_t *cvars = json_object();
         const char *p = b->cvars;
         while (cvars && *p) {
@@ -305,7 +243,9 @@ char *blueprint_spec(const Blueprint *b, const char *hostname, int game_port) {
                 return NULL;
         if (game_port > 0)
                 json_object_set_new(spec, "port", json_integer(game_port));
-        char *text = json_dumps(spec, JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
+        /* UTF-8 as it is, not \u escapes: YAML takes no surrogate pairs, so
+         * an escaped character past U+FFFF (an emoji) would not parse. */
+        char *text = json_dumps(spec, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         json_decref(spec);
         return text;
 }

@@ -26,8 +26,9 @@ int blueprint_load(sqlite3 *db, int64_t id, const User *u, Blueprint *ret);
 bool blueprint_from_form(const Req *r, Blueprint *b, FieldErrors *e);
 
 /* The instance spec l4d2ctl initialize reads. JSON is valid YAML, and
- * jansson's escaping keeps every user value a plain string. */
-char *blueprint_spec(const Blueprint *b, const char *hostname, int game_port);
+ * jansson's escaping keeps every user value a plain string. The hostname is
+ * made from the server's name (spec_make_hostname). */
+char *blueprint_spec(const Blueprint *b, const char *server_name, int game_port);
 
 typedef struct Server {
         int64_t id, user_id, blueprint_id;

@@ -59,7 +59,7 @@ typedef struct Form {
 /* Field errors of a submitted form, shown next to their fields. */
 typedef struct FieldErrors {
         const char *field[16];
-        char msg[16][160];
+        char msg[16][400];
         size_t n;
 } FieldErrors;
 

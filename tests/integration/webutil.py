@@ -115,9 +115,9 @@ class Panel:
         return subprocess.run([str(LEFT4ME), "--state-dir", str(self.state), *args], env=self.env,
                               input=input, capture_output=True, text=True, timeout=60)
 
-    def ctl(self, *args):
+    def ctl(self, *args, input=None):
         return subprocess.run([str(L4D2CTL), "--state-dir", str(self.state), *args], env=self.env,
-                              capture_output=True, text=True, timeout=60)
+                              input=input, capture_output=True, text=True, timeout=60)
 
     def db(self):
         return sqlite3.connect(str(self.state / "left4me.db"), timeout=10)
