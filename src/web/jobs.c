@@ -3,7 +3,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "ctl.h"
+#include "hostlink.h"
 #include "db.h"
 #include "jobs.h"
 #include "model.h"
@@ -165,7 +165,7 @@ static void set_progress(RunCtx *c, double percent, const char *label) {
 
 static int on_line(const char *line, void *userdata) {
         RunCtx *c = userdata;
-        json_t *j = ctl_parse_object(line);
+        json_t *j = hostlink_parse_object(line);
         if (!j) {
                 job_log(c->db, c->job->id, line);
                 if (startswith(line, "error:"))
@@ -209,9 +209,10 @@ static bool run_ctl(RunCtx *c, const char *const args[], const char *stdin_data)
         }
         job_log(c->db, c->job->id, cmdline);
         int exit_code = -1;
-        int r = ctl_run(args, stdin_data, on_line, c, &exit_code);
+        int r = hostlink_run(host(), args, stdin_data, on_line, c, &exit_code);
         if (r < 0) {
-                snprintf(c->last_error, sizeof c->last_error, "could not run '%s': %s", config.l4d2ctl, strerror(-r));
+                snprintf(c->last_error, sizeof c->last_error, "could not run l4d2ctl on %s: %s",
+                         hostlink_name(host()), strerror(-r));
                 job_log(c->db, c->job->id, c->last_error);
                 return false;
         }

@@ -15,6 +15,7 @@
 #include "db.h"
 #include "envfile.h"
 #include "fs.h"
+#include "hostlink.h"
 #include "jobs.h"
 #include "poller.h"
 #include "random.h"
@@ -45,7 +46,9 @@ static void usage(FILE *f) {
               "                   (env LEFT4ME_STATE_DIR, default /var/lib/left4me)\n"
               "  --listen ADDR:PORT  (env LEFT4ME_LISTEN)\n"
               "\n"
-              "Environment: LEFT4ME_L4D2CTL (path of l4d2ctl), LEFT4ME_CONFIG_DIR (web.env is\n"
+              "Environment: LEFT4ME_L4D2CTL (path of l4d2ctl), LEFT4ME_HOST_SSH=[USER@]HOST (run\n"
+              "l4d2ctl on that host over ssh instead, with LEFT4ME_HOST_L4D2CTL and\n"
+              "LEFT4ME_HOST_STATE_DIR there), LEFT4ME_CONFIG_DIR (web.env is\n"
               "read from there, default /etc/left4me), LEFT4ME_COOKIE_SECURE=1 (behind TLS),\n"
               "LEFT4ME_TRUST_PROXY=1 (behind a reverse proxy on loopback: the client address\n"
               "is the last X-Forwarded-For entry), LEFT4ME_PAGE_CACHE=0 (no render cache),\n"
@@ -147,6 +150,9 @@ static int load_config(const char *flag_state, const char *flag_listen) {
         config.l4d2ctl = setting(NULL, "LEFT4ME_L4D2CTL", NULL);
         if (!config.l4d2ctl)
                 config.l4d2ctl = default_ctl();
+        config.host_ssh = setting(NULL, "LEFT4ME_HOST_SSH", NULL);
+        config.host_l4d2ctl = setting(NULL, "LEFT4ME_HOST_L4D2CTL", NULL);
+        config.host_state_dir = setting(NULL, "LEFT4ME_HOST_STATE_DIR", NULL);
         _cleanup_free_ char *secure = setting(NULL, "LEFT4ME_COOKIE_SECURE", "0");
         config.cookie_secure = secure && streq(secure, "1");
         _cleanup_free_ char *proxy = setting(NULL, "LEFT4ME_TRUST_PROXY", "0");
@@ -169,6 +175,9 @@ static void free_config(void) {
         free(config.state_dir);
         free(config.listen_host);
         free(config.l4d2ctl);
+        free(config.host_ssh);
+        free(config.host_l4d2ctl);
+        free(config.host_state_dir);
         free(config.static_dir);
         free(config.htmx_path);
 }
@@ -330,6 +339,11 @@ static int cmd_serve(void) {
         pthread_sigmask(SIG_BLOCK, &mask, NULL);
         signal(SIGPIPE, SIG_IGN);
 
+        if (host_setup() < 0) {
+                fprintf(stderr, "error: LEFT4ME_HOST_SSH '%s' is not an SSH destination ([user@]host)\n",
+                        config.host_ssh ? config.host_ssh : "");
+                return 1;
+        }
         sqlite3 *db;
         if (open_db(&db) < 0)
                 return 1;
@@ -367,9 +381,11 @@ static int cmd_serve(void) {
         }
         if (poller_start() < 0)
                 fprintf(stderr, "left4me: warning: the state poller did not start\n");
-        printf("left4me: listening on http://%s%s%s:%u/ (l4d2ctl: %s, state: %s)\n",
+        printf("left4me: listening on http://%s%s%s:%u/ (l4d2ctl: %s on %s, state: %s)\n",
                strchr(config.listen_host, ':') ? "[" : "", config.listen_host,
-               strchr(config.listen_host, ':') ? "]" : "", config.port, config.l4d2ctl, config.state_dir);
+               strchr(config.listen_host, ':') ? "]" : "", config.port,
+               config.host_ssh ? (config.host_l4d2ctl ? config.host_l4d2ctl : "l4d2ctl") : config.l4d2ctl,
+               hostlink_name(host()), config.state_dir);
         fflush(stdout);
 
         int sig;
@@ -381,6 +397,7 @@ static int cmd_serve(void) {
         jobs_stop(3000);
         static_free();
         cache_done();
+        host_done();
         return 0;
 }
 

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ctl.h"
+#include "hostlink.h"
 #include "db.h"
 #include "model.h"
 #include "poller.h"
@@ -163,7 +163,7 @@ int poller_run_once(void) {
         const char *args[] = { "list", "--json", NULL };
         int exit_code = -1;
         int64_t snapshot_at = now_sec();
-        int r = ctl_run(args, NULL, collect, &c, &exit_code);
+        int r = hostlink_run(host(), args, NULL, collect, &c, &exit_code);
         if (r < 0 || exit_code != 0) {
                 buf_free(&c.out);
                 return r < 0 ? r : -EIO;

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ctl.h"
+#include "hostlink.h"
 #include "db.h"
 #include "html.h"
 #include "server.h"
@@ -18,8 +18,8 @@ typedef struct Stream {
         size_t sent;      /* how much of pending went out */
         bool ended;
         /* server logs */
-        pid_t pid;
-        int fd;
+        HostStream src;
+        int fd;           /* src.fd, or -1 */
         char line[4097];
         size_t line_len;
         /* job events */
@@ -78,12 +78,10 @@ static void stream_free(void *cls) {
                 user_give(s->user_id);
         if (s->job_id > 0)
                 atomic_fetch_sub(&job_streams, 1);
-        if (s->pid > 0) {
-                ctl_kill(s->pid);
+        if (s->src.pid > 0) {
+                hostlink_stream_close(&s->src, NULL);
                 atomic_fetch_sub(&log_streams, 1);
         }
-        if (s->fd >= 0)
-                close(s->fd);
         buf_free(&s->pending);
         free(s);
 }
@@ -201,6 +199,7 @@ static Stream *stream_new(struct MHD_Connection *conn) {
                 return NULL;
         s->pending.max = PENDING_MAX;
         s->fd = -1;
+        s->src = HOST_STREAM_NULL;
         /* poll() skips a negative fd: without the socket, hangups are
          * noticed at the next write, as before. */
         const union MHD_ConnectionInfo *ci = conn ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD)
@@ -238,9 +237,11 @@ int sse_server_logs(struct MHD_Connection *conn, const char *instance, int64_t u
                 return -ENOMEM;
         }
         s->user_id = user_id;
-        if (ctl_spawn_logs(instance, 200, &s->pid, &s->fd) < 0) {
+        const char *args[] = { "logs", instance, "--lines", "200", "--follow", NULL };
+        if (hostlink_spawn(host(), args, &s->src) == 0)
+                s->fd = s->src.fd;
+        else {
                 atomic_fetch_sub(&log_streams, 1);
-                s->pid = 0;
                 (void) buf_puts(&s->pending, "event: end\ndata: could not run l4d2ctl logs\n\n");
                 s->ended = true;
         }

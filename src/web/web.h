@@ -27,7 +27,10 @@ typedef struct Config {
         char *state_dir;
         char *listen_host;
         uint16_t port;
-        char *l4d2ctl;          /* path of the l4d2ctl binary */
+        char *l4d2ctl;          /* path of the l4d2ctl binary (this host) */
+        char *host_ssh;         /* NULL: l4d2ctl runs here; else its SSH destination */
+        char *host_l4d2ctl;     /* l4d2ctl on the SSH host (default: found in PATH there) */
+        char *host_state_dir;   /* --state-dir on the SSH host (default: its own) */
         char *static_dir;       /* style.css, app.js */
         char *htmx_path;        /* htmx.min.js */
         bool cookie_secure;     /* add Secure to cookies (behind TLS) */
