@@ -163,6 +163,23 @@ int line_splitter_end(LineSplitter *l, spawn_line_cb cb, void *userdata) {
         return cb(l->line, userdata);
 }
 
+void read_lines(int fd, spawn_line_cb cb, void *userdata) {
+        LineSplitter l = { 0 };
+        bool stop = false;
+        char buf[8192];
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof buf);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                if (!stop && line_splitter_feed(&l, buf, (size_t) n, cb, userdata) < 0)
+                        stop = true;
+        }
+        if (!stop)
+                (void) line_splitter_end(&l, cb, userdata);
+}
+
 int spawn_lines(char *const argv[], const SpawnOptions *o, spawn_line_cb cb, void *userdata, int *ret_exit) {
         int p[2];
         if (pipe2(p, O_CLOEXEC) < 0)
@@ -178,21 +195,7 @@ int spawn_lines(char *const argv[], const SpawnOptions *o, spawn_line_cb cb, voi
                 return r;
         }
 
-        LineSplitter l = { 0 };
-        bool stop = false;
-        char buf[8192];
-        for (;;) {
-                ssize_t n = read(p[0], buf, sizeof buf);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                /* After a stop, keep draining so the child never blocks. */
-                if (!stop && line_splitter_feed(&l, buf, (size_t) n, cb, userdata) < 0)
-                        stop = true;
-        }
-        if (!stop)
-                (void) line_splitter_end(&l, cb, userdata);
+        read_lines(p[0], cb, userdata);
         close(p[0]);
         return spawn_wait(pid, ret_exit);
 }

@@ -47,3 +47,6 @@ typedef struct LineSplitter {
 } LineSplitter;
 int line_splitter_feed(LineSplitter *l, const char *buf, size_t n, spawn_line_cb cb, void *userdata);
 int line_splitter_end(LineSplitter *l, spawn_line_cb cb, void *userdata);
+/* Reads fd to its end, calling cb for every line; after a cb < 0 the rest
+ * is read and dropped (a child writing it never blocks). */
+void read_lines(int fd, spawn_line_cb cb, void *userdata);

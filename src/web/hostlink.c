@@ -200,10 +200,11 @@ static int keep_last(const char *line, void *userdata) {
         return 0;
 }
 
+/* The document, once its first line came, and what was said before. */
 typedef struct JsonCtx {
+        char last[256];
         Buf doc;
         bool in_doc;
-        char last[256];
 } JsonCtx;
 
 static int json_line(const char *line, void *userdata) {
@@ -246,7 +247,10 @@ int hostlink_run_json(const HostLink *h, const char *const args[], const char *s
         return 0;
 }
 
-int hostlink_spawn(const HostLink *h, const char *const args[], HostStream *ret) {
+/* Spawns l4d2ctl args with stdin and stdout as given and stderr on a new
+ * pipe (*ret_err); stdout_fd -1 puts stdout on that pipe too. */
+static int spawn_piped(const HostLink *h, const char *const args[], int stdin_fd_, int stdout_fd, bool group,
+                       pid_t *ret_pid, int *ret_err) {
         _cleanup_strv_ char **argv = NULL;
         int r = hostlink_argv(h, args, &argv);
         if (r < 0)
@@ -254,22 +258,31 @@ int hostlink_spawn(const HostLink *h, const char *const args[], HostStream *ret)
         int p[2];
         if (pipe2(p, O_CLOEXEC) < 0)
                 return negative_errno();
-        _cleanup_close_ int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
         SpawnOptions o = options(h);
-        o.stdin_fd = devnull;
-        o.stdout_fd = p[1];
+        o.stdin_fd = stdin_fd_;
+        o.stdout_fd = stdout_fd >= 0 ? stdout_fd : p[1];
         o.stderr_fd = p[1];
-        /* Its own group: closing the stream ends l4d2ctl and whatever it
-         * started (journalctl, tail), not only the first process. */
-        o.new_session = true;
-        pid_t pid;
-        r = spawn(argv, &o, &pid);
+        o.new_session = group;
+        r = spawn(argv, &o, ret_pid);
         close(p[1]);
         if (r < 0) {
                 close(p[0]);
                 return r;
         }
-        *ret = (HostStream) { .pid = pid, .fd = p[0] };
+        *ret_err = p[0];
+        return 0;
+}
+
+int hostlink_spawn(const HostLink *h, const char *const args[], HostStream *ret) {
+        _cleanup_close_ int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        /* Its own group: closing the stream ends l4d2ctl and whatever it
+         * started (journalctl, tail), not only the first process. */
+        pid_t pid;
+        int fd;
+        int r = spawn_piped(h, args, devnull, -1, true, &pid, &fd);
+        if (r < 0)
+                return r;
+        *ret = (HostStream) { .pid = pid, .fd = fd };
         return 0;
 }
 
@@ -286,40 +299,17 @@ void hostlink_stream_close(HostStream *s, int *ret_exit) {
 
 int hostlink_pipe(const HostLink *h, const char *const args[], int in_fd, int out_fd, char *err, size_t errsize,
                   int *ret_exit) {
-        _cleanup_strv_ char **argv = NULL;
-        int r = hostlink_argv(h, args, &argv);
-        if (r < 0)
-                return r;
         _cleanup_close_ int devnull_in = in_fd < 0 ? open("/dev/null", O_RDONLY | O_CLOEXEC) : -1;
         _cleanup_close_ int devnull_out = out_fd < 0 ? open("/dev/null", O_WRONLY | O_CLOEXEC) : -1;
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return negative_errno();
-        SpawnOptions o = options(h);
-        o.stdin_fd = in_fd >= 0 ? in_fd : devnull_in;
-        o.stdout_fd = out_fd >= 0 ? out_fd : devnull_out;
-        o.stderr_fd = p[1];
         pid_t pid;
-        r = spawn(argv, &o, &pid);
-        close(p[1]);
-        if (r < 0) {
-                close(p[0]);
+        int fd;
+        int r = spawn_piped(h, args, in_fd >= 0 ? in_fd : devnull_in, out_fd >= 0 ? out_fd : devnull_out, false,
+                            &pid, &fd);
+        if (r < 0)
                 return r;
-        }
         err[0] = '\0';
-        LastLine last = { err, errsize };
-        LineSplitter l = { 0 };
-        char buf[4096];
-        for (;;) {
-                ssize_t n = read(p[0], buf, sizeof buf);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                (void) line_splitter_feed(&l, buf, (size_t) n, keep_last, &last);
-        }
-        (void) line_splitter_end(&l, keep_last, &last);
-        close(p[0]);
+        read_lines(fd, keep_last, &(LastLine) { err, errsize });
+        close(fd);
         return spawn_wait(pid, ret_exit);
 }
 
