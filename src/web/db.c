@@ -9,6 +9,7 @@
 
 #include "cache.h"
 #include "db.h"
+#include "web.h"
 
 /* The database holds password hashes and session data: nobody but the
  * panel's user and group reads it. SQLite gives the -wal and -shm files the
@@ -241,6 +242,70 @@ int db_step_done(sqlite3_stmt *s) {
 const char *db_col_text(sqlite3_stmt *s, int i) {
         const unsigned char *t = sqlite3_column_text(s, i);
         return t ? (const char *) t : "";
+}
+
+void db_iter_end(DbIter *it) {
+        if (it->stmt)
+                db_stmt_release(it->stmt);
+        it->stmt = NULL;
+}
+
+bool db_iter_step(DbIter *it) {
+        return it->stmt && sqlite3_step(it->stmt) == SQLITE_ROW;
+}
+
+int db_iter_owned(DbIter *it, sqlite3 *db, const char *sql, const User *u) {
+        db_iter_end(it);
+        if (db_prepare(db, sql, &it->stmt) < 0)
+                return -EIO;
+        db_bind_owner(it->stmt, u);
+        return 0;
+}
+
+int db_iter_id(DbIter *it, sqlite3 *db, const char *sql, int64_t id) {
+        db_iter_end(it);
+        if (db_prepare(db, sql, &it->stmt) < 0)
+                return -EIO;
+        sqlite3_bind_int64(it->stmt, 1, id);
+        return 0;
+}
+
+bool db_iter_row(DbIter *it, db_row_fn fn, void *ret) {
+        if (!db_iter_step(it))
+                return false;
+        fn(it->stmt, ret);
+        return true;
+}
+
+int db_load_row(sqlite3 *db, const char *sql, int64_t id, const User *u, db_row_fn fn, void *ret) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(db, sql, &s) < 0)
+                return -EIO;
+        sqlite3_bind_int64(s, 1, id);
+        if (sqlite3_bind_parameter_index(s, ":owner"))
+                db_bind_owner(s, u);
+        if (sqlite3_step(s) != SQLITE_ROW)
+                return -ENOENT;
+        fn(s, ret);
+        return 0;
+}
+
+void db_bind_owner(sqlite3_stmt *s, const User *u) {
+        sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, ":owner"), u ? u->id : 0);
+        sqlite3_bind_int(s, sqlite3_bind_parameter_index(s, ":everyone"), u ? u->is_admin : 1);
+}
+
+void db_col_copy(sqlite3_stmt *s, int i, char *dst, size_t size) {
+        const char *t = db_col_text(s, i);
+        size_t n = (size_t) sqlite3_column_bytes(s, i);
+        if (n >= size)
+                n = size - 1;
+        memcpy(dst, t, n);
+        dst[n] = '\0';
+}
+
+int64_t db_col_int_or(sqlite3_stmt *s, int i, int64_t dflt) {
+        return sqlite3_column_type(s, i) == SQLITE_NULL ? dflt : sqlite3_column_int64(s, i);
 }
 
 int db_begin(sqlite3 *db) {

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "accounts.h"
+#include "svc-accounts.h"
 #include "build-config.h"
 #include "cache.h"
 #include "db.h"
@@ -17,10 +17,10 @@
 #include "fs.h"
 #include "hostlink.h"
 #include "jobs.h"
-#include "poller.h"
 #include "random.h"
 #include "server.h"
 #include "static.h"
+#include "watch.h"
 #include "web.h"
 
 
@@ -242,11 +242,13 @@ static int cmd_admin(int argc, char **argv) {
         char pw[PASSWORD_MAX + 2] = "";
         int64_t id = 0;
         if (streq(sub, "list")) {
-                _cleanup_stmt_ sqlite3_stmt *s = NULL;
-                if (db_prepare(db, "SELECT username, is_admin, disabled FROM users ORDER BY username", &s) == 0)
-                        while (sqlite3_step(s) == SQLITE_ROW)
-                                printf("%-32s %-5s %s\n", db_col_text(s, 0), sqlite3_column_int(s, 1) ? "admin" : "user",
-                                       sqlite3_column_int(s, 2) ? "disabled" : "active");
+                _cleanup_iter_ DbIter it = DB_ITER_INIT;
+                AccountRow u;
+                if (accounts_list(&it, db) < 0)
+                        ret = 1;
+                while (account_next(&it, &u))
+                        printf("%-32s %-5s %s\n", u.username, u.is_admin ? "admin" : "user",
+                               u.disabled ? "disabled" : "active");
         } else if (streq(sub, "create") || streq(sub, "passwd")) {
                 const char *m = streq(sub, "create") ? username_problem(user) : NULL;
                 if (m) {
@@ -379,8 +381,8 @@ static int cmd_serve(void) {
                 jobs_stop(0);
                 return 1;
         }
-        if (poller_start() < 0)
-                fprintf(stderr, "left4me: warning: the state poller did not start\n");
+        if (watch_start() < 0)
+                fprintf(stderr, "left4me: warning: the watch of the host did not start\n");
         printf("left4me: listening on http://%s%s%s:%u/ (l4d2ctl: %s on %s, state: %s)\n",
                strchr(config.listen_host, ':') ? "[" : "", config.listen_host,
                strchr(config.listen_host, ':') ? "]" : "", config.port,
@@ -393,7 +395,7 @@ static int cmd_serve(void) {
         fprintf(stderr, "left4me: stopping (signal %d)\n", sig);
         shutdown_signal();
         http_stop();
-        poller_stop();
+        watch_stop();
         jobs_stop(3000);
         static_free();
         cache_done();

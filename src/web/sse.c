@@ -8,10 +8,12 @@
 #include "db.h"
 #include "html.h"
 #include "server.h"
+#include "svc-jobs.h"
 #include "sse.h"
 
 #define KEEPALIVE_MS 15000
 #define PENDING_MAX (256 * 1024)
+#define JOB_LINES_BATCH 500
 
 typedef struct Stream {
         Buf pending;      /* bytes ready for the client */
@@ -253,49 +255,36 @@ int sse_server_logs(struct MHD_Connection *conn, const char *instance, int64_t u
  * final state. Returns true when the job has finished and all is sent. */
 static bool job_poll(Stream *s) {
         sqlite3 *db = db_acquire();
-        bool finished = false;
-        {
-                _cleanup_stmt_ sqlite3_stmt *q = NULL;
-                if (db_prepare(db, "SELECT seq, line FROM job_lines WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT 500",
-                               &q) == 0) {
-                        sqlite3_bind_int64(q, 1, s->job_id);
-                        sqlite3_bind_int64(q, 2, s->seq);
-                        while (sqlite3_step(q) == SQLITE_ROW) {
-                                s->seq = sqlite3_column_int64(q, 0);
-                                (void) buf_printf(&s->pending, "id: %lld\nevent: line\n", (long long) s->seq);
-                                event_line(s, db_col_text(q, 1));
+        /* The job first, then its lines: a job seen finished has written
+         * every line already, so the lines read next are all of them. */
+        JobRow j;
+        bool finished = true;
+        if (job_load(db, s->job_id, NULL, &j) == 0) {
+                finished = streq(j.state, "succeeded") || streq(j.state, "failed");
+                _cleanup_iter_ DbIter it = DB_ITER_INIT;
+                JobLine line;
+                int n = 0;
+                if (job_lines_after(&it, db, s->job_id, s->seq, JOB_LINES_BATCH) == 0)
+                        for (; job_line_next(&it, &line); n++) {
+                                s->seq = line.seq;
+                                (void) buf_printf(&s->pending, "id: %lld\nevent: line\n", (long long) line.seq);
+                                event_line(s, line.text);
                         }
+                if (n == JOB_LINES_BATCH)
+                        finished = false; /* more lines to send first */
+                if (j.has_progress && (j.progress != s->percent || !streq(j.progress_label, s->label))) {
+                        s->percent = j.progress;
+                        snprintf(s->label, sizeof s->label, "%s", j.progress_label);
+                        (void) buf_printf(&s->pending, "event: progress\ndata: {\"percent\":%.2f,\"label\":", j.progress);
+                        json_str(&s->pending, j.progress_label);
+                        (void) buf_puts(&s->pending, "}\n\n");
                 }
-                _cleanup_stmt_ sqlite3_stmt *j = NULL;
-                if (db_prepare(db, "SELECT state, progress, progress_label, result, "
-                                   "(SELECT count(*) FROM job_lines WHERE job_id = ?1 AND seq > ?2) "
-                                   "FROM jobs WHERE id = ?1", &j) == 0) {
-                        sqlite3_bind_int64(j, 1, s->job_id);
-                        sqlite3_bind_int64(j, 2, s->seq);
-                        if (sqlite3_step(j) == SQLITE_ROW) {
-                                const char *state = db_col_text(j, 0);
-                                if (sqlite3_column_type(j, 1) != SQLITE_NULL) {
-                                        double p = sqlite3_column_double(j, 1);
-                                        const char *label = db_col_text(j, 2);
-                                        if (p != s->percent || !streq(label, s->label)) {
-                                                s->percent = p;
-                                                snprintf(s->label, sizeof s->label, "%s", label);
-                                                (void) buf_printf(&s->pending, "event: progress\ndata: {\"percent\":%.2f,\"label\":", p);
-                                                json_str(&s->pending, label);
-                                                (void) buf_puts(&s->pending, "}\n\n");
-                                        }
-                                }
-                                bool more = sqlite3_column_int(j, 4) > 0;
-                                if (!more && (streq(state, "succeeded") || streq(state, "failed"))) {
-                                        (void) buf_puts(&s->pending, "event: done\ndata: {\"state\":");
-                                        json_str(&s->pending, state);
-                                        (void) buf_puts(&s->pending, ",\"result\":");
-                                        json_str(&s->pending, db_col_text(j, 3));
-                                        (void) buf_puts(&s->pending, "}\n\n");
-                                        finished = true;
-                                }
-                        } else
-                                finished = true;
+                if (finished) {
+                        (void) buf_puts(&s->pending, "event: done\ndata: {\"state\":");
+                        json_str(&s->pending, j.state);
+                        (void) buf_puts(&s->pending, ",\"result\":");
+                        json_str(&s->pending, j.result);
+                        (void) buf_puts(&s->pending, "}\n\n");
                 }
         }
         db_release(db);

@@ -37,7 +37,7 @@ typedef struct Config {
         bool trust_proxy;       /* a loopback peer is our reverse proxy: the client
                                  * is the last X-Forwarded-For entry */
         unsigned workers;       /* job worker threads */
-        unsigned poll_ms;       /* state poller period */
+        unsigned poll_ms;       /* the watch's interval (l4d2ctl watch --interval) */
         unsigned max_connections;
 } Config;
 
