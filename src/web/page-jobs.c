@@ -7,7 +7,7 @@
 #include "jobs.h"
 #include "layout.h"
 #include "pages.h"
-#include "sse.h"
+#include "streams.h"
 
 #define JOB_PAGE_LINES 1000
 
@@ -136,5 +136,6 @@ void page_job_events(Req *r) {
                 if (!q || parse_long(q, 0, INT32_MAX, &after) < 0)
                         after = 0;
         }
-        sse_refused(r, sse_job_events(r->conn, r->id, after, r->user.id, &r->custom));
+        StreamJobArg arg = { .job_id = r->id, .after_seq = after };
+        stream_refused(r, stream_open(r->conn, &stream_job, &arg, r->user.id, &r->custom));
 }

@@ -8,7 +8,7 @@
 #include "jobs.h"
 #include "layout.h"
 #include "pages.h"
-#include "sse.h"
+#include "streams.h"
 #include "svc-blueprints.h"
 #include "svc-servers.h"
 
@@ -275,8 +275,8 @@ void page_server_logs(Req *r) {
          * rather than running l4d2ctl every 2 s. */
         int k = 0;
         if (streq(v.state, "new"))
-                r->custom = sse_message("end", "the server has not been started yet", 10000);
+                r->custom = stream_message("end", "the server has not been started yet", 10000);
         else
-                k = sse_server_logs(r->conn, v.instance, r->user.id, &r->custom);
-        sse_refused(r, k);
+                k = stream_open(r->conn, &stream_logs, v.instance, r->user.id, &r->custom);
+        stream_refused(r, k);
 }
