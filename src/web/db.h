@@ -94,6 +94,30 @@ void db_col_copy(sqlite3_stmt *s, int i, char *dst, size_t size);
 /* An integer column, or dflt when it is NULL. */
 int64_t db_col_int_or(sqlite3_stmt *s, int i, int64_t dflt);
 
+/* What changed, per table: migration 0003 keeps a counter per table in
+ * `generations` (triggers, so every writer counts: this process, the admin
+ * commands, sqlite3 by hand). A page that reads some tables can be kept
+ * until one of them changes (cache.c, the route table's `reads`). */
+enum {
+        DB_USERS = 1u << 0,
+        DB_SESSIONS = 1u << 1,
+        DB_BLUEPRINTS = 1u << 2,
+        DB_SERVERS = 1u << 3,       /* who owns a server, its name, blueprint, what was asked */
+        DB_SERVER_STATE = 1u << 4,  /* what the host reports about it (the watch's writes) */
+        DB_SERVER_EVENTS = 1u << 5,
+        DB_JOBS = 1u << 6,
+        DB_JOB_LINES = 1u << 7,
+};
+/* Opens the connection that watches for commits (PRAGMA data_version). */
+int db_generations_init(const char *path);
+void db_generations_done(void);
+/* Reads the counters again if anything was committed since the last look
+ * (one PRAGMA on a read-only connection when nothing was). */
+void db_generations_refresh(void);
+/* The sum of the counters of a set of tables, as of the last refresh: it
+ * grows whenever one of them changes. */
+uint64_t db_generation(unsigned tables);
+
 int db_begin(sqlite3 *db);
 int db_commit(sqlite3 *db);
 void db_rollback(sqlite3 *db);

@@ -357,7 +357,12 @@ static int cmd_serve(void) {
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/left4me.db", config.state_dir);
         _cleanup_free_ char *page_cache = setting(NULL, "LEFT4ME_PAGE_CACHE", "1");
-        cache_init(path, !page_cache || !streq(page_cache, "0"));
+        cache_init(!page_cache || !streq(page_cache, "0"));
+        if (db_generations_init(path) < 0) {
+                fprintf(stderr, "error: database '%s' cannot be opened\n", path);
+                sqlite3_close(db);
+                return 1;
+        }
         if (db_pool_init(path, 24) < 0) {
                 fprintf(stderr, "error: database '%s' cannot be opened\n", path);
                 sqlite3_close(db);
@@ -399,6 +404,7 @@ static int cmd_serve(void) {
         jobs_stop(3000);
         static_free();
         cache_done();
+        db_generations_done();
         host_done();
         return 0;
 }

@@ -35,7 +35,7 @@ bool session_load_cached(Req *r) {
                 return false;
         unsigned char hash[32];
         token_hash(token, hash);
-        return session_cache_get(hash, r->gen, r);
+        return session_cache_get(hash, r->session_gen, r);
 }
 
 void session_load(Req *r) {
@@ -44,7 +44,7 @@ void session_load(Req *r) {
                 return;
         unsigned char hash[32];
         token_hash(token, hash);
-        if (session_cache_get(hash, r->gen, r))
+        if (session_cache_get(hash, r->session_gen, r))
                 return;
         int64_t now = now_sec();
         SessionRow row;
@@ -61,7 +61,7 @@ void session_load(Req *r) {
                 (void) session_touch(r->db, row.id, now);
                 return; /* that write made this generation stale anyway */
         }
-        session_cache_put(hash, r->gen, r, row.expires_at, row.last_seen);
+        session_cache_put(hash, r->session_gen, r, row.expires_at, row.last_seen);
 }
 
 void session_end(Req *r) {

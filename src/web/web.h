@@ -83,7 +83,8 @@ typedef struct Req {
         int64_t session_id;
         char csrf[65];
 
-        uint64_t gen;           /* cache generation when the request began */
+        uint64_t gen;           /* the generation of the tables the page reads, at its start */
+        uint64_t session_gen;   /* the same for the session lookup */
         bool cacheable;         /* the answer may go to the page cache */
         bool queued;            /* a response was queued already (cache hit) */
         enum MHD_Result queued_result;
