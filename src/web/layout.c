@@ -46,6 +46,10 @@ void page_end(Req *r) {
 }
 
 void render_error(Req *r, unsigned status, const char *message) {
+        if (r->json) {
+                req_json(r, status, json_pack("{s:s}", "error", message));
+                return;
+        }
         r->out.len = 0;
         if (r->out.data)
                 r->out.data[0] = '\0';

@@ -46,3 +46,6 @@ void page_admin_install(Req *r);
 void page_admin_install_start(Req *r);
 
 void page_static(Req *r);
+
+/* The JSON API (api-*.c): the same rules, tables and owner checks. */
+void api_blueprint_create(Req *r);

@@ -53,6 +53,8 @@ static const Route routes[] = {
         { "GET", "/admin/install", page_admin_install, ROUTE_ADMIN, 0, 0 },
         { "POST", "/admin/install", page_admin_install_start, ROUTE_ADMIN, 0, 0 },
 
+        { "POST", "/api/blueprints", api_blueprint_create, ROUTE_USER | ROUTE_JSON, 0, 64 * 1024 },
+
         { "GET", "/static/*", page_static, ROUTE_NO_SESSION, 0, 0 },
 };
 
