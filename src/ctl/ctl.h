@@ -39,3 +39,4 @@ json_t *ctl_json_text(const char *s);
 extern const Command cmd_install, cmd_initialize, cmd_start, cmd_stop, cmd_restart, cmd_delete, cmd_status,
         cmd_list, cmd_logs, cmd_run, cmd_supervise;
 extern const Command cmd_rcon, cmd_query, cmd_players; /* cmd-proto.c */
+extern const Command cmd_watch;                       /* cmd-watch.c */
