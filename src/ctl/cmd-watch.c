@@ -17,7 +17,6 @@
  * reader going away (POLLERR/POLLHUP on stdout). */
 #include <arpa/inet.h>
 #include <math.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -33,69 +32,20 @@
 #include "ctl.h"
 #include "instance.h"
 #include "strutil.h"
+#include "watch-state.h"
 
 #define ANSWER_WINDOW_MAX_MS 2000
-#define MAP_MAX 128        /* a longer map name from A2S is cut */
-#define DETAIL_MAX 256
 #define RECV_BURST_MAX 4096 /* datagrams read per wakeup, so a flood cannot stall the loop */
-
-typedef enum WatchState {
-        WS_STOPPED,
-        WS_STARTING,
-        WS_RUNNING,
-        WS_CRASHED,
-        WS_UNRESPONSIVE,
-} WatchState;
-
-static const char *const state_names[] = {
-        [WS_STOPPED] = "stopped",   [WS_STARTING] = "starting",         [WS_RUNNING] = "running",
-        [WS_CRASHED] = "crashed",   [WS_UNRESPONSIVE] = "unresponsive",
-};
-
-typedef enum Health {
-        HEALTH_NONE,      /* not polled: the server process is not up */
-        HEALTH_OK,
-        HEALTH_NO_ANSWER,
-} Health;
-
-static const char *const health_names[] = {
-        [HEALTH_NONE] = "none",
-        [HEALTH_OK] = "ok",
-        [HEALTH_NO_ANSWER] = "no-answer",
-};
-
-/* What an event says; an event is due when one of these changes. */
-typedef struct Report {
-        WatchState state;
-        Health health;
-        bool have_info; /* map .. maxplayers are from an A2S answer */
-        char map[MAP_MAX];
-        unsigned players, bots, maxplayers;
-        long long restarts, pid, port; /* pid 0: none */
-        char detail[DETAIL_MAX];
-} Report;
 
 typedef struct Watched {
         char name[NAME_MAX_LEN + 1];
         json_t *status;       /* the last status object read; NULL until one was */
         bool listed;          /* in this round's listing */
-        bool reported;        /* an event was written for it */
-        Report last;          /* what that event said */
-        long long since;      /* unix seconds: when last.state began */
-        bool held;            /* a start seen once and not reported yet */
-        long long held_since;
-
-        /* A2S, about the server process run_pid (counters restart with it) */
+        WatchTracker t;       /* what the rounds saw and what was reported */
         A2sProbe probe;
-        long long run_pid;
-        bool polled;          /* a query went out this round */
-        bool settled;         /* ... and was answered, or failed for good */
+        bool settled;         /* this round's query was answered, or failed for good */
         bool answered;
-        bool answered_run;    /* run_pid has answered at least once */
-        unsigned misses;      /* consecutive rounds without an answer */
-        bool have_info;       /* the last answer's fields, kept while it is up */
-        char map[MAP_MAX];
-        unsigned players, bots, maxplayers;
+        WatchInfo answer;
 } Watched;
 
 typedef struct Watch {
@@ -184,23 +134,18 @@ static int emit_human(const char *fmt, ...) {
 }
 
 /* since: when rep->state began, if it is a new state. */
-static int emit_instance(Watch *w, Watched *x, const Report *rep, long long now, long long since) {
-        if (!x->reported || rep->state != x->last.state)
-                x->since = since;
-        x->held = false;
-        x->last = *rep;
-        x->reported = true;
+static int emit_instance(Watch *w, const Watched *x, const WatchReport *rep, long long now) {
+        const WatchInfo *i = &rep->info;
         if (!w->json) {
                 char what[512] = "";
                 size_t o = 0;
-                if (rep->health == HEALTH_NO_ANSWER)
+                if (rep->health == WATCH_HEALTH_NO_ANSWER)
                         o += (size_t) snprintf(what + o, sizeof what - o, ", not answering");
-                if (rep->have_info && o < sizeof what)
-                        o += (size_t) snprintf(what + o, sizeof what - o, ", map %s, %u/%u players", ctl_shown(rep->map),
-                                               rep->players, rep->maxplayers);
-                if (rep->have_info && rep->bots && o < sizeof what)
-                        o += (size_t) snprintf(what + o, sizeof what - o, " (%u bot%s)", rep->bots,
-                                               rep->bots == 1 ? "" : "s");
+                if (i->have && o < sizeof what)
+                        o += (size_t) snprintf(what + o, sizeof what - o, ", map %s, %u/%u players", ctl_shown(i->map),
+                                               i->players, i->maxplayers);
+                if (i->have && i->bots && o < sizeof what)
+                        o += (size_t) snprintf(what + o, sizeof what - o, " (%u bot%s)", i->bots, i->bots == 1 ? "" : "s");
                 if (rep->pid && o < sizeof what)
                         o += (size_t) snprintf(what + o, sizeof what - o, ", pid %lld", rep->pid);
                 if (rep->restarts && o < sizeof what)
@@ -208,20 +153,20 @@ static int emit_instance(Watch *w, Watched *x, const Report *rep, long long now,
                                                rep->restarts == 1 ? "" : "s");
                 if (rep->detail[0] && o < sizeof what)
                         snprintf(what + o, sizeof what - o, " (%s)", ctl_shown(rep->detail));
-                return emit_human("%s: %s%s", x->name, state_names[rep->state], what);
+                return emit_human("%s: %s%s", x->name, watch_state_to_string(rep->state), what);
         }
         json_t *o = json_pack("{s:s, s:I}", "event", "instance", "time", (json_int_t) now);
         if (!o || json_object_update(o, x->status) < 0) {
                 json_decref(o);
                 return -ENOMEM;
         }
-        json_object_set_new(o, "state", json_string(state_names[rep->state]));
-        json_object_set_new(o, "health", json_string(health_names[rep->health]));
-        json_object_set_new(o, "map", rep->have_info ? ctl_json_text(rep->map) : json_null());
-        json_object_set_new(o, "players", rep->have_info ? json_integer(rep->players) : json_null());
-        json_object_set_new(o, "bots", rep->have_info ? json_integer(rep->bots) : json_null());
-        json_object_set_new(o, "maxplayers", rep->have_info ? json_integer(rep->maxplayers) : json_null());
-        json_object_set_new(o, "since", json_integer(x->since));
+        json_object_set_new(o, "state", json_string(watch_state_to_string(rep->state)));
+        json_object_set_new(o, "health", json_string(watch_health_to_string(rep->health)));
+        json_object_set_new(o, "map", i->have ? ctl_json_text(i->map) : json_null());
+        json_object_set_new(o, "players", i->have ? json_integer(i->players) : json_null());
+        json_object_set_new(o, "bots", i->have ? json_integer(i->bots) : json_null());
+        json_object_set_new(o, "maxplayers", i->have ? json_integer(i->maxplayers) : json_null());
+        json_object_set_new(o, "since", json_integer(x->t.since));
         return emit_json(o);
 }
 
@@ -281,13 +226,16 @@ static long long json_int_or(json_t *j, long long dflt) {
         return json_is_integer(j) ? (long long) json_integer_value(j) : dflt;
 }
 
-static const char *backend_state(const Watched *x) {
-        return json_string_value(json_object_get(x->status, "state")) ?: "stopped";
-}
-
-static bool backend_up(const Watched *x) {
-        const char *s = backend_state(x);
-        return streq(s, "starting") || streq(s, "running");
+/* The fields of a status object watch decides on (pointers into it). */
+static WatchStatus status_of(json_t *st) {
+        return (WatchStatus) {
+                .state = json_string_value(json_object_get(st, "state")),
+                .pid = json_int_or(json_object_get(st, "pid"), 0),
+                .restarts = json_int_or(json_object_get(st, "restarts"), 0),
+                .port = json_int_or(json_object_get(json_object_get(st, "ports"), "game"), 0),
+                .uptime = json_int_or(json_object_get(st, "uptime"), -1),
+                .detail = json_string_value(json_object_get(st, "detail")),
+        };
 }
 
 static int cmp_port(const void *a, const void *b) {
@@ -342,30 +290,13 @@ static int round_start(Watch *w, Error *err) {
         w->n_polled = w->outstanding = 0;
         for (size_t i = 0; i < w->n; i++) {
                 Watched *x = w->v[i];
-                x->polled = x->settled = x->answered = false;
+                x->settled = x->answered = false;
                 if (!x->listed || !x->status)
                         continue;
-                long long pid = json_int_or(json_object_get(x->status, "pid"), 0);
-                if (!backend_up(x))
-                        pid = 0;
-                if (pid != x->run_pid) {
-                        /* Another process (or none): what we knew about the
-                         * old one's answers does not carry over. */
-                        x->run_pid = pid;
-                        x->answered_run = false;
-                        x->misses = 0;
-                }
-                /* A stopped server is never polled; neither is one between
-                 * two runs (the supervisor's restart backoff): no process. */
-                if (pid <= 0) {
-                        x->have_info = false;
+                WatchStatus st = status_of(x->status);
+                if (!watch_round_begin(&x->t, &st))
                         continue;
-                }
-                long long port = json_int_or(json_object_get(json_object_get(x->status, "ports"), "game"), 0);
-                if (port <= 0 || port > 65535)
-                        continue;
-                a2s_probe_set_port(&x->probe, (uint16_t) port);
-                x->polled = true;
+                a2s_probe_set_port(&x->probe, (uint16_t) st.port);
                 /* A send that fails counts as a round without an answer. */
                 if (a2s_probe_send(w->udp, &x->probe) < 0) {
                         x->settled = true;
@@ -380,11 +311,13 @@ static int round_start(Watch *w, Error *err) {
 }
 
 static void take_info(Watched *x, const A2sInfo *info) {
-        x->have_info = true;
-        snprintf(x->map, sizeof x->map, "%s", info->map ? info->map : "");
-        x->players = info->players;
-        x->bots = info->bots;
-        x->maxplayers = info->max_players;
+        x->answer = (WatchInfo) {
+                .have = true,
+                .players = info->players,
+                .bots = info->bots,
+                .maxplayers = info->max_players,
+        };
+        snprintf(x->answer.map, sizeof x->answer.map, "%s", info->map ? info->map : "");
 }
 
 /* Step 3: every datagram waiting. Outside a round's window they are read
@@ -421,80 +354,6 @@ static void receive(Watch *w, bool collecting) {
         }
 }
 
-/* What to report for x now. */
-static void decide(const Watch *w, const Watched *x, Report *r) {
-        json_t *st = x->status;
-        *r = (Report) {
-                .restarts = json_int_or(json_object_get(st, "restarts"), 0),
-                .pid = json_int_or(json_object_get(st, "pid"), 0),
-                .port = json_int_or(json_object_get(json_object_get(st, "ports"), "game"), 0),
-        };
-        snprintf(r->detail, sizeof r->detail, "%s", json_string_value(json_object_get(st, "detail")) ?: "");
-        if (!backend_up(x)) {
-                r->state = streq(backend_state(x), "crashed") ? WS_CRASHED : WS_STOPPED;
-                r->health = HEALTH_NONE;
-                return;
-        }
-        if (x->have_info) {
-                r->have_info = true;
-                memcpy(r->map, x->map, sizeof r->map);
-                r->players = x->players;
-                r->bots = x->bots;
-                r->maxplayers = x->maxplayers;
-        }
-        if (!x->polled) {
-                /* Up as far as the backend knows, but no process to ask:
-                 * between two runs. */
-                r->state = WS_STARTING;
-                r->health = HEALTH_NONE;
-        } else if (x->misses >= w->misses_max) {
-                r->state = WS_UNRESPONSIVE;
-                r->health = HEALTH_NO_ANSWER;
-        } else if (x->answered_run) {
-                /* Fewer than misses_max misses in a row: a lost datagram is
-                 * not news; the last answer stands. */
-                r->state = WS_RUNNING;
-                r->health = HEALTH_OK;
-        } else {
-                /* The process is up but has never answered: still loading. */
-                r->state = WS_STARTING;
-                r->health = HEALTH_NO_ANSWER;
-        }
-}
-
-static bool report_differs(const Report *a, const Report *b) {
-        return a->state != b->state || a->health != b->health || a->have_info != b->have_info ||
-               (a->have_info && (strcmp(a->map, b->map) != 0 || a->players != b->players || a->bots != b->bots ||
-                                 a->maxplayers != b->maxplayers)) ||
-               a->restarts != b->restarts || a->pid != b->pid || a->port != b->port || strcmp(a->detail, b->detail) != 0;
-}
-
-/* Whether rep is news. `starting` is a passing state, so:
- * - a start (from stopped, crashed, or a new instance) is reported as
- *   starting only if it is still starting one round later: a server that
- *   becomes reachable within one interval gives exactly one event, running;
- * - a running server that goes down (a crash the backend restarts) is
- *   reported at once;
- * - while starting, only the end of it is news (pid, restarts and detail
- *   change as a backend retries; the next event carries them). */
-static bool is_news(Watch *w, Watched *x, const Report *rep, long long now) {
-        if (!w->synced)
-                return true; /* the startup snapshot: everything */
-        if (rep->state != WS_STARTING) {
-                x->held = false;
-                return !x->reported || report_differs(&x->last, rep);
-        }
-        if (x->reported && x->last.state == WS_STARTING)
-                return false;
-        bool from_down = !x->reported || x->last.state == WS_STOPPED || x->last.state == WS_CRASHED;
-        if (from_down && !x->held) {
-                x->held = true;
-                x->held_since = now;
-                return false;
-        }
-        return true;
-}
-
 /* Step 4. */
 static int round_finish(Watch *w) {
         long long now = unix_now();
@@ -506,7 +365,7 @@ static int round_finish(Watch *w) {
                         w->v[k++] = x;
                         continue;
                 }
-                r = x->reported ? emit_removed(w, x->name, now) : 0;
+                r = x->t.reported ? emit_removed(w, x->name, now) : 0;
                 watched_free(x);
                 if (r != 0) {
                         /* Keep v consistent for the caller's cleanup. */
@@ -522,29 +381,13 @@ static int round_finish(Watch *w) {
                 Watched *x = w->v[i];
                 if (!x->status)
                         continue;
-                if (x->polled) {
-                        if (x->answered) {
-                                x->misses = 0;
-                                x->answered_run = true;
-                        } else if (x->misses < UINT_MAX) {
-                                x->misses++;
-                                a2s_probe_reset(&x->probe);
-                        }
-                }
-                Report rep;
-                decide(w, x, &rep);
-                if (!is_news(w, x, &rep, now))
-                        continue;
-                long long since = now;
-                if (rep.state == WS_STARTING && x->held)
-                        since = x->held_since;
-                else if (!w->synced && backend_up(x)) {
-                        /* At startup: the state began when the server
-                         * did, as far as its uptime says. */
-                        long long up = json_int_or(json_object_get(x->status, "uptime"), -1);
-                        since = up >= 0 && up <= now ? now - up : now;
-                }
-                if ((r = emit_instance(w, x, &rep, now, since)) != 0)
+                watch_round_end(&x->t, x->answered ? &x->answer : NULL);
+                if (x->t.polled && !x->answered)
+                        a2s_probe_reset(&x->probe); /* drop a half-assembled reply */
+                WatchStatus st = status_of(x->status);
+                WatchReport rep;
+                if (watch_decide(&x->t, &st, w->misses_max, !w->synced, now, &rep) &&
+                    (r = emit_instance(w, x, &rep, now)) != 0)
                         return r;
         }
         if (!w->synced) {
