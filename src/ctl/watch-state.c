@@ -21,8 +21,12 @@ const char *watch_health_to_string(WatchHealth h) {
         return (unsigned) h < sizeof names / sizeof *names ? names[h] : "none";
 }
 
+/* The backend runs the server. A backend with hang detection of its own
+ * (the supervisor's A2S probe) may say "unresponsive": the process is up
+ * all the same, and watch's state follows its own polls. */
 static bool backend_up(const WatchStatus *st) {
-        return st->state && (strcmp(st->state, "starting") == 0 || strcmp(st->state, "running") == 0);
+        return st->state && (strcmp(st->state, "starting") == 0 || strcmp(st->state, "running") == 0 ||
+                             strcmp(st->state, "unresponsive") == 0);
 }
 
 bool watch_round_begin(WatchTracker *t, const WatchStatus *st) {

@@ -53,7 +53,7 @@ typedef struct WatchInfo {
 
 /* The backend's view this round: fields of the status object. */
 typedef struct WatchStatus {
-        const char *state;   /* stopped, starting, running, crashed */
+        const char *state;   /* stopped, starting, running, crashed (, unresponsive) */
         long long pid;       /* 0: none */
         long long restarts;
         long long port;      /* the game port */

@@ -82,6 +82,9 @@ static void test_a_stopped_server_is_not_polled(void **state) {
         assert_false(watch_round_begin(&t, &crashed));
         assert_false(watch_round_begin(&t, &backoff));
         assert_true(watch_round_begin(&t, &up));
+        /* A backend's own hang verdict: the process is up all the same. */
+        WatchStatus hung = { .state = "unresponsive", .pid = 5, .port = 27015, .uptime = -1 };
+        assert_true(watch_round_begin(&t, &hung));
 }
 
 static void test_fast_start_is_one_event(void **state) {
