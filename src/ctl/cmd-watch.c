@@ -11,11 +11,13 @@
  *   3. collect the answers in the poll loop until every server has answered
  *      or the answer window (half the interval, at most 2 s) is over, so a
  *      dead or slow server never delays the others;
- *   4. decide what each instance's state is and write an event for each one
- *      whose reported fields changed, and `removed` for each one that is gone.
+ *   4. decide what each instance's state is (the rules are in watch-state.c)
+ *      and write an event for each one that is news, and `removed` for each
+ *      one that is gone.
  * Between rounds the loop only waits: for the next round, a signal, or its
  * reader going away (POLLERR/POLLHUP on stdout). */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -23,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -82,11 +83,46 @@ static void watched_free(Watched *x) {
         free(x);
 }
 
+/* SIGTERM, SIGINT, SIGHUP end watch. Not through a signalfd: a blocked
+ * signal could not interrupt a write() to a reader that stopped reading, and
+ * watch must end on SIGTERM even then. The handler (no SA_RESTART) sets a
+ * flag, which makes a blocked write() return EINTR, and writes to a pipe the
+ * poll loop watches, so a signal between two checks is not missed either. */
+static volatile sig_atomic_t got_signal;
+static int signal_pipe = -1;
+
+static void on_signal(int sig) {
+        int saved = errno;
+        got_signal = sig;
+        if (signal_pipe >= 0)
+                (void) !write(signal_pipe, "", 1);
+        errno = saved;
+}
+
+static int signals_catch(int *ret_fd) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+                return negative_errno();
+        signal_pipe = p[1];
+        struct sigaction sa = { .sa_handler = on_signal };
+        sigemptyset(&sa.sa_mask);
+        int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
+                if (sigaction(sigs[i], &sa, NULL) < 0)
+                        return negative_errno();
+        *ret_fd = p[0];
+        return 0;
+}
+
 /* ---- output ---- */
 
 /* Writes one whole line. EXIT_READER_GONE when the reader closed its end. */
 static int write_line(const char *s, size_t len) {
         while (len > 0) {
+                /* A reader that stopped reading blocks us here; SIGTERM
+                 * still ends watch (EINTR, or a short write). */
+                if (got_signal)
+                        return EXIT_SIGNAL;
                 ssize_t k = write(STDOUT_FILENO, s, len);
                 if (k < 0) {
                         if (errno == EINTR)
@@ -116,24 +152,24 @@ static int emit_json(json_t *o) {
         return write_line(line, len + 1);
 }
 
+/* One human line: the local time, then the text. */
 static int emit_human(const char *fmt, ...) _printf_(1, 2);
 static int emit_human(const char *fmt, ...) {
-        char stamp[16];
+        char line[4096];
         time_t t = time(NULL);
         struct tm tm;
-        strftime(stamp, sizeof stamp, "%H:%M:%S", localtime_r(&t, &tm));
-        _cleanup_buf_ Buf b = BUF_INIT(8192);
+        size_t n = strftime(line, sizeof line, "%H:%M:%S ", localtime_r(&t, &tm));
         va_list ap;
         va_start(ap, fmt);
-        char body[4096];
-        vsnprintf(body, sizeof body, fmt, ap);
+        int k = vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
         va_end(ap);
-        if (buf_printf(&b, "%s %s\n", stamp, body) < 0)
-                return -ENOMEM;
-        return write_line(b.data, b.len);
+        if (k < 0)
+                return -EINVAL;
+        n += (size_t) k < sizeof line - n - 1 ? (size_t) k : sizeof line - n - 2;
+        line[n++] = '\n';
+        return write_line(line, n);
 }
 
-/* since: when rep->state began, if it is a new state. */
 static int emit_instance(Watch *w, const Watched *x, const WatchReport *rep, long long now) {
         const WatchInfo *i = &rep->info;
         if (!w->json) {
@@ -398,23 +434,19 @@ static int round_finish(Watch *w) {
 }
 
 static int watch_loop(Watch *w, Error *err) {
-        sigset_t mask;
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGHUP);
-        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-                return error_set(err, negative_errno(), "cannot block signals: %m");
-        _cleanup_close_ int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-        if (sfd < 0)
-                return error_set(err, negative_errno(), "signalfd: %m");
+        _cleanup_close_ int sfd = -1;
+        int r = signals_catch(&sfd);
+        if (r < 0)
+                return error_set(err, r, "cannot catch signals: %s", strerror(-r));
 
         int64_t next = mono_ms(), collect_end = 0;
         bool collecting = false;
         for (;;) {
+                if (got_signal)
+                        return EXIT_SIGNAL;
                 int64_t now = mono_ms();
                 if (!collecting && now >= next) {
-                        int r = round_start(w, err);
+                        r = round_start(w, err);
                         if (r < 0)
                                 return r;
                         collecting = true;
@@ -427,7 +459,7 @@ static int watch_loop(Watch *w, Error *err) {
                         now = mono_ms();
                 }
                 if (collecting && (w->outstanding == 0 || now >= collect_end)) {
-                        int r = round_finish(w);
+                        r = round_finish(w);
                         if (r != 0)
                                 return r < 0 ? error_set(err, r, "cannot write to standard output: %s", strerror(-r)) : r;
                         collecting = false;
@@ -446,7 +478,7 @@ static int watch_loop(Watch *w, Error *err) {
                                 continue;
                         return error_set(err, negative_errno(), "poll: %m");
                 }
-                if (p[0].revents)
+                if (p[0].revents || got_signal)
                         return EXIT_SIGNAL;
                 if (p[1].revents & (POLLERR | POLLHUP | POLLNVAL))
                         return EXIT_READER_GONE;

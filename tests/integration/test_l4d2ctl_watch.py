@@ -274,6 +274,36 @@ def test_ends_when_its_reader_goes_away_and_on_sigterm(installed):
     p.stderr.close()
 
 
+def test_sigterm_ends_it_even_while_its_reader_does_not_read(installed):
+    ctl = installed
+    ctl.initialize("alpha", SPEC, ctl.state.parent)
+    # A pipe that is already full and that nobody reads: watch's first line
+    # blocks in write().
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    try:
+        while True:
+            os.write(w, b"x" * 4096)
+    except BlockingIOError:
+        pass
+    os.set_blocking(w, True)
+    p = subprocess.Popen([str(L4D2CTL), "watch", "--json", "--interval", "0.3"], env=ctl.env, stdout=w,
+                         stderr=subprocess.PIPE)
+    os.close(w)
+    try:
+        time.sleep(1)
+        assert p.poll() is None  # blocked, as it should be
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=10) == 0
+        assert p.stderr.read() == b""
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stderr.close()
+        os.close(r)
+
+
 def test_human_lines_and_usage_errors(installed, tmp_path):
     ctl = installed
     running(ctl, tmp_path, "alpha")
