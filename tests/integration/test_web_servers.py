@@ -346,7 +346,7 @@ exec %s "$@"
 def test_news_older_than_a_job_is_not_drift(tmp_path):
     import webutil
     fake = tmp_path / "l4d2ctl"
-    fake.write_text(DELAYED_WATCH_L4D2CTL % (webutil.l4d2ctl_with_watch(tmp_path), webutil.L4D2CTL))
+    fake.write_text(DELAYED_WATCH_L4D2CTL % (webutil.L4D2CTL, webutil.L4D2CTL))
     fake.chmod(0o755)
     p = Panel(tmp_path / "p", env={"LEFT4ME_L4D2CTL": str(fake)}).start()
     try:
