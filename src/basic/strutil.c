@@ -7,8 +7,10 @@
 #include "strutil.h"
 
 static int buf_reserve(Buf *b, size_t extra) {
-        if (b->max && (b->len + extra > b->max))
+        if (b->max && (b->len + extra > b->max)) {
+                b->overflowed = true;
                 return -E2BIG;
+        }
         if (b->len + extra + 1 <= b->cap)
                 return 0;
         size_t ncap = b->cap ? b->cap : 256;
@@ -58,6 +60,7 @@ void buf_free(Buf *b) {
         free(b->data);
         b->data = NULL;
         b->len = b->cap = 0;
+        b->overflowed = false;
 }
 
 bool name_is_valid(const char *s) {

@@ -6,10 +6,14 @@
 #include "macro.h"
 
 /* A growable byte buffer with a hard cap (max); appends past the cap fail with
- * -E2BIG instead of growing without bound. data is always NUL-terminated. */
+ * -E2BIG instead of growing without bound, and set overflowed, which stays
+ * set: a writer that ignores each append's result (a page being rendered)
+ * still learns at the end that something is missing. data is always
+ * NUL-terminated. */
 typedef struct Buf {
         char *data;
         size_t len, cap, max;
+        bool overflowed;
 } Buf;
 
 #define BUF_INIT(maxbytes) { .max = (maxbytes) }

@@ -79,6 +79,8 @@ void html_fixed(Buf *b, double v, int decimals) {
 }
 
 void html_built(Buf *b, const Buf *escaped) {
+        if (escaped->overflowed)
+                b->overflowed = true; /* a part is missing: so is the page's */
         if (escaped->len)
                 (void) buf_append(b, escaped->data, escaped->len);
 }

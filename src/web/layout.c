@@ -51,6 +51,7 @@ void render_error(Req *r, unsigned status, const char *message) {
                 return;
         }
         r->out.len = 0;
+        r->out.overflowed = false;
         if (r->out.data)
                 r->out.data[0] = '\0';
         r->status = status;

@@ -151,8 +151,10 @@ void req_json(Req *r, unsigned status, json_t *j) {
         char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
         json_decref(j);
         r->out.len = 0;
+        r->out.overflowed = false;
         if (!text || buf_puts(&r->out, text) < 0 || buf_puts(&r->out, "\n") < 0) {
                 r->out.len = 0;
+                r->out.overflowed = false;
                 (void) buf_puts(&r->out, "{\"error\":\"The answer could not be written.\"}\n");
                 status = 500;
         }

@@ -41,7 +41,8 @@ static enum MHD_Result send_response(Req *r) {
         if (!resp) {
                 if (r->status == 0)
                         r->status = MHD_HTTP_OK;
-                if (r->out.max && r->out.len + 1 >= r->out.max)
+                /* A page that lost an append is not sent cut short. */
+                if (r->out.overflowed)
                         render_error(r, 500, "The page grew past its size limit.");
                 resp = MHD_create_response_from_buffer(r->out.len, r->out.data ? r->out.data : (char *) "",
                                                        MHD_RESPMEM_MUST_COPY);

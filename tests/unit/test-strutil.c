@@ -35,8 +35,10 @@ static void test_buf_cap(void **state) {
         assert_int_equal(buf_puts(&b, "1234"), 0);
         assert_int_equal(buf_printf(&b, "%d", 5678), 0);
         assert_string_equal(b.data, "12345678");
+        assert_false(b.overflowed);
         assert_int_equal(buf_puts(&b, "9"), -E2BIG);
         assert_string_equal(b.data, "12345678");
+        assert_true(b.overflowed); /* and it stays so */
         buf_free(&b);
 }
 
