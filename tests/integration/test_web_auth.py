@@ -3,7 +3,7 @@ tokens, password change, admin commands, disabling."""
 import hashlib
 import re
 
-from webutil import admin, panel  # noqa: F401  (fixtures)
+from webutil import LEFT4ME, Panel, admin, free_port, panel, wait_for  # noqa: F401  (fixtures)
 
 
 def test_login_sets_a_safe_cookie_and_logout_ends_the_session(panel):
@@ -210,3 +210,37 @@ def test_the_database_is_not_readable_by_others(panel):
     for name in ("left4me.db", "left4me.db-wal"):
         mode = os.stat(panel.state / name).st_mode
         assert mode & 0o007 == 0, (name, oct(mode))
+
+
+def test_a_second_panel_on_the_same_state_dir_is_refused(tmp_path):
+    # It would re-queue the first one's running jobs and run them twice.
+    import subprocess
+    import time
+    slow = tmp_path / "l4d2ctl"
+    slow.write_text("#!/bin/sh\nsleep 30\n")
+    slow.chmod(0o755)
+    first = Panel(tmp_path / "p", env={"LEFT4ME_L4D2CTL": str(slow)}).start()
+    try:
+        c = first.login("admin", first.admin_password)
+        c.get("/admin/install")
+        job = int(c.post("/admin/install").header("Location").rsplit("/", 1)[1])
+        wait_for(lambda: first.query("SELECT state FROM jobs WHERE id = ?", job)[0][0] == "running", what="running")
+        started = time.monotonic()
+        p = subprocess.run([str(LEFT4ME), "serve", "--state-dir", str(first.state), "--listen",
+                            "127.0.0.1:%d" % free_port()], env=first.env, capture_output=True, text=True, timeout=30)
+        assert time.monotonic() - started < 10
+        assert p.returncode == 1
+        assert p.stderr == ("error: state dir '%s' is in use by another 'left4me serve' (pid %d); stop it first "
+                            "or pass another --state-dir\n" % (first.state, first.proc.pid)), p.stderr
+        # The first panel's job was left alone.
+        assert first.query("SELECT state, attempts FROM jobs WHERE id = ?", job) == [("running", 1)]
+        assert not [l for (l,) in first.query("SELECT line FROM job_lines WHERE job_id = ?", job)
+                    if l.startswith("interrupted")]
+    finally:
+        first.proc.kill()
+        first.proc.wait()
+        first.proc = None
+        first.cleanup()
+    # Once it is gone, the state dir is free again.
+    again = Panel(tmp_path / "p").start()
+    again.cleanup()
