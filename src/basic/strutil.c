@@ -24,7 +24,7 @@ static int buf_reserve(Buf *b, size_t extra) {
         return 0;
 }
 
-int buf_append(Buf *b, const void *data, size_t len) {
+int buf_append_grow(Buf *b, const void *data, size_t len) {
         int r = buf_reserve(b, len);
         if (r < 0)
                 return r;

@@ -2,6 +2,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "macro.h"
 
@@ -18,7 +19,17 @@ typedef struct Buf {
 
 #define BUF_INIT(maxbytes) { .max = (maxbytes) }
 
-int buf_append(Buf *b, const void *data, size_t len);
+int buf_append_grow(Buf *b, const void *data, size_t len);
+/* Inline while it fits: a page is a few thousand small appends. */
+static inline int buf_append(Buf *b, const void *data, size_t len) {
+        if (b->len + len < b->cap && (!b->max || b->len + len <= b->max)) {
+                memcpy(b->data + b->len, data, len);
+                b->len += len;
+                b->data[b->len] = '\0';
+                return 0;
+        }
+        return buf_append_grow(b, data, len);
+}
 int buf_puts(Buf *b, const char *s);
 int buf_printf(Buf *b, const char *fmt, ...) _printf_(2, 3);
 void buf_free(Buf *b);

@@ -55,8 +55,6 @@ static size_t session_slot(const uint8_t hash[32]) {
 }
 
 bool session_cache_get(const uint8_t hash[32], uint64_t gen, Req *r) {
-        if (!enabled)
-                return false;
         bool hit = false;
         int64_t now = now_sec();
         pthread_rwlock_rdlock(&session_lock);
@@ -76,8 +74,6 @@ bool session_cache_get(const uint8_t hash[32], uint64_t gen, Req *r) {
 }
 
 void session_cache_put(const uint8_t hash[32], uint64_t gen, const Req *r, int64_t expires_at, int64_t last_seen) {
-        if (!enabled)
-                return;
         pthread_rwlock_wrlock(&session_lock);
         SessionEntry *e = &sessions[session_slot(hash)];
         memcpy(e->hash, hash, 32);

@@ -14,7 +14,11 @@
 #include "db.h"
 #include "web.h"
 
-void cache_init(bool enabled);
+/* pages: whether pages are cached (LEFT4ME_PAGE_CACHE=0 turns it off, to
+ * measure rendering). Sessions are cached either way: a session lookup is
+ * not a page, and a page is rendered again because its tables changed,
+ * not because the session did. */
+void cache_init(bool pages);
 bool cache_enabled(void);
 void cache_done(void);
 

@@ -1,5 +1,6 @@
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "csrf.h"
 #include "html.h"
@@ -205,7 +206,18 @@ void notice_from_query(Req *r) {
 }
 
 const char *path_id(char *buf, size_t size, const char *prefix, int64_t id, const char *suffix) {
-        snprintf(buf, size, "%s/%" PRId64 "%s", prefix, id, suffix ? suffix : "");
+        /* No printf: this is on every row of a list. */
+        char num[24];
+        size_t n = int_text(num, id), a = strlen(prefix), c = suffix ? strlen(suffix) : 0;
+        if (a + 1 + n + c + 1 > size) {
+                buf[0] = '\0';
+                return buf;
+        }
+        memcpy(buf, prefix, a);
+        buf[a] = '/';
+        memcpy(buf + a + 1, num, n);
+        memcpy(buf + a + 1 + n, suffix ? suffix : "", c);
+        buf[a + 1 + n + c] = '\0';
         return buf;
 }
 

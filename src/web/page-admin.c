@@ -34,9 +34,15 @@ static void users_page(Req *r, const FieldErrors *e, const char *shown_user, con
                 html_raw(b, "<tr><td data-label=\"User\">");
                 html_txt(b, u.username);
                 html_raw(b, "</td><td data-label=\"Role\">");
-                html_raw(b, u.is_admin ? "admin" : "user");
+                if (u.is_admin)
+                        html_raw(b, "admin");
+                else
+                        html_raw(b, "user");
                 html_raw(b, "</td><td data-label=\"State\">");
-                html_raw(b, u.disabled ? "disabled" : "active");
+                if (u.disabled)
+                        html_raw(b, "disabled");
+                else
+                        html_raw(b, "active");
                 html_raw(b, "</td><td data-label=\"Sessions\">");
                 html_int(b, u.sessions);
                 html_raw(b, "</td><td data-label=\"Actions\">\n");

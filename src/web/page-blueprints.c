@@ -82,8 +82,10 @@ static void blueprint_form(Req *r, const Blueprint *bp, const FieldErrors *e) {
                        TEXTAREA_MAX, "Lines written to server.cfg at each start.");
         field_textarea(r, "Extra launch arguments", "args", typed ? form_get(r, "args") : bp->args, e, TEXTAREA_MAX,
                        "One argument a line, e.g. -insecure.");
-        html_raw(&r->out, bp->id ? "<button type=\"submit\">Save blueprint</button>\n"
-                                 : "<button type=\"submit\">Create blueprint</button>\n");
+        if (bp->id)
+                html_raw(&r->out, "<button type=\"submit\">Save blueprint</button>\n");
+        else
+                html_raw(&r->out, "<button type=\"submit\">Create blueprint</button>\n");
         form_close(r);
 }
 
@@ -140,8 +142,8 @@ static void linked_servers(Req *r, int64_t id, bool as_error) {
                 return;
         int n = 0;
         char href[64];
-        Server v;
-        while (server_next(&it, &v)) {
+        ServerRow v;
+        while (server_row_next(&it, &v)) {
                 if (n++ == 0) {
                         if (as_error)
                                 html_raw(b, "<div class=\"error\" role=\"alert\"><p>This blueprint cannot be deleted while "
@@ -157,7 +159,9 @@ static void linked_servers(Req *r, int64_t id, bool as_error) {
                 html_raw(b, "</a></li>\n");
         }
         if (n)
-                html_raw(b, as_error ? "</ul>\n</div>\n" : "</ul>\n");
+                html_raw(b, "</ul>\n");
+        if (n && as_error)
+                html_raw(b, "</div>\n");
 }
 
 static void show(Req *r, Blueprint *bp, bool delete_blocked) {

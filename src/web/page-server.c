@@ -12,7 +12,6 @@
 #include "svc-blueprints.h"
 #include "svc-servers.h"
 
-void server_state_badge(Buf *b, const Server *s);
 
 static void time_txt(Buf *b, int64_t t) {
         if (t <= 0) {
@@ -43,7 +42,7 @@ static void status_section(Req *r, const Server *v) {
                 html_raw(b, "</p>\n");
         }
         html_raw(b, "<dl class=\"facts\">\n<dt>State</dt><dd id=\"state\">");
-        server_state_badge(b, v);
+        server_state_badge(b, v->state, v->deleting, v->drift);
         if (v->health[0] && !streq(v->health, "none")) {
                 html_raw(b, " <span class=\"badge health-");
                 html_attr(b, v->health);

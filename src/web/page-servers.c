@@ -8,17 +8,17 @@
 #include "svc-blueprints.h"
 #include "svc-servers.h"
 
-void server_state_badge(Buf *b, const Server *s);
-void server_state_badge(Buf *b, const Server *s) {
-        const char *state = s->deleting ? "deleting" : s->state;
+void server_state_badge(Buf *b, const char *state, bool deleting, const char *drift) {
+        if (deleting)
+                state = "deleting";
         html_raw(b, "<span class=\"badge state-");
         html_attr(b, state);
         html_raw(b, "\">");
         html_txt(b, state);
         html_raw(b, "</span>");
-        if (s->drift[0]) {
+        if (drift[0]) {
                 html_raw(b, " <span class=\"badge drift\" title=\"");
-                html_attr(b, s->drift);
+                html_attr(b, drift);
                 html_raw(b, "\">drift</span>");
         }
 }
@@ -32,15 +32,15 @@ static void rows(Req *r) {
                     "data-hx-swap=\"outerHTML\">\n");
         int n = 0;
         char href[64];
-        Server v;
-        while (server_next(&it, &v)) {
+        ServerRow v;
+        while (server_row_next(&it, &v)) {
                 n++;
                 html_raw(b, "<tr>\n<td data-label=\"Name\"><a href=\"");
                 html_attr(b, path_id(href, sizeof href, "/servers", v.id, NULL));
                 html_raw(b, "\">");
                 html_txt(b, v.name);
                 html_raw(b, "</a></td>\n<td data-label=\"State\">");
-                server_state_badge(b, &v);
+                server_state_badge(b, v.state, v.deleting, v.drift);
                 html_raw(b, "</td>\n<td data-label=\"Map\">");
                 html_txt(b, v.map[0] ? v.map : "–");
                 html_raw(b, "</td>\n<td data-label=\"Players\">");

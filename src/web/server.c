@@ -38,16 +38,20 @@ static void add_common_headers(struct MHD_Response *resp) {
 
 static enum MHD_Result send_response(Req *r) {
         struct MHD_Response *resp = r->custom;
+        size_t len = r->out.len;
         if (!resp) {
                 if (r->status == 0)
                         r->status = MHD_HTTP_OK;
                 /* A page that lost an append is not sent cut short. */
                 if (r->out.overflowed)
                         render_error(r, 500, "The page grew past its size limit.");
-                resp = MHD_create_response_from_buffer(r->out.len, r->out.data ? r->out.data : (char *) "",
-                                                       MHD_RESPMEM_MUST_COPY);
+                /* The page's buffer goes to the response as it is: no copy. */
+                len = r->out.len;
+                resp = r->out.data ? MHD_create_response_from_buffer(len, r->out.data, MHD_RESPMEM_MUST_FREE)
+                                   : MHD_create_response_from_buffer(0, (char *) "", MHD_RESPMEM_PERSISTENT);
                 if (!resp)
                         return MHD_NO;
+                r->out = (Buf) { 0 }; /* the response frees the data */
                 MHD_add_response_header(resp, "Content-Type",
                                         r->content_type ? r->content_type : "text/html; charset=utf-8");
                 MHD_add_response_header(resp, "Cache-Control", r->cache_control ? r->cache_control : "no-store");
@@ -63,7 +67,7 @@ static enum MHD_Result send_response(Req *r) {
          * the cache. */
         if (r->cacheable && !r->custom && (r->status == 0 || r->status == MHD_HTTP_OK) && r->n_cookies == 0 &&
             !r->location && r->authed)
-                page_cache_put(r->session_id, r->url, r->gen, resp, r->out.len);
+                page_cache_put(r->session_id, r->url, r->gen, resp, len);
         else if (!r->custom_shared)
                 MHD_destroy_response(resp);
         r->custom = NULL;
@@ -150,8 +154,7 @@ static void dispatch(Req *r) {
         }
         /* The generations of what this page and the session lookup read,
          * as of now: anything committed later makes the entry stale. */
-        if (cache_enabled())
-                db_generations_refresh();
+        db_generations_refresh();
         r->session_gen = db_generation(SESSION_READS);
         r->gen = route ? db_generation(route->reads | DB_USERS) : 0;
         /* A page asked for again with nothing changed since: answer from

@@ -15,11 +15,21 @@
 
 /* -ENOENT for an id that does not exist or is not u's (u NULL: any). */
 int server_load(sqlite3 *db, int64_t id, const User *u, Server *ret);
+/* A server as a list shows it: the few columns a row needs, and its
+ * strings are not copies but the statement's own, valid until the next
+ * server_row_next() (the list is rendered again each time the watch
+ * reports a change: copying every row was a visible part of it). */
+typedef struct ServerRow {
+        int64_t id;
+        const char *name, *owner, *blueprint_name, *state, *map, *drift;
+        int game_port, tv_port, players, maxplayers; /* -1: unknown */
+        bool deleting;
+} ServerRow;
 /* The servers u may see, by name. */
 int servers_list(DbIter *it, sqlite3 *db, const User *u);
 /* The servers that use a blueprint, by name. */
 int servers_of_blueprint(DbIter *it, sqlite3 *db, int64_t blueprint_id);
-bool server_next(DbIter *it, Server *ret);
+bool server_row_next(DbIter *it, ServerRow *ret);
 
 /* A new server of user_id from one of their blueprints, with its instance
  * name ('s<id>'), in one transaction. -EEXIST: the user has a server of
