@@ -362,3 +362,20 @@ def test_news_older_than_a_job_is_not_drift(tmp_path):
         assert events == [], events
     finally:
         p.cleanup()
+
+
+def test_nothing_is_written_while_nothing_changes(running):
+    # The watch reports changes only, and the panel stores what changed:
+    # with a server running and no one asking, the database stands still.
+    p, c, b, s = running
+    wait_for(lambda: p.query("SELECT players FROM servers WHERE id = ?", s)[0][0] is not None, what="first report")
+    time.sleep(2)  # what the start left to settle (ports, the first answers)
+
+    def writes():
+        return p.query("SELECT sum(gen) FROM generations")[0][0], p.query("SELECT count(*) FROM server_events")[0][0]
+    before = writes()
+    wal = p.state / "left4me.db-wal"
+    wal_before = (wal.stat().st_size, wal.stat().st_mtime_ns)
+    time.sleep(5)  # ten rounds of the watch (LEFT4ME_POLL_INTERVAL_MS=500)
+    assert writes() == before
+    assert (wal.stat().st_size, wal.stat().st_mtime_ns) == wal_before
