@@ -123,3 +123,23 @@ void strv_free(char **v) {
                 free(*p);
         free(v);
 }
+
+int strv_split_lines(const char *text, size_t max, char ***ret, size_t *ret_n) {
+        char **v = calloc(1, sizeof(char *));
+        size_t n = 0;
+        if (!v)
+                return -ENOMEM;
+        for (const char *p = text; *p && n <= max;) {
+                size_t len = strcspn(p, "\n");
+                char *line = strndup(p, len);
+                if (!line || strv_push(&v, &n, line) < 0) {
+                        free(line);
+                        strv_free(v);
+                        return -ENOMEM;
+                }
+                p += len + (p[len] == '\n');
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}

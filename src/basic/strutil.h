@@ -42,6 +42,9 @@ typedef char **strv_t;
 int strv_push(char ***v, size_t *n, char *s); /* takes s (on success only) */
 int strv_push_dup(char ***v, size_t *n, const char *s);
 void strv_free(char **v);
+/* Splits text at '\n' into a new array (empty text: no entries). At most
+ * max + 1 lines are taken, so that a caller can tell "more than max". */
+int strv_split_lines(const char *text, size_t max, char ***ret, size_t *ret_n);
 static inline void strv_freep(char ***v) {
         strv_free(*v);
 }

@@ -204,7 +204,7 @@ const char *path_id(char *buf, size_t size, const char *prefix, int64_t id, cons
         return buf;
 }
 
-void sse_refused(Req *r, int k) {
+void stream_refused(Req *r, int k) {
         if (k == -EUSERS)
                 render_error(r, 429, "You have too many live views (logs, jobs) open; close some tabs and reload.");
         else if (k == -EAGAIN)

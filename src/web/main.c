@@ -9,17 +9,18 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "accounts.h"
+#include "svc-accounts.h"
 #include "build-config.h"
 #include "cache.h"
 #include "db.h"
 #include "envfile.h"
 #include "fs.h"
+#include "hostlink.h"
 #include "jobs.h"
-#include "poller.h"
 #include "random.h"
 #include "server.h"
 #include "static.h"
+#include "watch.h"
 #include "web.h"
 
 
@@ -45,7 +46,9 @@ static void usage(FILE *f) {
               "                   (env LEFT4ME_STATE_DIR, default /var/lib/left4me)\n"
               "  --listen ADDR:PORT  (env LEFT4ME_LISTEN)\n"
               "\n"
-              "Environment: LEFT4ME_L4D2CTL (path of l4d2ctl), LEFT4ME_CONFIG_DIR (web.env is\n"
+              "Environment: LEFT4ME_L4D2CTL (path of l4d2ctl), LEFT4ME_HOST_SSH=[USER@]HOST (run\n"
+              "l4d2ctl on that host over ssh instead, with LEFT4ME_HOST_L4D2CTL and\n"
+              "LEFT4ME_HOST_STATE_DIR there), LEFT4ME_CONFIG_DIR (web.env is\n"
               "read from there, default /etc/left4me), LEFT4ME_COOKIE_SECURE=1 (behind TLS),\n"
               "LEFT4ME_TRUST_PROXY=1 (behind a reverse proxy on loopback: the client address\n"
               "is the last X-Forwarded-For entry), LEFT4ME_PAGE_CACHE=0 (no render cache),\n"
@@ -147,6 +150,9 @@ static int load_config(const char *flag_state, const char *flag_listen) {
         config.l4d2ctl = setting(NULL, "LEFT4ME_L4D2CTL", NULL);
         if (!config.l4d2ctl)
                 config.l4d2ctl = default_ctl();
+        config.host_ssh = setting(NULL, "LEFT4ME_HOST_SSH", NULL);
+        config.host_l4d2ctl = setting(NULL, "LEFT4ME_HOST_L4D2CTL", NULL);
+        config.host_state_dir = setting(NULL, "LEFT4ME_HOST_STATE_DIR", NULL);
         _cleanup_free_ char *secure = setting(NULL, "LEFT4ME_COOKIE_SECURE", "0");
         config.cookie_secure = secure && streq(secure, "1");
         _cleanup_free_ char *proxy = setting(NULL, "LEFT4ME_TRUST_PROXY", "0");
@@ -169,6 +175,9 @@ static void free_config(void) {
         free(config.state_dir);
         free(config.listen_host);
         free(config.l4d2ctl);
+        free(config.host_ssh);
+        free(config.host_l4d2ctl);
+        free(config.host_state_dir);
         free(config.static_dir);
         free(config.htmx_path);
 }
@@ -233,11 +242,13 @@ static int cmd_admin(int argc, char **argv) {
         char pw[PASSWORD_MAX + 2] = "";
         int64_t id = 0;
         if (streq(sub, "list")) {
-                _cleanup_stmt_ sqlite3_stmt *s = NULL;
-                if (db_prepare(db, "SELECT username, is_admin, disabled FROM users ORDER BY username", &s) == 0)
-                        while (sqlite3_step(s) == SQLITE_ROW)
-                                printf("%-32s %-5s %s\n", db_col_text(s, 0), sqlite3_column_int(s, 1) ? "admin" : "user",
-                                       sqlite3_column_int(s, 2) ? "disabled" : "active");
+                _cleanup_iter_ DbIter it = DB_ITER_INIT;
+                AccountRow u;
+                if (accounts_list(&it, db) < 0)
+                        ret = 1;
+                while (account_next(&it, &u))
+                        printf("%-32s %-5s %s\n", u.username, u.is_admin ? "admin" : "user",
+                               u.disabled ? "disabled" : "active");
         } else if (streq(sub, "create") || streq(sub, "passwd")) {
                 const char *m = streq(sub, "create") ? username_problem(user) : NULL;
                 if (m) {
@@ -330,6 +341,11 @@ static int cmd_serve(void) {
         pthread_sigmask(SIG_BLOCK, &mask, NULL);
         signal(SIGPIPE, SIG_IGN);
 
+        if (host_setup() < 0) {
+                fprintf(stderr, "error: LEFT4ME_HOST_SSH '%s' is not an SSH destination ([user@]host)\n",
+                        config.host_ssh ? config.host_ssh : "");
+                return 1;
+        }
         sqlite3 *db;
         if (open_db(&db) < 0)
                 return 1;
@@ -341,7 +357,12 @@ static int cmd_serve(void) {
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/left4me.db", config.state_dir);
         _cleanup_free_ char *page_cache = setting(NULL, "LEFT4ME_PAGE_CACHE", "1");
-        cache_init(path, !page_cache || !streq(page_cache, "0"));
+        cache_init(!page_cache || !streq(page_cache, "0"));
+        if (db_generations_init(path) < 0) {
+                fprintf(stderr, "error: database '%s' cannot be opened\n", path);
+                sqlite3_close(db);
+                return 1;
+        }
         if (db_pool_init(path, 24) < 0) {
                 fprintf(stderr, "error: database '%s' cannot be opened\n", path);
                 sqlite3_close(db);
@@ -365,11 +386,13 @@ static int cmd_serve(void) {
                 jobs_stop(0);
                 return 1;
         }
-        if (poller_start() < 0)
-                fprintf(stderr, "left4me: warning: the state poller did not start\n");
-        printf("left4me: listening on http://%s%s%s:%u/ (l4d2ctl: %s, state: %s)\n",
+        if (watch_start() < 0)
+                fprintf(stderr, "left4me: warning: the watch of the host did not start\n");
+        printf("left4me: listening on http://%s%s%s:%u/ (l4d2ctl: %s on %s, state: %s)\n",
                strchr(config.listen_host, ':') ? "[" : "", config.listen_host,
-               strchr(config.listen_host, ':') ? "]" : "", config.port, config.l4d2ctl, config.state_dir);
+               strchr(config.listen_host, ':') ? "]" : "", config.port,
+               config.host_ssh ? (config.host_l4d2ctl ? config.host_l4d2ctl : "l4d2ctl") : config.l4d2ctl,
+               hostlink_name(host()), config.state_dir);
         fflush(stdout);
 
         int sig;
@@ -377,10 +400,12 @@ static int cmd_serve(void) {
         fprintf(stderr, "left4me: stopping (signal %d)\n", sig);
         shutdown_signal();
         http_stop();
-        poller_stop();
+        watch_stop();
         jobs_stop(3000);
         static_free();
         cache_done();
+        db_generations_done();
+        host_done();
         return 0;
 }
 

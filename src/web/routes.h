@@ -1,5 +1,6 @@
 #pragma once
 
+#include "db.h"
 #include "web.h"
 
 enum {
@@ -15,6 +16,8 @@ typedef struct Route {
         const char *pattern; /* '#' matches a positive id, a final '*' the rest */
         handler_fn fn;
         unsigned flags;
+        unsigned reads;      /* ROUTE_CACHE: the tables the page reads (DB_*, db.h) */
+        size_t body_max;     /* a POST body's cap; 0: BODY_MAX (a form) */
 } Route;
 
 /* Finds the route for method and path. Fills *ret_id and *ret_tail. Sets

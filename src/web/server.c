@@ -89,7 +89,12 @@ static void dispatch(Req *r) {
                 route->fn(r);
                 return;
         }
-        r->gen = cache_generation();
+        /* The generations of what this page and the session lookup read,
+         * as of now: anything committed later makes the entry stale. */
+        if (cache_enabled())
+                db_generations_refresh();
+        r->session_gen = db_generation(SESSION_READS);
+        r->gen = route ? db_generation(route->reads | DB_USERS) : 0;
         /* A page asked for again with nothing changed since: answer from
          * the cache without touching the database. Only plain addresses
          * (no query string: notices are one-off). */

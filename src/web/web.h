@@ -27,14 +27,17 @@ typedef struct Config {
         char *state_dir;
         char *listen_host;
         uint16_t port;
-        char *l4d2ctl;          /* path of the l4d2ctl binary */
+        char *l4d2ctl;          /* path of the l4d2ctl binary (this host) */
+        char *host_ssh;         /* NULL: l4d2ctl runs here; else its SSH destination */
+        char *host_l4d2ctl;     /* l4d2ctl on the SSH host (default: found in PATH there) */
+        char *host_state_dir;   /* --state-dir on the SSH host (default: its own) */
         char *static_dir;       /* style.css, app.js */
         char *htmx_path;        /* htmx.min.js */
         bool cookie_secure;     /* add Secure to cookies (behind TLS) */
         bool trust_proxy;       /* a loopback peer is our reverse proxy: the client
                                  * is the last X-Forwarded-For entry */
         unsigned workers;       /* job worker threads */
-        unsigned poll_ms;       /* state poller period */
+        unsigned poll_ms;       /* the watch's interval (l4d2ctl watch --interval) */
         unsigned max_connections;
 } Config;
 
@@ -59,7 +62,7 @@ typedef struct Form {
 /* Field errors of a submitted form, shown next to their fields. */
 typedef struct FieldErrors {
         const char *field[16];
-        char msg[16][160];
+        char msg[16][400];
         size_t n;
 } FieldErrors;
 
@@ -80,7 +83,8 @@ typedef struct Req {
         int64_t session_id;
         char csrf[65];
 
-        uint64_t gen;           /* cache generation when the request began */
+        uint64_t gen;           /* the generation of the tables the page reads, at its start */
+        uint64_t session_gen;   /* the same for the session lookup */
         bool cacheable;         /* the answer may go to the page cache */
         bool queued;            /* a response was queued already (cache hit) */
         enum MHD_Result queued_result;

@@ -125,6 +125,25 @@ def test_admin_creates_users_and_resets_passwords_in_the_panel(panel, admin):
     assert r.status == 422 and "taken" in r.text
 
 
+def test_an_admin_resetting_their_own_password_gets_a_new_session_token(panel, admin):
+    # As on the profile page: this browser stays logged in under a new
+    # token; a copy of the old cookie, and every other session, end.
+    elsewhere = panel.login("admin", panel.admin_password)
+    old_cookie = admin.cookies["l4m_session"]
+    admin.get("/admin/users")
+    r = admin.post("/admin/users/1/password")
+    assert r.status == 200
+    new = re.search(r'<code id="new-password">([A-Za-z0-9]+)</code>', r.text).group(1)
+    assert admin.cookies["l4m_session"] != old_cookie
+    assert admin.get("/admin/users").status == 200
+    stolen = panel.client()
+    stolen.cookies["l4m_session"] = old_cookie
+    assert stolen.get("/servers").status == 303
+    assert elsewhere.get("/servers").status == 303
+    assert panel.query("SELECT count(*) FROM sessions WHERE user_id = 1")[0][0] == 1
+    assert panel.client().login("admin", new).status == 303
+
+
 def test_admin_commands(panel):
     p = panel.left4me("admin", "create", "frank")
     assert p.returncode == 0

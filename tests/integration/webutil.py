@@ -25,6 +25,24 @@ BUILD = pathlib.Path(os.environ.get("LEFT4ME_BUILD_DIR", ROOT / "build-test"))
 LEFT4ME = BUILD / "src" / "web" / "left4me"
 L4D2CTL = BUILD / "src" / "ctl" / "l4d2ctl"
 STEAMCMD = ROOT / "tests" / "fakes" / "steamcmd"
+FAKE_WATCH = ROOT / "tests" / "fakes" / "fake_watch.py"
+
+# TEMPORARY, until `l4d2ctl watch` lands from its branch: the panel's l4d2ctl
+# is this wrapper, which hands `watch` to tests/fakes/fake_watch.py.
+WITH_FAKE_WATCH = """#!/bin/sh
+for a in "$@"; do
+        [ "$a" = watch ] && exec %s %s %s "$@"
+done
+exec %s "$@"
+"""
+
+
+def l4d2ctl_with_watch(tmp, real=None):
+    real = str(real or L4D2CTL)
+    w = pathlib.Path(tmp) / "l4d2ctl-with-watch"
+    w.write_text(WITH_FAKE_WATCH % ("/usr/bin/python3", FAKE_WATCH, real, real))
+    w.chmod(0o755)
+    return str(w)
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
@@ -58,7 +76,7 @@ class Panel:
             "LEFT4ME_CONFIG_DIR": str(self.etc),
             "LEFT4ME_STEAMCMD": str(STEAMCMD),
             "LEFT4ME_BACKEND": "supervisor",
-            "LEFT4ME_L4D2CTL": str(L4D2CTL),
+            "LEFT4ME_L4D2CTL": l4d2ctl_with_watch(self.tmp),
             "LEFT4ME_POLL_INTERVAL_MS": "500",
             "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0",
         })
@@ -115,9 +133,9 @@ class Panel:
         return subprocess.run([str(LEFT4ME), "--state-dir", str(self.state), *args], env=self.env,
                               input=input, capture_output=True, text=True, timeout=60)
 
-    def ctl(self, *args):
+    def ctl(self, *args, input=None):
         return subprocess.run([str(L4D2CTL), "--state-dir", str(self.state), *args], env=self.env,
-                              capture_output=True, text=True, timeout=60)
+                              input=input, capture_output=True, text=True, timeout=60)
 
     def db(self):
         return sqlite3.connect(str(self.state / "left4me.db"), timeout=10)
