@@ -42,6 +42,7 @@ typedef struct Watched {
         char name[NAME_MAX_LEN + 1];
         json_t *status;       /* the last status object read; NULL until one was */
         bool listed;          /* in this round's listing */
+        bool failing;         /* its status could not be read last round */
         WatchTracker t;       /* what the rounds saw and what was reported */
         A2sProbe probe;
         bool settled;         /* this round's query was answered, or failed for good */
@@ -315,10 +316,18 @@ static int round_start(Watch *w, Error *err) {
                 if (r == -ENOENT)
                         continue;
                 x->listed = true;
-                /* Unreadable for now (e.g. a backend error): keep what we
-                 * knew; it is read again next round. */
-                if (r < 0)
+                /* Unreadable for now (a damaged instance.json, a backend
+                 * error): keep what we knew, read it again next round, and
+                 * say so once on stderr. */
+                if (r < 0) {
+                        if (!x->failing)
+                                fprintf(stderr, "warning: %s\n", ctl_shown(error_msg(&e)));
+                        x->failing = true;
                         continue;
+                }
+                if (x->failing)
+                        fprintf(stderr, "warning: instance '%s' can be read again\n", x->name);
+                x->failing = false;
                 json_decref(x->status);
                 x->status = st;
         }

@@ -81,6 +81,8 @@ class Watch:
         return got
 
     def close(self):
+        if self.p.stderr.closed:
+            return
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGTERM)
             try:
@@ -89,6 +91,7 @@ class Watch:
                 self.p.kill()
                 self.p.wait()
         self.p.stdout.close()
+        self.p_stderr = self.p.stderr.read()
         self.p.stderr.close()
 
 
@@ -251,6 +254,27 @@ def test_new_instances_appear_and_deleted_ones_are_removed(installed, watch, tmp
     assert len(evs) == 1 and evs[0]["event"] == "removed" and evs[0]["name"] == "gamma"
     assert set(evs[0]) == {"event", "time", "name"}
     assert w.quiet(3) == []
+
+
+def test_a_damaged_instance_does_not_hide_the_others(installed, watch, tmp_path):
+    ctl = installed
+    ctl.initialize("alpha", SPEC, tmp_path)
+    ctl.initialize("beta", SPEC, tmp_path)
+    spec = ctl.state / "instances" / "beta" / "instance.json"
+    good = spec.read_text()
+    spec.write_text("{ damaged")
+    w = watch(interval=0.3)
+    assert sorted(w.synced()) == ["alpha"]
+    assert w.quiet(5) == []
+    spec.write_text(good)
+    evs = w.until(lambda e: True, intervals=3, what="beta readable again")
+    assert len(evs) == 1 and evs[0]["name"] == "beta" and evs[0]["state"] == "stopped"
+    w.close()
+    # Said once, not every round; and once that it is over.
+    lines = w.p_stderr.splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("warning: instance 'beta': ") and "is damaged" in lines[0]
+    assert lines[1] == "warning: instance 'beta' can be read again"
 
 
 def test_ends_when_its_reader_goes_away_and_on_sigterm(installed):
