@@ -28,7 +28,6 @@ typedef struct Follow {
         bool synced;             /* the first round is in */
         char **listed;           /* the instances of the first round */
         size_t n_listed;
-        unsigned long events;
 } Follow;
 
 static int int_or(json_t *o, const char *key, int dflt) {
@@ -95,13 +94,23 @@ static const struct {
 static int on_line(const char *line, void *userdata) {
         Follow *f = userdata;
         json_t *j = hostlink_parse_object(line);
+        if (!j) {
+                /* watch's own warnings (stderr shares the pipe), said once
+                 * per problem: the panel's log is where an admin sees them. */
+                char clean[512];
+                snprintf(clean, sizeof clean, "%s", line);
+                for (char *p = clean; *p; p++)
+                        if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                                *p = ' ';
+                fprintf(stderr, "left4me: watch on %s: %s\n", hostlink_name(host()), clean);
+                return 0;
+        }
         const char *event = json_string_value(json_object_get(j, "event"));
         for (size_t i = 0; event && i < ELEMENTSOF(handlers); i++)
                 if (streq(event, handlers[i].event)) {
                         sqlite3 *db = db_acquire();
                         handlers[i].fn(db, f, j);
                         db_release(db);
-                        f->events++;
                         break;
                 }
         json_decref(j);
