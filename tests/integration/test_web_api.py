@@ -5,17 +5,7 @@ are the blueprint form's, and the CSRF token and the owner check apply."""
 import json
 import socket
 
-import pytest
-
-from webutil import Panel
-
-
-@pytest.fixture
-def web(tmp_path):
-    p = Panel(tmp_path, env={"LEFT4ME_L4D2CTL": "/bin/true"}).start()
-    c = p.login("admin", p.admin_password)
-    yield p, c
-    p.cleanup()
+from webutil import web  # noqa: F401  (fixture)
 
 
 def post(c, body, content_type="application/json", csrf=True):

@@ -292,3 +292,13 @@ def panel(tmp_path):
 @pytest.fixture
 def admin(panel):
     return panel.login("admin", panel.admin_password)
+
+
+@pytest.fixture
+def web(tmp_path):
+    """A panel whose l4d2ctl does nothing (/bin/true), and its admin logged
+    in: for tests of the panel alone."""
+    p = Panel(tmp_path, env={"LEFT4ME_L4D2CTL": "/bin/true"}).start()
+    c = p.login("admin", p.admin_password)
+    yield p, c
+    p.cleanup()
