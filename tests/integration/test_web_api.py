@@ -65,7 +65,6 @@ def test_the_route_caps_its_body_with_a_clear_413(web):
     assert r.status == 413
     assert json.loads(r.body)["error"] == "The body is too large: this address takes at most 64 KiB."
     # Without a Content-Length (chunked), the cap holds as the bytes come.
-    conn, resp = None, None
     s = socket.create_connection(("127.0.0.1", p.port), timeout=10)
     cookie = "; ".join("%s=%s" % kv for kv in c.cookies.items())
     s.sendall(("POST /api/blueprints HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
