@@ -157,6 +157,51 @@ int spawn_wait(pid_t pid, int *ret_exit) {
         return 0;
 }
 
+int line_splitter_feed(LineSplitter *l, const char *buf, size_t n, spawn_line_cb cb, void *userdata) {
+        for (size_t i = 0; i < n; i++) {
+                char c = buf[i];
+                if (c == '\n' || c == '\r' || l->len == sizeof l->line - 1) {
+                        size_t len = l->len;
+                        l->len = 0;
+                        if (len > 0) {
+                                l->line[len] = '\0';
+                                int r = cb(l->line, userdata);
+                                if (r < 0)
+                                        return r;
+                        }
+                        if (c == '\n' || c == '\r')
+                                continue;
+                }
+                l->line[l->len++] = c == '\0' ? ' ' : c;
+        }
+        return 0;
+}
+
+int line_splitter_end(LineSplitter *l, spawn_line_cb cb, void *userdata) {
+        if (l->len == 0)
+                return 0;
+        l->line[l->len] = '\0';
+        l->len = 0;
+        return cb(l->line, userdata);
+}
+
+void read_lines(int fd, spawn_line_cb cb, void *userdata) {
+        LineSplitter l = { 0 };
+        bool stop = false;
+        char buf[8192];
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof buf);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                if (!stop && line_splitter_feed(&l, buf, (size_t) n, cb, userdata) < 0)
+                        stop = true;
+        }
+        if (!stop)
+                (void) line_splitter_end(&l, cb, userdata);
+}
+
 int spawn_lines(char *const argv[], const SpawnOptions *o, spawn_line_cb cb, void *userdata, int *ret_exit) {
         int p[2];
         if (pipe2(p, O_CLOEXEC) < 0)
@@ -172,37 +217,7 @@ int spawn_lines(char *const argv[], const SpawnOptions *o, spawn_line_cb cb, voi
                 return r;
         }
 
-        char line[4097];
-        size_t len = 0;
-        bool stop = false;
-        char buf[8192];
-        for (;;) {
-                ssize_t n = read(p[0], buf, sizeof buf);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                if (stop)
-                        continue; /* keep draining so the child never blocks */
-                for (ssize_t i = 0; i < n && !stop; i++) {
-                        char c = buf[i];
-                        if (c == '\n' || c == '\r' || len == sizeof line - 1) {
-                                if (len > 0 || c == '\n') {
-                                        line[len] = '\0';
-                                        if (len > 0 && cb(line, userdata) < 0)
-                                                stop = true;
-                                }
-                                len = 0;
-                                if (c == '\n' || c == '\r')
-                                        continue;
-                        }
-                        line[len++] = c;
-                }
-        }
-        if (len > 0 && !stop) {
-                line[len] = '\0';
-                cb(line, userdata);
-        }
+        read_lines(p[0], cb, userdata);
         close(p[0]);
         return spawn_wait(pid, ret_exit);
 }

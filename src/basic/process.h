@@ -43,3 +43,18 @@ int spawn_wait(pid_t pid, int *ret_exit);
  * Returns 0 and the exit code in *ret_exit, or -errno if it could not run. */
 typedef int (*spawn_line_cb)(const char *line, void *userdata);
 int spawn_lines(char *const argv[], const SpawnOptions *o, spawn_line_cb cb, void *userdata, int *ret_exit);
+
+/* Splits a byte stream into lines as spawn_lines does, for callers that
+ * read a pipe themselves (a stream they poll with other fds): '\n' or '\r'
+ * ends a line, empty lines are skipped, a line past 4 KiB is cut, a NUL
+ * byte becomes a space. feed() returns what a cb < 0 returned (the rest of
+ * buf is dropped), else 0; end() hands over a last unterminated line. */
+typedef struct LineSplitter {
+        size_t len;
+        char line[4097];
+} LineSplitter;
+int line_splitter_feed(LineSplitter *l, const char *buf, size_t n, spawn_line_cb cb, void *userdata);
+int line_splitter_end(LineSplitter *l, spawn_line_cb cb, void *userdata);
+/* Reads fd to its end, calling cb for every line; after a cb < 0 the rest
+ * is read and dropped (a child writing it never blocks). */
+void read_lines(int fd, spawn_line_cb cb, void *userdata);

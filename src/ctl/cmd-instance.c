@@ -40,9 +40,11 @@ static int print_status(const HostConfig *c, const char *name, bool json) {
                json_string_value(json_object_get(st, "map")),
                json_is_true(json_object_get(st, "mounted")) ? "mounted" : "not mounted",
                (long long) json_integer_value(json_object_get(st, "restarts")));
+        /* The detail can quote the server (its exit status, a unit's
+         * message): escaped, so the line stays one line on a terminal. */
         const char *detail = json_string_value(json_object_get(st, "detail"));
         if (detail && *detail)
-                printf(" (%s)", detail);
+                printf(" (%s)", ctl_shown(detail));
         putchar('\n');
         json_decref(st);
         return 0;

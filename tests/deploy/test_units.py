@@ -11,8 +11,6 @@ from conftest import DEPLOY, render_units, systemd_version
 UNITS = [
     "left4me-server@alpha.service",
     "left4me-web.service",
-    "left4me-workshop-refresh.service",
-    "left4me-workshop-refresh.timer",
     "left4me-servers.target",
     "left4me-servers.slice",
     "left4me-builds.slice",

@@ -43,7 +43,8 @@ Console commands: echo, say, changelevel, map, status, quit/exit, users,
 sv_cheats and every other cvar (`name` shows it, `name value` sets it),
 `fake_bytes N` (a response of exactly N bytes: byte k is
 FAKE_BYTES_ALPHABET[k % len], produced through many prints of uneven sizes),
-`fake_sleep S` (answers after S seconds, for timeout tests).
+`fake_sleep S` (answers after S seconds, for timeout tests),
+`fake_a2s_requests` (how many A2S requests arrived, challenged ones included).
 
 Knobs (environment variables):
   FAKE_SRCDS_AUTH_EMPTY_RESPONSE  1 (default): send the empty RESPONSE_VALUE
@@ -275,6 +276,7 @@ class Server:
         self._players = json.loads(roster) if roster else [dict(p) for p in DEFAULT_ROSTER]
         self._players_file_mtime = None
         self.pending = []  # (due time, conn, packets) for fake_sleep
+        self.a2s_requests = 0  # A2S queries answered or challenged (fake_a2s_requests)
 
     @property
     def players(self):
@@ -715,6 +717,8 @@ class Server:
             except (IndexError, ValueError):
                 return ["Usage: fake_bytes <count>\n"]
             return fake_bytes_prints(n)
+        if cmd == "fake_a2s_requests":
+            return [f"{self.a2s_requests}\n"]
         if cmd == "fake_sleep":
             try:
                 secs = float(args[0])
@@ -781,6 +785,7 @@ class Server:
         if len(data) < 5 or data[:4] != b"\xff\xff\xff\xff":
             return
         kind = data[4]
+        self.a2s_requests += 1
         ch = self.challenge_for(addr)
         if kind == 0x54:  # A2S_INFO
             if not data.startswith(b"\xff\xff\xff\xffTSource Engine Query\0"):
