@@ -58,7 +58,9 @@ static void users_page(Req *r, const FieldErrors *e, const char *shown_user, con
                 }
                 html_raw(b, "</td></tr>\n");
         }
-        html_raw(b, "</tbody>\n</table>\n<h2>New user</h2>\n");
+        html_raw(b, "</tbody>\n</table>\n");
+        admin_attempts_section(r);
+        html_raw(b, "<h2>New user</h2>\n");
         bool typed = e && e->n;
         form_open(r, "/admin/users", "card narrow");
         field_input(r, "Username", "username", "text", typed ? form_get(r, "username") : NULL, e, USERNAME_MAX, NULL);

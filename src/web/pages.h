@@ -47,6 +47,10 @@ void page_admin_install_start(Req *r);
 
 void page_static(Req *r);
 
+/* page-attempts.c: the admin's view of failed password checks, a section
+ * of the users page. */
+void admin_attempts_section(Req *r);
+
 /* Markup more than one page shows. */
 void server_state_badge(Buf *b, const char *state, bool deleting, const char *drift);
 
