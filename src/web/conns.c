@@ -128,13 +128,17 @@ void conns_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
                 atomic_store(&c->deadline_ms, now_ms() + (int64_t) config.header_timeout * 1000);
                 uint8_t key[16];
                 pthread_mutex_lock(&lock);
-                /* The accept policy checked the count; a few accepts in
-                 * other threads at the same moment may pass it together,
-                 * one each at most. */
+                /* The accept policy checked the count, but accepts in
+                 * other event loops at the same moment may pass it
+                 * together: the count kept here is exact, and one past the
+                 * limit is shut down at once (libmicrohttpd then reads the
+                 * end and closes it). */
                 if (ai && ai->client_addr && !conns_peer_is_proxy(ai->client_addr) && key_of(ai->client_addr, key)) {
                         c->addr = find(key, true);
-                        if (c->addr)
-                                c->addr->n++;
+                        if (c->addr && ++c->addr->n > config.max_per_address && c->fd >= 0) {
+                                (void) shutdown(c->fd, SHUT_RDWR);
+                                c->cut = true;
+                        }
                 }
                 c->next = list;
                 if (list)
