@@ -32,7 +32,9 @@ def run(tmp_path, mode):
         # the one address's thousand, its share (the rest were closed at
         # accept and kept coming back).
         for a in FOUR:
-            assert panel_connections(p.proc.pid, p.port, a) == 250, a
+            # (A client that reconnected can have a closed socket still
+            # counted for a moment: at least all 250, never past the limit.)
+            assert 250 <= panel_connections(p.proc.pid, p.port, a) <= 256, a
         assert 0 < panel_connections(p.proc.pid, p.port, ONE) <= 256
         assert load.closed_by_panel >= 1000 - 256
         # A new visitor from yet another address gets the login page.
