@@ -47,7 +47,7 @@ const char cmd_serve_help[] =
         "every client address but the trusted proxy's, an IPv6 client by its /64), LEFT4ME_HEADER_TIMEOUT (s to send a request's head, default\n"
         "10), LEFT4ME_BODY_TIMEOUT (s for a body, default 30, plus 1 s per 64 KiB),\n"
         "LEFT4ME_IDLE_TIMEOUT (default 30), LEFT4ME_HTTP_THREADS (event loops, default\n"
-        "the CPUs, 2-8), LEFT4ME_REQUEST_THREADS (for POSTs, default 8),\n"
+        "twice the CPUs, 4-16), LEFT4ME_REQUEST_THREADS (for POSTs, default 8),\n"
         "LEFT4ME_PASSWORD_HASHES (argon2id hashes at once, 64 MiB each, default 2).\n"
         "The panel's key (pre-login tokens, device cookies) is STATE/panel.key.\n";
 

@@ -166,9 +166,13 @@ static int load_config(const char *flag_state, const char *flag_listen) {
         config.max_per_address = setting_uint("LEFT4ME_MAX_CONNECTIONS_PER_ADDRESS",
                                               config.max_connections / 16 > 16 ? config.max_connections / 16 : 16, 1,
                                               65536);
+        /* Pages render on the event loops: twice as many loops as CPUs,
+         * so that a long render (a job list) or SQLite waiting for the
+         * disk stalls only the connections of its own loop while the
+         * others use the CPUs. */
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        config.http_threads = setting_uint("LEFT4ME_HTTP_THREADS", cpus > 2 ? (cpus < 8 ? (unsigned) cpus : 8) : 2, 1,
-                                           64);
+        unsigned loops = cpus > 2 ? (unsigned) cpus * 2 : 4;
+        config.http_threads = setting_uint("LEFT4ME_HTTP_THREADS", loops < 16 ? loops : 16, 1, 64);
         config.request_threads = setting_uint("LEFT4ME_REQUEST_THREADS", 8, 1, 64);
         config.header_timeout = setting_uint("LEFT4ME_HEADER_TIMEOUT", 10, 1, 3600);
         config.body_timeout = setting_uint("LEFT4ME_BODY_TIMEOUT", 30, 1, 3600);
