@@ -368,8 +368,10 @@ void streams_unwatch(unsigned id) {
 /* ---- the hub ---- */
 
 static void pump_one(Stream *s, int64_t now) {
-        if (s->ended || s->gone)
+        if (s->ended || s->gone) {
+                s->next_pump_ms = 0; /* nothing more is due: no busy timer */
                 return;
+        }
         bool ended = s->src->pump(s, s->state);
         if (ended) {
                 if (s->fd >= 0)

@@ -76,9 +76,14 @@ static void *hash_thread(void *arg) {
         return NULL;
 }
 
+static void dummy_prepare(void);
+
 int pwhash_start(unsigned threads) {
         if (threads == 0 || threads > HASH_THREADS_MAX)
                 return -EINVAL;
+        /* The one hash made outside the hashing threads: at start, before
+         * any request. */
+        dummy_prepare();
         hq.stop = false;
         for (unsigned i = 0; i < threads; i++) {
                 int r = pthread_create(&hq.tid[i], NULL, hash_thread, NULL);
@@ -222,8 +227,12 @@ static void dummy_init(void) {
         (void) hash_now(&j);
 }
 
-int auth_check(Req *r, AuthWhat what, const char *username, const char *password, AuthResult *ret) {
+static void dummy_prepare(void) {
         pthread_once(&dummy_once, dummy_init);
+}
+
+int auth_check(Req *r, AuthWhat what, const char *username, const char *password, AuthResult *ret) {
+        dummy_prepare();
         *ret = (AuthResult) { 0 };
         AccountAuth a;
         int found = what == AUTH_REAUTH ? account_auth_by_id(r->db, r->user.id, &a)
