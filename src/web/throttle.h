@@ -2,10 +2,12 @@
  * (login, the profile's current password, any later re-authentication) and
  * every argon2id hash is made.
  *
- * Hashing: argon2id (crypto_pwhash, 64 MiB and ~50-100 ms each) runs on
- * LEFT4ME_PASSWORD_HASHES threads of its own (default 2, at nice 10 so that
- * pages come first), never on a thread that holds a database connection,
- * so the panel's memory is bounded by that count whatever the load. A
+ * Hashing: argon2id (crypto_pwhash, 64 MiB and ~50-100 ms each) runs in a
+ * child process of its own (the hasher, at nice 10 so that pages come
+ * first), LEFT4ME_PASSWORD_HASHES at a time (default 2), fed by as many
+ * threads of the panel, none of which holds a database connection: memory
+ * is bounded by that count whatever the load, and none of argon2's 64 MiB
+ * mappings touches the panel's address space. A
  * check waits in a short queue (known browsers ahead of the rest); when
  * the queue is full, or the wait runs past a few seconds, it gets -EBUSY
  * (the page answers 503) and counts as no attempt.
@@ -25,7 +27,8 @@
 #define DEVICE_COOKIE "l4m_device"
 #define DEVICE_MAX_AGE (180L * 24 * 3600)
 
-/* The hashing threads. Without them (the admin commands) hashes are made on
+/* The hasher and the threads that feed it; call before any other thread
+ * starts (it forks). Without them (the admin commands) hashes are made on
  * the caller's thread. */
 int pwhash_start(unsigned threads);
 void pwhash_stop(void);
