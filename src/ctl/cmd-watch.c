@@ -300,7 +300,7 @@ static Watched *polled_by_port(Watch *w, uint16_t port) {
  * up. */
 static int round_start(Watch *w, Error *err) {
         _cleanup_strv_ char **names = NULL;
-        int r = instance_list(w->c, &names, err);
+        int r = instance_list_visible(w->c, &names, err);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < w->n; i++)
