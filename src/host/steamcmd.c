@@ -426,8 +426,8 @@ int steamcmd_app_info(const HostConfig *c, long timeout_ms, char ret[BUILD_ID_MA
         char *argv[] = { c->steamcmd, (char *) "+login", (char *) "anonymous", (char *) "+app_info_update",
                          (char *) "1", (char *) "+app_info_print", (char *) L4D2_APP_ID, (char *) "+quit", NULL };
         InfoOut o = { .text = BUF_INIT(4 << 20) };
-        r = run_steamcmd(c, argv, envp, -1, -1, (uint64_t) timeout_ms, (uint64_t) timeout_ms, "app info check",
-                         info_line, &o, err);
+        r = run_steamcmd(c, argv, envp, -1, -1, UINT64_MAX / 2, (uint64_t) timeout_ms, "app info check", info_line, &o,
+                         err);
         if (r >= 0 && o.no_info)
                 r = error_set(err, -ENODATA, "steamcmd has no app info for %s (\"No app info for AppID\")", L4D2_APP_ID);
         else if (r >= 0 && !public_buildid(o.text.data ? o.text.data : "", ret))
