@@ -203,6 +203,10 @@ const Command cmd_builds = {
                 "    it), \"canary\":{STACK:report}}. usage_exact is false when a mounted\n"
                 "    instance has no record of its mount (then its build file counts).\n"
                 "\n"
+                "EXIT STATUS\n"
+                "    0 on success, 1 on failure with one line 'error: ...' on stderr, 2 on a\n"
+                "    usage error.\n"
+                "\n"
                 "SEE ALSO\n"
                 "    l4d2ctl build, l4d2ctl update, l4d2ctl pin\n",
 };
@@ -231,7 +235,11 @@ const Command cmd_build = {
                 "    fewer layers. Running servers keep the layers they mounted. A fetch\n"
                 "    starts it in the background when a chain gets deeper than\n"
                 "    LEFT4ME_BUILD_CHAIN_MAX (4); its log is\n"
-                "    STATE/install-store/logs/flatten-ID.log.\n",
+                "    STATE/install-store/logs/flatten-ID.log.\n"
+                "\n"
+                "EXIT STATUS\n"
+                "    0 on success, 1 on failure with one line 'error: ...' on stderr, 2 on a\n"
+                "    usage error.\n",
 };
 
 const Command cmd_pin = {
@@ -254,5 +262,9 @@ const Command cmd_pin = {
                 "\n"
                 "OUTPUT\n"
                 "    With --json: the status object, whose \"build\" is the build it runs\n"
-                "    and \"build_pin\" what its spec says.\n",
+                "    and \"build_pin\" what its spec says.\n"
+                "\n"
+                "EXIT STATUS\n"
+                "    0 on success, 1 on failure with one line 'error: ...' on stderr, 2 on a\n"
+                "    usage error.\n",
 };

@@ -36,7 +36,7 @@ static const char main_help[] =
         "%s"
         "\n"
         "OPTIONS\n"
-        "    --state-dir DIR   where installation/, overlays/, instances/ and runtime/\n"
+        "    --state-dir DIR   where installations/, overlays/, instances/ and runtime/\n"
         "                      live (default: $LEFT4ME_STATE_DIR, else /var/lib/left4me)\n"
         "    --json            machine-readable output (see each command)\n"
         "    -h, --help        this text; COMMAND --help for one command\n"
