@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "strutil.h"
@@ -82,6 +83,30 @@ int parse_long(const char *s, long min, long max, long *ret) {
         if (v < min || v > max)
                 return -ERANGE;
         *ret = v;
+        return 0;
+}
+
+int parse_size(const char *s, uint64_t *ret) {
+        if (!s || !*s || !isdigit((unsigned char) *s)) {
+                if (s && streq(s, "infinity")) {
+                        *ret = 0;
+                        return 0;
+                }
+                return -EINVAL;
+        }
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(s, &end, 10);
+        unsigned shift = 0;
+        switch (*end) {
+        case 'K': shift = 10; end++; break;
+        case 'M': shift = 20; end++; break;
+        case 'G': shift = 30; end++; break;
+        case 'T': shift = 40; end++; break;
+        }
+        if (errno == ERANGE || *end || n > (UINT64_MAX >> shift))
+                return -EINVAL;
+        *ret = (uint64_t) n << shift;
         return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "macro.h"
 
@@ -31,6 +32,10 @@ bool name_is_valid(const char *s);
 
 /* Parses a decimal integer in [min, max]; the whole string must be used. */
 int parse_long(const char *s, long min, long max, long *ret);
+
+/* Parses a size: a whole number with an optional K, M, G or T suffix (powers
+ * of 1024), or "infinity" (stored as 0: no limit), as host.env writes them. */
+int parse_size(const char *s, uint64_t *ret);
 
 /* True if s contains a byte < 0x20 or 0x7f (newline, tab, escape, ...). */
 bool has_control_chars(const char *s);
