@@ -16,6 +16,7 @@
 #include "fs.h"
 #include "instance.h"
 #include "lock.h"
+#include "overlay-files.h"
 #include "overlay.h"
 #include "random.h"
 #include "workshop.h"
@@ -25,8 +26,6 @@
 
 /* ---- kinds: a table, one row per kind ---- */
 
-static int files_build(OverlayBuild *b, Error *err);
-
 typedef struct KindOps {
         const char *name;
         /* Builds the overlay (NULL: this kind cannot be built here yet). */
@@ -34,14 +33,14 @@ typedef struct KindOps {
         /* Adds the kind's own fields to a new overlay's metadata. */
         int (*init_meta)(json_t *meta);
         /* Adds a summary of the kind's data to the show object. */
-        void (*summary)(const json_t *meta, json_t *show);
+        void (*summary)(const HostConfig *c, const char *name, const json_t *meta, json_t *show);
 } KindOps;
 
 static const KindOps kinds[_OVERLAY_KIND_MAX] = {
         [OVERLAY_MANUAL] = { .name = "manual" },
         [OVERLAY_WORKSHOP] = { .name = "workshop", .build = workshop_build, .init_meta = workshop_init_meta,
                                .summary = workshop_summary },
-        [OVERLAY_FILES] = { .name = "files", .build = files_build },
+        [OVERLAY_FILES] = { .name = "files", .build = overlay_files_build, .summary = overlay_files_summary },
         [OVERLAY_SCRIPT] = { .name = "script" },
 };
 
@@ -76,7 +75,8 @@ int overlay_check_name(const char *name, Error *err) {
 /* ---- paths ---- */
 
 static const char *const store_dirs[] = { "overlays", "overlay-store/meta", "overlay-store/work",
-                                          "overlay-store/staging", "overlay-store/retired", "overlay-store/logs" };
+                                          "overlay-store/staging", "overlay-store/retired", "overlay-store/logs",
+                                          "overlay-store/uploads" };
 
 int overlay_store_ensure(const HostConfig *c, Error *err) {
         int r = state_dirs_ensure(c, err);
@@ -191,31 +191,6 @@ int overlay_lock_publish(const HostConfig *c, const char *name, int *ret_fd, Err
         lock_name(ln, sizeof ln, name, "publish");
         snprintf(what, sizeof what, "overlay '%s'", name);
         return host_lock(c, ln, LOCK_EX, 30000, what, ret_fd, err);
-}
-
-/* ---- files overlays: the working tree, published as a snapshot ---- */
-
-static int files_build(OverlayBuild *b, Error *err) {
-        _cleanup_close_ int work = -1;
-        char rel[96];
-        snprintf(rel, sizeof rel, "overlay-store/work/%s", b->name);
-        work = path_open_beneath_dir(b->c->state_dir, rel, O_RDONLY | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
-        if (work < 0)
-                return error_set(err, work, "overlay '%s': cannot open its working tree '%s/%s': %s", b->name,
-                                 b->c->state_dir, rel, strerror(-work));
-        _cleanup_(overlay_staging_discard) OverlayStaging st = OVERLAY_STAGING_INIT;
-        int r = overlay_staging_new(b->c, b->name, &st, err);
-        if (r < 0 || (r = overlay_staging_link_tree(&st, work, err)) < 0)
-                return r;
-        if (overlay_staging_same_as_published(b->c, &st)) {
-                overlay_build_line(b, "nothing changed since the last build");
-                return 0;
-        }
-        if ((r = overlay_publish(b->c, &st, err)) < 0)
-                return r;
-        b->changed = true;
-        overlay_build_line(b, "published a snapshot of the working tree");
-        return 0;
 }
 
 /* ---- create, delete, list, show ---- */
@@ -433,7 +408,7 @@ int overlay_show(const HostConfig *c, const char *name, json_t **ret, Error *err
                               build ? build : json_null(), "running", users, "retired",
                               (json_int_t) overlay_retired_count(c, name));
         if (o && meta && kinds[kind].summary)
-                kinds[kind].summary(meta, o);
+                kinds[kind].summary(c, name, meta, o);
         json_decref(meta);
         if (!o)
                 return -ENOMEM;
@@ -539,6 +514,11 @@ int overlay_record_build(const HostConfig *c, const char *name, bool ok, bool ch
 
 int overlay_build(const HostConfig *c, const char *name, overlay_event_cb cb, void *userdata, bool *ret_changed,
                   Error *err) {
+        return overlay_build_wait(c, name, 0, cb, userdata, ret_changed, err);
+}
+
+int overlay_build_wait(const HostConfig *c, const char *name, int wait_ms, overlay_event_cb cb, void *userdata,
+                       bool *ret_changed, Error *err) {
         int r = overlay_check_name(name, err);
         if (r < 0)
                 return r;
@@ -557,7 +537,7 @@ int overlay_build(const HostConfig *c, const char *name, overlay_event_cb cb, vo
                 return error_set(err, -EOPNOTSUPP, "overlay '%s': %s overlays cannot be built yet", name,
                                  kinds[kind].name);
         _cleanup_close_ int lock = -1;
-        if ((r = overlay_lock_build(c, name, 0, &lock, err)) < 0)
+        if ((r = overlay_lock_build(c, name, wait_ms, &lock, err)) < 0)
                 return r;
 
         int64_t started = now_usec();

@@ -10,6 +10,7 @@
  *   overlay-store/staging/NAME.*   trees being built
  *   overlay-store/retired/NAME.*   replaced trees, until no mount uses them
  *   overlay-store/logs/NAME/       build logs (the newest few)
+ *   overlay-store/uploads/         files being uploaded (unnamed: O_TMPFILE)
  *
  * A build never writes into overlays/NAME: it makes a fresh tree in staging
  * and publishes it with one rename swap (renameat2 RENAME_EXCHANGE); the old
@@ -35,7 +36,7 @@ typedef enum OverlayKind {
         OVERLAY_MANUAL,   /* a directory made by hand: no metadata, never built */
         OVERLAY_WORKSHOP, /* Steam Workshop items and collections (workshop.c) */
         OVERLAY_FILES,    /* a working tree, published as a hard-link snapshot */
-        OVERLAY_SCRIPT,   /* built by a script in a sandbox (not yet) */
+        OVERLAY_SCRIPT,   /* built by a script in a sandbox (overlay-script.c) */
         _OVERLAY_KIND_MAX,
 } OverlayKind;
 
@@ -105,6 +106,11 @@ void overlay_build_line(OverlayBuild *b, const char *fmt, ...) _printf_(2, 3);
  * (ok, duration, log path, error) in its metadata. */
 int overlay_build(const HostConfig *c, const char *name, overlay_event_cb cb, void *userdata, bool *ret_changed,
                   Error *err);
+
+/* The same, waiting up to wait_ms for a build of it that runs now (0: fail
+ * at once, like overlay_build). */
+int overlay_build_wait(const HostConfig *c, const char *name, int wait_ms, overlay_event_cb cb, void *userdata,
+                       bool *ret_changed, Error *err);
 
 /* For builds of several overlays at once (workshop refresh): opens a new log
  * file for name (overlay-store/logs/NAME/<time>.log) and records a finished
