@@ -17,6 +17,7 @@
 #include "instance.h"
 #include "lock.h"
 #include "overlay-files.h"
+#include "overlay-script.h"
 #include "overlay.h"
 #include "random.h"
 #include "workshop.h"
@@ -34,6 +35,8 @@ typedef struct KindOps {
         int (*init_meta)(json_t *meta);
         /* Adds a summary of the kind's data to the show object. */
         void (*summary)(const HostConfig *c, const char *name, const json_t *meta, json_t *show);
+        /* Removes what the kind keeps outside the store, at delete. */
+        void (*forget)(const HostConfig *c, const char *name);
 } KindOps;
 
 static const KindOps kinds[_OVERLAY_KIND_MAX] = {
@@ -41,7 +44,8 @@ static const KindOps kinds[_OVERLAY_KIND_MAX] = {
         [OVERLAY_WORKSHOP] = { .name = "workshop", .build = workshop_build, .init_meta = workshop_init_meta,
                                .summary = workshop_summary },
         [OVERLAY_FILES] = { .name = "files", .build = overlay_files_build, .summary = overlay_files_summary },
-        [OVERLAY_SCRIPT] = { .name = "script" },
+        [OVERLAY_SCRIPT] = { .name = "script", .build = overlay_script_build, .summary = overlay_script_summary,
+                             .forget = overlay_script_forget },
 };
 
 const char *overlay_kind_to_string(OverlayKind k) {
@@ -272,6 +276,7 @@ int overlay_delete(const HostConfig *c, const char *name, Error *err) {
                 return r;
         json_t *m = NULL;
         bool has_meta = overlay_meta_load(c, name, &m, NULL) == 0;
+        OverlayKind kind = has_meta ? meta_kind(m) : OVERLAY_MANUAL;
         json_decref(m);
         if (!has_meta && !published_exists(c, name))
                 return 0; /* nothing to delete */
@@ -306,6 +311,8 @@ int overlay_delete(const HostConfig *c, const char *name, Error *err) {
                         return error_set(err, r, "overlay '%s': cannot remove its %s dir: %s", name, subs[i],
                                          strerror(-r));
         }
+        if (kinds[kind].forget)
+                kinds[kind].forget(c, name);
         _cleanup_close_ int metadir = overlay_store_open(c, "meta", err);
         char file[64];
         snprintf(file, sizeof file, "%s.json", name);
