@@ -90,3 +90,9 @@ int overlay_files_publish_pending(const HostConfig *c, char *const *names, size_
 int overlay_files_open_work(const HostConfig *c, const char *name, Error *err);
 /* The message for a path path_resolve_user() refused. */
 int overlay_files_path_error(const char *name, const char *path, int r, const char *why, Error *err);
+/* The overlay's edit lock (locks/.overlay-NAME.files), waiting up to 30 s. */
+int overlay_files_edit_lock(const HostConfig *c, const char *name, int *ret_fd, Error *err);
+/* Bytes of file content below dir (regular files; nothing followed). */
+int overlay_files_content_size(int dir, unsigned depth, uint64_t *sum);
+int overlay_files_write_all(int fd, const char *p, size_t n);
+void overlay_files_format_size(char *buf, size_t size, uint64_t bytes);

@@ -7,7 +7,8 @@
  *     else of the host: not the state dir (database, instances, other
  *     overlays), not the config dir, not /home, /root, /var, /run;
  *   - /overlay: builds/NAME/overlay, writable, the only place it can write
- *     but its private /tmp; /build/script.sh read-only;
+ *     but its private /tmp; /build/script.sh read-only (both bound by the
+ *     fds l4d2ctl opened, not by path);
  *   - its own PID, IPC, UTS, cgroup and user namespaces (no nested ones),
  *     no capabilities, no new privileges, a new session, a clean
  *     environment (PATH, HOME=/tmp); the host's network, to download;
@@ -166,7 +167,7 @@ static const char *const etc_files[] = {
         "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "mime.types",
 };
 
-static void build_argv(Argv *a, const char *bwrap, const ScriptRun *run, int seccomp) {
+static void build_argv(Argv *a, const char *bwrap, const ScriptRun *run, int tree_fd, int script_fd, int seccomp) {
         arg(a, bwrap);
         static const char *const fixed[] = {
                 "--unshare-all", "--share-net", "--unshare-user", "--disable-userns", "--die-with-parent",
@@ -208,11 +209,12 @@ static void build_argv(Argv *a, const char *bwrap, const ScriptRun *run, int sec
                         arg(a, "--tmpfs");
                         arg(a, hide[i]);
                 }
-        arg(a, "--bind");
-        arg(a, argf(a, "%s/overlay", run->builds_path));
+        /* By fd, not by path: what l4d2ctl checked is what gets bound. */
+        arg(a, "--bind-fd");
+        arg(a, argf(a, "%d", tree_fd));
         arg(a, "/overlay");
-        arg(a, "--ro-bind");
-        arg(a, argf(a, "%s/script.sh", run->builds_path));
+        arg(a, "--ro-bind-fd");
+        arg(a, argf(a, "%d", script_fd));
         arg(a, "/build/script.sh");
         /* Last: the root bwrap made (where /etc's few files hang) becomes
          * read-only too; /tmp, /dev and /overlay are mounts of their own. */
@@ -221,10 +223,8 @@ static void build_argv(Argv *a, const char *bwrap, const ScriptRun *run, int sec
         arg(a, "--chdir");
         arg(a, "/overlay");
         if (seccomp >= 0) {
-                char fd[16];
-                snprintf(fd, sizeof fd, "%d", seccomp);
                 arg(a, "--seccomp");
-                arg(a, argf(a, "%s", fd));
+                arg(a, argf(a, "%d", seccomp));
         }
         arg(a, "--");
         arg(a, "/bin/bash");
@@ -235,7 +235,7 @@ typedef struct Child {
         bool drop, rlimits;
         uid_t uid;
         gid_t gid;
-        int out_fd, null_fd, seccomp;
+        int out_fd, null_fd, seccomp, tree_fd, script_fd;
         const BuildGroup *group;
         const ScriptLimits *lim;
         const sigset_t *mask;
@@ -261,7 +261,9 @@ _noreturn_ static void child_exec(const Child *ch, char **argv, int err_fd, pid_
         }
         if (dup2(ch->null_fd, 0) < 0 || dup2(ch->out_fd, 1) < 0 || dup2(ch->out_fd, 2) < 0)
                 goto fail;
-        if (ch->seccomp >= 0 && fcntl(ch->seccomp, F_SETFD, 0) < 0)
+        /* The fds bwrap is given by number live on across exec. */
+        if ((ch->seccomp >= 0 && fcntl(ch->seccomp, F_SETFD, 0) < 0) || fcntl(ch->tree_fd, F_SETFD, 0) < 0 ||
+            fcntl(ch->script_fd, F_SETFD, 0) < 0)
                 goto fail;
         if (setsid() < 0)
                 goto fail;
@@ -309,14 +311,17 @@ int script_run_bwrap(ScriptRun *run, Error *err) {
         int r = find_bwrap(run->c, bwrap, sizeof bwrap, err);
         if (r < 0 || (r = build_user(run->c, &drop, &uid, &gid, err)) < 0)
                 return r;
-        /* The build user writes the fresh folder and reads the script. */
-        if (drop) {
-                _cleanup_close_ int tree = openat(run->builds_fd, "overlay", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                                                                     O_CLOEXEC);
-                if (tree < 0 || fchown(tree, uid, gid) < 0)
-                        return error_set(err, negative_errno(), "overlay '%s': cannot hand the build folder to "
-                                         "its user: %m", run->name);
-        }
+        /* The build user writes the fresh folder. */
+        _cleanup_close_ int tree = openat(run->builds_fd, "overlay", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int script = openat(run->builds_fd, "script.sh", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (tree < 0 || script < 0 || fstat(script, &st) < 0 || !S_ISREG(st.st_mode))
+                return error_set(err, tree < 0 || script < 0 ? negative_errno() : -EPERM, "overlay '%s': cannot "
+                                 "open the build folder and the script in '%s/builds/%s'", run->name,
+                                 run->c->state_dir, run->name);
+        if (drop && fchown(tree, uid, gid) < 0)
+                return error_set(err, negative_errno(), "overlay '%s': cannot hand the build folder to its user: %m",
+                                 run->name);
         BuildGroup group;
         char how[160], limits[256];
         int version = group_make(run, &group, how, sizeof how);
@@ -326,7 +331,7 @@ int script_run_bwrap(ScriptRun *run, Error *err) {
                            seccomp < 0 ? "; no seccomp filter on this architecture" : "");
 
         _cleanup_(argv_free) Argv a = { 0 };
-        build_argv(&a, bwrap, run, seccomp);
+        build_argv(&a, bwrap, run, tree, script, seccomp);
         int out[2] = { -1, -1 }, errp[2] = { -1, -1 };
         _cleanup_close_ int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         sigset_t old;
@@ -336,7 +341,8 @@ int script_run_bwrap(ScriptRun *run, Error *err) {
                 goto out;
         }
         Child ch = { .drop = drop, .rlimits = version == 0, .uid = uid, .gid = gid, .out_fd = out[1],
-                     .null_fd = null_fd, .seccomp = seccomp, .group = &group, .lim = &run->lim, .mask = &old };
+                     .null_fd = null_fd, .seccomp = seccomp, .tree_fd = tree, .script_fd = script, .group = &group,
+                     .lim = &run->lim, .mask = &old };
         pid_t parent = getpid();
         pid_t pid = fork();
         if (pid < 0) {

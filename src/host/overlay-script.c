@@ -523,7 +523,7 @@ static int publish_result(OverlayBuild *b, int builds_fd, Error *err) {
         return 0;
 }
 
-static void record_built(const HostConfig *c, const char *name) {
+static void record_built(const HostConfig *c, const char *name, const char *hash) {
         _cleanup_close_ int lock = -1;
         if (overlay_lock_meta(c, name, &lock, NULL) < 0)
                 return;
@@ -532,7 +532,7 @@ static void record_built(const HostConfig *c, const char *name) {
                 return;
         json_t *s = json_object_get(meta, "script");
         if (json_is_object(s)) {
-                json_object_set(s, "built_hash", json_object_get(s, "hash"));
+                json_object_set_new(s, "built_hash", json_string(hash));
                 (void) overlay_meta_save(c, name, meta, NULL);
         }
         json_decref(meta);
@@ -547,10 +547,18 @@ int overlay_script_build(OverlayBuild *b, Error *err) {
         _cleanup_close_ int dir = open_builds(b->c, b->name, err);
         if (dir < 0)
                 return dir;
-        struct stat st;
-        if (fstatat(dir, "script.sh", &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
-                return error_set(err, -ENOENT, "overlay '%s' has no script yet: set one with 'l4d2ctl overlay "
-                                 "script %s set < script.sh'", b->name, b->name);
+        /* The hash of the script this build runs: a set while it runs
+         * makes the overlay need a build again. */
+        char hash[17];
+        {
+                _cleanup_free_ char *text = NULL;
+                size_t len = 0;
+                _cleanup_close_ int fd = openat(dir, "script.sh", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0 || read_fd(fd, SCRIPT_MAX, &text, &len) < 0)
+                        return error_set(err, -ENOENT, "overlay '%s' has no script yet: set one with 'l4d2ctl "
+                                         "overlay script %s set < script.sh'", b->name, b->name);
+                script_hash(text, len, hash);
+        }
         /* A fresh folder for the script's output. One left by a build that
          * died was never published (a good build moves it to staging/
          * before publishing): it can simply go. */
@@ -559,7 +567,6 @@ int overlay_script_build(OverlayBuild *b, Error *err) {
                 return error_set(err, r < 0 ? r : negative_errno(), "overlay '%s': cannot make a fresh build folder "
                                  "in '%s/builds/%s'", b->name, b->c->state_dir, b->name);
         run.builds_fd = dir;
-        snprintf(run.builds_path, sizeof run.builds_path, "%s/builds/%s", b->c->state_dir, b->name);
 
         r = kind == SANDBOX_UNIT ? script_run_unit(&run, err) : script_run_bwrap(&run, err);
         if (r >= 0)
@@ -574,7 +581,7 @@ int overlay_script_build(OverlayBuild *b, Error *err) {
         open_up(dir, "overlay", 0);
         (void) rm_rf_at(dir, "overlay");
         if (r >= 0)
-                record_built(b->c, b->name);
+                record_built(b->c, b->name, hash);
         return r;
 }
 

@@ -66,7 +66,6 @@ typedef struct ScriptRun {
         const char *name;
         OverlayBuild *b;
         int builds_fd;         /* builds/NAME, O_RDONLY | O_DIRECTORY */
-        char builds_path[4096]; /* its absolute path (for bwrap's binds) */
         ScriptLimits lim;
         /* out */
         int exit_code;         /* the script's exit code, or -1 */
