@@ -210,6 +210,12 @@ def test_zip_streams_a_folder_with_its_entries(ctl):
                                           ["cfg/" + p for p in files if p != "top.txt"])
     for path, blob in files.items():
         assert z.read("cfg/" + path) == blob
+    # Deflated, except what is compressed already.
+    assert z.getinfo("cfg/left4dead2/cfg/server.cfg").compress_type == zipfile.ZIP_DEFLATED
+    put(ctl, "maps.zip", b"PK" + os.urandom(1000))
+    z = zipfile.ZipFile(io.BytesIO(subprocess.run([str(L4D2CTL), "overlay", "zip", "cfg", "maps.zip"], env=ctl.env,
+                                                  capture_output=True).stdout))
+    assert z.getinfo("maps.zip").compress_type == zipfile.ZIP_STORED
     # One folder, named after itself; one file.
     z = zipfile.ZipFile(io.BytesIO(subprocess.run([str(L4D2CTL), "overlay", "zip", "cfg", "left4dead2/cfg"],
                                                   env=ctl.env, capture_output=True).stdout))
