@@ -1,5 +1,6 @@
 #include <dirent.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
@@ -468,13 +469,32 @@ int read_file(const char *path, size_t max, char **ret, size_t *ret_len) {
         return read_file_at(AT_FDCWD, path, max, ret, ret_len);
 }
 
+/* Which mount name (beneath dirfd; "" with AT_EMPTY_PATH: dirfd itself) is
+ * on, and its mode. The mount id tells apart what st_dev cannot: a bind
+ * mount of a directory from the same filesystem has the same st_dev but a
+ * mount of its own. A kernel without STATX_MNT_ID (before 5.8) gives the
+ * device instead, tagged so that it never equals a mount id. */
+static int stat_mount(int dirfd, const char *name, int flags, mode_t *ret_mode, uint64_t *ret_mnt,
+                      bool *ret_mount_root) {
+        struct statx stx;
+        if (statx(dirfd, name, flags | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_TYPE | STATX_MNT_ID, &stx) < 0)
+                return negative_errno();
+        *ret_mode = stx.stx_mode;
+        *ret_mnt = (stx.stx_mask & STATX_MNT_ID) ? stx.stx_mnt_id
+                                                 : (UINT64_C(1) << 63) | makedev(stx.stx_dev_major, stx.stx_dev_minor);
+        if (ret_mount_root)
+                *ret_mount_root = (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+                                  (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+        return 0;
+}
+
 /* A tree deeper than this (a hostile game server can build one in its upper
  * layer) is not followed further down: the directory found at this depth is
  * moved up to the top of the removal and removed in a later pass. That keeps
  * the number of open directories bounded while every tree still goes. */
 #define RM_RF_MAX_DEPTH 64
 
-static int rm_rf_children(int fd, dev_t dev, int top, unsigned depth, unsigned *deferred) {
+static int rm_rf_children(int fd, uint64_t mnt, int top, unsigned depth, unsigned *deferred) {
         DIR *d = fdopendir(fd);
         if (!d) {
                 int r = negative_errno();
@@ -486,20 +506,23 @@ static int rm_rf_children(int fd, dev_t dev, int top, unsigned depth, unsigned *
         while ((de = readdir(d))) {
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;
-                struct stat st;
-                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                        if (errno != ENOENT && r == 0)
-                                r = negative_errno();
+                mode_t mode;
+                uint64_t m;
+                int q = stat_mount(dirfd(d), de->d_name, 0, &mode, &m, NULL);
+                if (q < 0) {
+                        if (q != -ENOENT && r == 0)
+                                r = q;
                         continue;
                 }
-                if (S_ISDIR(st.st_mode)) {
-                        if (st.st_dev != dev) {
-                                /* Another filesystem is mounted here: never
-                                 * delete through it. */
-                                if (r == 0)
-                                        r = -EBUSY;
-                                continue;
-                        }
+                if (m != mnt) {
+                        /* Something is mounted here (another filesystem, or
+                         * a bind mount of this one): never delete through
+                         * it. */
+                        if (r == 0)
+                                r = -EBUSY;
+                        continue;
+                }
+                if (S_ISDIR(mode)) {
                         if (depth >= RM_RF_MAX_DEPTH) {
                                 char moved[64], hex[17];
                                 random_hex(hex, sizeof hex);
@@ -516,7 +539,7 @@ static int rm_rf_children(int fd, dev_t dev, int top, unsigned depth, unsigned *
                                         r = negative_errno();
                                 continue;
                         }
-                        int q = rm_rf_children(cfd, dev, top, depth + 1, deferred);
+                        q = rm_rf_children(cfd, mnt, top, depth + 1, deferred);
                         if (q < 0 && r == 0)
                                 r = q;
                         if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
@@ -529,16 +552,25 @@ static int rm_rf_children(int fd, dev_t dev, int top, unsigned depth, unsigned *
 }
 
 int rm_rf_at(int dirfd, const char *name) {
-        struct stat st;
-        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return errno == ENOENT ? 0 : negative_errno();
-        if (!S_ISDIR(st.st_mode))
+        mode_t mode;
+        uint64_t mnt;
+        bool mount_root;
+        int r = stat_mount(dirfd, name, 0, &mode, &mnt, &mount_root);
+        if (r < 0)
+                return r == -ENOENT ? 0 : r;
+        if (!S_ISDIR(mode))
                 return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? negative_errno() : 0;
-        if (path_is_mount_point(name) && name[0] == '/')
+        /* A mount point itself: its content belongs to what is mounted. */
+        if (mount_root)
                 return -EBUSY;
         _cleanup_close_ int top = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (top < 0)
                 return negative_errno();
+        /* What was opened is what is walked: its mount, not the name's. */
+        if ((r = stat_mount(top, "", AT_EMPTY_PATH, &mode, &mnt, &mount_root)) < 0)
+                return r;
+        if (mount_root)
+                return -EBUSY;
         unsigned deferred;
         do {
                 deferred = 0;
@@ -547,7 +579,7 @@ int rm_rf_at(int dirfd, const char *name) {
                         return negative_errno();
                 /* rm_rf_children reads from the fd's offset: start over. */
                 lseek(fd, 0, SEEK_SET);
-                int r = rm_rf_children(fd, st.st_dev, top, 0, &deferred);
+                r = rm_rf_children(fd, mnt, top, 0, &deferred);
                 if (r < 0)
                         return r;
         } while (deferred > 0);
@@ -575,7 +607,7 @@ bool path_is_mount_point(const char *path) {
         return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }
 
-static int du_walk(int fd, dev_t dev, unsigned long long *sum) {
+static int du_walk(int fd, uint64_t mnt, unsigned long long *sum) {
         DIR *d = fdopendir(fd);
         if (!d) {
                 close(fd);
@@ -586,15 +618,16 @@ static int du_walk(int fd, dev_t dev, unsigned long long *sum) {
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;
                 struct stat st;
-                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                        continue;
-                if (st.st_dev != dev)
+                mode_t mode;
+                uint64_t m;
+                if (stat_mount(dirfd(d), de->d_name, 0, &mode, &m, NULL) < 0 || m != mnt ||
+                    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                         continue;
                 *sum += (unsigned long long) st.st_blocks * 512ULL;
                 if (S_ISDIR(st.st_mode)) {
                         int cfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         if (cfd >= 0)
-                                du_walk(cfd, dev, sum);
+                                du_walk(cfd, mnt, sum);
                 }
         }
         closedir(d);
@@ -602,15 +635,31 @@ static int du_walk(int fd, dev_t dev, unsigned long long *sum) {
 }
 
 int disk_usage(const char *path, unsigned long long *ret_bytes) {
+        /* O_NOFOLLOW with O_PATH: a symlink is measured as itself. */
+        _cleanup_close_ int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        return disk_usage_fd(fd, ret_bytes);
+}
+
+int disk_usage_fd(int dir_fd, unsigned long long *ret_bytes) {
         struct stat st;
-        if (lstat(path, &st) < 0)
+        if (fstat(dir_fd, &st) < 0)
                 return negative_errno();
         unsigned long long sum = (unsigned long long) st.st_blocks * 512ULL;
         if (S_ISDIR(st.st_mode)) {
-                int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                /* du_walk owns (and closes) the fd it is given. */
+                int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (fd < 0)
                         return negative_errno();
-                int r = du_walk(fd, st.st_dev, &sum);
+                mode_t mode;
+                uint64_t mnt;
+                int r = stat_mount(fd, "", AT_EMPTY_PATH, &mode, &mnt, NULL);
+                if (r < 0) {
+                        close(fd);
+                        return r;
+                }
+                r = du_walk(fd, mnt, &sum);
                 if (r < 0)
                         return r;
         }

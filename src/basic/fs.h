@@ -105,3 +105,5 @@ bool fd_is_mount_point(int fd);
 /* Disk usage in bytes of everything below path (st_blocks, hard links counted
  * once per walk), without crossing mounts. */
 int disk_usage(const char *path, unsigned long long *ret_bytes);
+/* The same for a directory already open (any fd of it, O_PATH included). */
+int disk_usage_fd(int dir_fd, unsigned long long *ret_bytes);

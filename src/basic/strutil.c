@@ -8,8 +8,10 @@
 #include "strutil.h"
 
 static int buf_reserve(Buf *b, size_t extra) {
-        if (b->max && (b->len + extra > b->max))
+        if (b->max && (b->len + extra > b->max)) {
+                b->overflowed = true;
                 return -E2BIG;
+        }
         if (b->len + extra + 1 <= b->cap)
                 return 0;
         size_t ncap = b->cap ? b->cap : 256;
@@ -23,7 +25,7 @@ static int buf_reserve(Buf *b, size_t extra) {
         return 0;
 }
 
-int buf_append(Buf *b, const void *data, size_t len) {
+int buf_append_grow(Buf *b, const void *data, size_t len) {
         int r = buf_reserve(b, len);
         if (r < 0)
                 return r;
@@ -59,6 +61,7 @@ void buf_free(Buf *b) {
         free(b->data);
         b->data = NULL;
         b->len = b->cap = 0;
+        b->overflowed = false;
 }
 
 bool name_is_valid(const char *s) {
@@ -147,4 +150,24 @@ void strv_free(char **v) {
         for (char **p = v; *p; p++)
                 free(*p);
         free(v);
+}
+
+int strv_split_lines(const char *text, size_t max, char ***ret, size_t *ret_n) {
+        char **v = calloc(1, sizeof(char *));
+        size_t n = 0;
+        if (!v)
+                return -ENOMEM;
+        for (const char *p = text; *p && n <= max;) {
+                size_t len = strcspn(p, "\n");
+                char *line = strndup(p, len);
+                if (!line || strv_push(&v, &n, line) < 0) {
+                        free(line);
+                        strv_free(v);
+                        return -ENOMEM;
+                }
+                p += len + (p[len] == '\n');
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
 }

@@ -3,19 +3,34 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "macro.h"
 
 /* A growable byte buffer with a hard cap (max); appends past the cap fail with
- * -E2BIG instead of growing without bound. data is always NUL-terminated. */
+ * -E2BIG instead of growing without bound, and set overflowed, which stays
+ * set: a writer that ignores each append's result (a page being rendered)
+ * still learns at the end that something is missing. data is always
+ * NUL-terminated. */
 typedef struct Buf {
         char *data;
         size_t len, cap, max;
+        bool overflowed;
 } Buf;
 
 #define BUF_INIT(maxbytes) { .max = (maxbytes) }
 
-int buf_append(Buf *b, const void *data, size_t len);
+int buf_append_grow(Buf *b, const void *data, size_t len);
+/* Inline while it fits: a page is a few thousand small appends. */
+static inline int buf_append(Buf *b, const void *data, size_t len) {
+        if (b->len + len < b->cap && (!b->max || b->len + len <= b->max)) {
+                memcpy(b->data + b->len, data, len);
+                b->len += len;
+                b->data[b->len] = '\0';
+                return 0;
+        }
+        return buf_append_grow(b, data, len);
+}
 int buf_puts(Buf *b, const char *s);
 int buf_printf(Buf *b, const char *fmt, ...) _printf_(2, 3);
 void buf_free(Buf *b);
@@ -47,6 +62,9 @@ typedef char **strv_t;
 int strv_push(char ***v, size_t *n, char *s); /* takes s (on success only) */
 int strv_push_dup(char ***v, size_t *n, const char *s);
 void strv_free(char **v);
+/* Splits text at '\n' into a new array (empty text: no entries). At most
+ * max + 1 lines are taken, so that a caller can tell "more than max". */
+int strv_split_lines(const char *text, size_t max, char ***ret, size_t *ret_n);
 static inline void strv_freep(char ***v) {
         strv_free(*v);
 }

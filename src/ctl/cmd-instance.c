@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "a2s.h"
 #include "ctl.h"
 #include "fs.h"
 #include "instance.h"
@@ -39,9 +40,11 @@ static int print_status(const HostConfig *c, const char *name, bool json) {
                json_string_value(json_object_get(st, "map")),
                json_is_true(json_object_get(st, "mounted")) ? "mounted" : "not mounted",
                (long long) json_integer_value(json_object_get(st, "restarts")));
+        /* The detail can quote the server (its exit status, a unit's
+         * message): escaped, so the line stays one line on a terminal. */
         const char *detail = json_string_value(json_object_get(st, "detail"));
         if (detail && *detail)
-                printf(" (%s)", detail);
+                printf(" (%s)", ctl_shown(detail));
         putchar('\n');
         json_decref(st);
         return 0;
@@ -283,6 +286,19 @@ static int run_run(const HostConfig *c, int argc, char **argv) {
         return r < 0 ? ctl_fail(&err, r) : r;
 }
 
+/* The supervisor's hang detection: one A2S_INFO query on loopback. */
+static int probe_a2s(long port, int timeout_ms) {
+        _cleanup_a2s_ A2sClient *a = NULL;
+        if (port <= 0 || port > 65535 || a2s_open("127.0.0.1", (uint16_t) port, &a, NULL) < 0)
+                return 0;
+        a2s_set_timeout(a, timeout_ms);
+        A2sInfo info = { 0 };
+        int r = a2s_info(a, &info, NULL);
+        if (r >= 0)
+                a2s_info_done(&info);
+        return r >= 0;
+}
+
 static int run_supervise(const HostConfig *c, int argc, char **argv) {
         long fd = -1;
         const char *name = NULL;
@@ -297,7 +313,7 @@ static int run_supervise(const HostConfig *c, int argc, char **argv) {
                 return ctl_usage("supervise", "missing or invalid instance NAME");
         if (fd >= 0)
                 fcntl((int) fd, F_SETFD, FD_CLOEXEC);
-        return supervisor_main(c, name, (int) fd);
+        return supervisor_main(c, name, (int) fd, probe_a2s);
 }
 
 #define HELP_FOOTER                                                                               \
@@ -364,8 +380,11 @@ const Command cmd_start = {
                 "    instance's own upper layer), writes left4dead2/cfg/server.cfg into the\n"
                 "    upper layer and starts srcds_run through the service backend: the\n"
                 "    systemd unit left4me-server@NAME.service (enabled, so it survives a\n"
-                "    reboot) or the built-in supervisor, which restarts a crashed server\n"
-                "    with backoff and gives up after 5 crashes within 60 s. Starting a\n"
+                "    reboot) or the built-in supervisor, which runs it in a bubblewrap box\n"
+                "    as a uid of its own with cgroup limits, restarts it after an exit\n"
+                "    with backoff and gives up after 5 crashes within 60 s. Copies of\n"
+                "    srcds_run, srcds_linux, bin/ and left4dead2/bin/ in the instance's\n"
+                "    upper layer are removed first, with a line in its log. Starting a\n"
                 "    running instance does nothing.\n"
                 "\n"
                 "OPTIONS\n"
@@ -434,9 +453,12 @@ const Command cmd_status = {
                 "\n"
                 "DESCRIPTION\n"
                 "    state is stopped, starting (launched, game port not yet bound),\n"
-                "    running or crashed (gave up after a crash loop). With --json, one\n"
-                "    object: name, state, pid, ports {game, sourcetv}, uptime (seconds),\n"
-                "    mounted, overlays, restarts, backend, map, maxplayers, detail; pid and\n"
+                "    running, unresponsive (running, but it missed LEFT4ME_PROBE_MISSES A2S\n"
+                "    probes in a row) or crashed (gave up after a crash loop, or see\n"
+                "    detail). With --json, one object: name, state, pid, ports {game,\n"
+                "    sourcetv}, uptime (seconds), mounted, overlays, restarts, backend, map,\n"
+                "    maxplayers, detail, and with the supervisor backend containment (how\n"
+                "    the server is held: sandbox, uid, limits, disk, or why not); pid and\n"
                 "    uptime are null when it is not running.\n" HELP_FOOTER,
 };
 
@@ -466,9 +488,10 @@ const Command cmd_logs = {
                 "    l4d2ctl logs NAME [--lines N] [--follow | --no-follow]\n"
                 "\n"
                 "DESCRIPTION\n"
-                "    Prints the last N lines (default 50) of the server's console: from the\n"
-                "    journal with systemd, from STATE/runtime/NAME/console.log with the\n"
-                "    supervisor. With --follow, keeps printing new lines until interrupted\n"
+                "    Prints the last N lines (default 50) of the server's console: from its\n"
+                "    journal namespace left4me-NAME with systemd (none before its first\n"
+                "    start), from STATE/runtime/NAME/console.log with the supervisor. With\n"
+                "    --follow, keeps printing new lines until interrupted\n"
                 "    or until the reader goes away.\n"
                 "\n"
                 "OPTIONS\n"

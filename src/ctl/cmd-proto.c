@@ -92,28 +92,6 @@ static void print_output(const char *out, size_t len) {
                 fputc('\n', stdout);
 }
 
-/* Text from the server for a human-readable table: control characters are
- * escaped (\xNN), always. Returns s itself when it is clean, else one of a
- * few rotating static buffers (cut at about 1 KiB). */
-static const char *shown(const char *s) {
-        static char ring[8][1024];
-        static unsigned next;
-        if (!s)
-                return "-";
-        if (!has_control_chars(s))
-                return s;
-        char *b = ring[next++ % ELEMENTSOF(ring)];
-        size_t o = 0;
-        for (const unsigned char *p = (const unsigned char *) s; *p && o + 5 < sizeof(ring[0]); p++) {
-                if (*p < 0x20 || *p == 0x7f)
-                        o += (size_t) snprintf(b + o, 5, "\\x%02x", *p);
-                else
-                        b[o++] = (char) *p;
-        }
-        b[o] = 0;
-        return b;
-}
-
 /* Reads lines from an fd with a fixed buffer: a line longer than
  * INTERACTIVE_LINE_MAX is skipped whole (-E2BIG once), never buffered. */
 typedef struct LineReader {
@@ -169,33 +147,6 @@ static ssize_t line_next(LineReader *lr, char **ret) {
                 else
                         lr->end += (size_t) k;
         }
-}
-
-/* A JSON string of text from the server, which need not be valid UTF-8:
- * invalid bytes become U+FFFD instead of losing the whole field. */
-static json_t *json_text_n(const char *s, size_t len) {
-        json_t *j = json_stringn(s, len);
-        if (j)
-                return j;
-        _cleanup_buf_ Buf b = BUF_INIT(4 * len + 4);
-        for (size_t i = 0; i < len;) {
-                unsigned char ch = (unsigned char) s[i];
-                size_t n = ch < 0x80 ? 1 : (ch >> 5) == 6 ? 2 : (ch >> 4) == 14 ? 3 : (ch >> 3) == 30 ? 4 : 0;
-                json_t *t = n && i + n <= len ? json_stringn(s + i, n) : NULL;
-                if (t) {
-                        json_decref(t);
-                        buf_append(&b, s + i, n);
-                        i += n;
-                } else {
-                        buf_puts(&b, "\xef\xbf\xbd");
-                        i++;
-                }
-        }
-        return json_stringn(b.data ? b.data : "", b.len);
-}
-
-static json_t *json_text(const char *s) {
-        return s ? json_text_n(s, strlen(s)) : json_null();
 }
 
 /* Joins argv[from..argc) with single spaces, as a console line. */
@@ -254,7 +205,7 @@ static int run_rcon(const HostConfig *c, int argc, char **argv) {
                         return ctl_fail(&err, r);
                 }
                 if (json)
-                        ctl_print_json(json_pack("{s:o}", "output", json_text_n(out, len)));
+                        ctl_print_json(json_pack("{s:o}", "output", ctl_json_text_n(out, len)));
                 else
                         print_output(out, len);
                 return 0;
@@ -299,7 +250,7 @@ static int run_rcon(const HostConfig *c, int argc, char **argv) {
                         continue;
                 }
                 if (json) {
-                        ctl_print_json(json_pack("{s:o,s:o}", "command", json_text(line), "output", json_text_n(out, len)));
+                        ctl_print_json(json_pack("{s:o,s:o}", "command", ctl_json_text(line), "output", ctl_json_text_n(out, len)));
                 } else
                         print_output(out, len);
         }
@@ -312,22 +263,22 @@ static json_t *info_json(const A2sInfo *i) {
         char sid[24];
         snprintf(sid, sizeof(sid), "%llu", (unsigned long long) i->steamid);
         json_t *o = json_object();
-        json_object_set_new(o, "name", json_text(i->name));
-        json_object_set_new(o, "map", json_text(i->map));
-        json_object_set_new(o, "folder", json_text(i->folder));
-        json_object_set_new(o, "game", json_text(i->game));
+        json_object_set_new(o, "name", ctl_json_text(i->name));
+        json_object_set_new(o, "map", ctl_json_text(i->map));
+        json_object_set_new(o, "folder", ctl_json_text(i->folder));
+        json_object_set_new(o, "game", ctl_json_text(i->game));
         json_object_set_new(o, "appid", json_integer(i->appid));
         json_object_set_new(o, "players", json_integer(i->players));
         json_object_set_new(o, "max_players", json_integer(i->max_players));
         json_object_set_new(o, "bots", json_integer(i->bots));
-        json_object_set_new(o, "server_type", json_text_n(&i->server_type, 1));
-        json_object_set_new(o, "environment", json_text_n(&i->environment, 1));
+        json_object_set_new(o, "server_type", ctl_json_text_n(&i->server_type, 1));
+        json_object_set_new(o, "environment", ctl_json_text_n(&i->environment, 1));
         json_object_set_new(o, "password", json_boolean(i->visibility));
         json_object_set_new(o, "vac", json_boolean(i->vac));
-        json_object_set_new(o, "version", json_text(i->version));
+        json_object_set_new(o, "version", ctl_json_text(i->version));
         json_object_set_new(o, "port", i->edf & 0x80 ? json_integer(i->port) : json_null());
         json_object_set_new(o, "steamid", i->edf & 0x10 ? json_string(sid) : json_null());
-        json_object_set_new(o, "keywords", json_text(i->keywords));
+        json_object_set_new(o, "keywords", ctl_json_text(i->keywords));
         return o;
 }
 
@@ -385,7 +336,7 @@ static int run_query(const HostConfig *c, int argc, char **argv) {
                 if (want_players) {
                         json_t *a = json_array();
                         for (size_t i = 0; i < ps.n; i++)
-                                json_array_append_new(a, json_pack("{s:o,s:I,s:f}", "name", json_text(ps.v[i].name), "score",
+                                json_array_append_new(a, json_pack("{s:o,s:I,s:f}", "name", ctl_json_text(ps.v[i].name), "score",
                                                                    (json_int_t) ps.v[i].score, "duration",
                                                                    finite_or_zero(ps.v[i].duration)));
                         json_object_set_new(o, "players", a);
@@ -393,28 +344,28 @@ static int run_query(const HostConfig *c, int argc, char **argv) {
                 if (want_rules) {
                         json_t *m = json_object();
                         for (size_t i = 0; i < rs.n; i++)
-                                json_object_set_new(m, rs.v[i].name, json_text(rs.v[i].value));
+                                json_object_set_new(m, rs.v[i].name, ctl_json_text(rs.v[i].value));
                         json_object_set_new(o, "rules", m);
                 }
                 ctl_print_json(o);
         } else {
                 printf("name:        %s\nmap:         %s\nplayers:     %u/%u (%u bots)\ngame:        %s (%s, app %u)\n"
                        "version:     %s\nvac:         %s\npassword:    %s\n",
-                       shown(info.name), shown(info.map), info.players, info.max_players, info.bots, shown(info.game),
-                       shown(info.folder), info.appid, shown(info.version), info.vac ? "yes" : "no",
+                       ctl_shown(info.name), ctl_shown(info.map), info.players, info.max_players, info.bots, ctl_shown(info.game),
+                       ctl_shown(info.folder), info.appid, ctl_shown(info.version), info.vac ? "yes" : "no",
                        info.visibility ? "yes" : "no");
                 if (info.keywords)
-                        printf("keywords:    %s\n", shown(info.keywords));
+                        printf("keywords:    %s\n", ctl_shown(info.keywords));
                 if (want_players) {
                         printf("\n%-32s %6s %9s\n", "NAME", "SCORE", "CONNECTED");
                         for (size_t i = 0; i < ps.n; i++)
-                                printf("%-32s %6d %8.0fs\n", shown(ps.v[i].name), ps.v[i].score,
+                                printf("%-32s %6d %8.0fs\n", ctl_shown(ps.v[i].name), ps.v[i].score,
                                        finite_or_zero(ps.v[i].duration));
                 }
                 if (want_rules) {
                         putchar('\n');
                         for (size_t i = 0; i < rs.n; i++)
-                                printf("%s = %s\n", shown(rs.v[i].name), shown(rs.v[i].value));
+                                printf("%s = %s\n", ctl_shown(rs.v[i].name), ctl_shown(rs.v[i].value));
                 }
         }
         a2s_info_done(&info);
@@ -463,9 +414,9 @@ static int run_players(const HostConfig *c, int argc, char **argv) {
                         }
                         json_t *o = json_object();
                         json_object_set_new(o, "userid", json_integer(p->userid));
-                        json_object_set_new(o, "name", json_text(p->name));
+                        json_object_set_new(o, "name", ctl_json_text(p->name));
                         json_object_set_new(o, "bot", json_boolean(p->bot));
-                        json_object_set_new(o, "uniqueid", json_text(p->uniqueid));
+                        json_object_set_new(o, "uniqueid", ctl_json_text(p->uniqueid));
                         /* A string: SteamID64s do not fit a JavaScript number. */
                         json_object_set_new(o, "steamid64", p->steamid64 ? json_string(s64) : json_null());
                         json_object_set_new(o, "steamid", p->steamid64 ? json_string(s2) : json_null());
@@ -473,12 +424,12 @@ static int run_players(const HostConfig *c, int argc, char **argv) {
                         json_object_set_new(o, "connected", p->bot ? json_null() : json_integer(p->connected));
                         json_object_set_new(o, "ping", p->bot ? json_null() : json_integer(p->ping));
                         json_object_set_new(o, "loss", p->bot ? json_null() : json_integer(p->loss));
-                        json_object_set_new(o, "state", json_text(p->state));
-                        json_object_set_new(o, "adr", json_text(p->adr));
+                        json_object_set_new(o, "state", ctl_json_text(p->state));
+                        json_object_set_new(o, "adr", ctl_json_text(p->adr));
                         json_array_append_new(a, o);
                 }
                 json_t *o = json_object();
-                json_object_set_new(o, "map", json_text(st.map));
+                json_object_set_new(o, "map", ctl_json_text(st.map));
                 json_object_set_new(o, "humans", st.humans >= 0 ? json_integer(st.humans) : json_null());
                 json_object_set_new(o, "bots", st.bots >= 0 ? json_integer(st.bots) : json_null());
                 json_object_set_new(o, "max_players", st.max_players >= 0 ? json_integer(st.max_players) : json_null());
@@ -493,11 +444,11 @@ static int run_players(const HostConfig *c, int argc, char **argv) {
                         if (p->steamid64)
                                 snprintf(s64, sizeof(s64), "%llu", (unsigned long long) p->steamid64);
                         if (p->bot)
-                                printf("%-6d %-32s %-17s %-19s %9s %5s %s\n", p->userid, shown(p->name), "-", "BOT", "-", "-",
-                                       shown(p->state));
+                                printf("%-6d %-32s %-17s %-19s %9s %5s %s\n", p->userid, ctl_shown(p->name), "-", "BOT", "-", "-",
+                                       ctl_shown(p->state));
                         else
-                                printf("%-6d %-32s %-17s %-19s %8us %5d %s\n", p->userid, shown(p->name), s64, shown(p->uniqueid),
-                                       p->connected, p->ping, shown(p->state));
+                                printf("%-6d %-32s %-17s %-19s %8us %5d %s\n", p->userid, ctl_shown(p->name), s64, ctl_shown(p->uniqueid),
+                                       p->connected, p->ping, ctl_shown(p->state));
                 }
         }
         status_done(&st);

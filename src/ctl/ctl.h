@@ -26,9 +26,20 @@ void ctl_print_json(json_t *j);
  * from argv; returns the remaining count, or -1 if --help was printed. */
 int ctl_common_options(const char *cmd, int argc, char **argv, bool *json);
 
+/* Text from a game server or a backend for a human line: control characters
+ * escaped (\xNN), always, so it cannot drive a terminal or break the line.
+ * Returns s itself when it is clean, "-" for NULL, else one of a few
+ * rotating static buffers (cut at about 1 KiB). */
+const char *ctl_shown(const char *s);
+/* A JSON string of text that need not be valid UTF-8: invalid bytes become
+ * U+FFFD instead of losing the whole field. NULL gives JSON null. */
+json_t *ctl_json_text_n(const char *s, size_t len);
+json_t *ctl_json_text(const char *s);
+
 extern const Command cmd_install, cmd_initialize, cmd_start, cmd_stop, cmd_restart, cmd_delete, cmd_status,
         cmd_list, cmd_logs, cmd_run, cmd_supervise;
 extern const Command cmd_rcon, cmd_query, cmd_players; /* cmd-proto.c */
+extern const Command cmd_watch;                       /* cmd-watch.c */
 
 /* cmd-overlay.c, cmd-workshop.c */
 extern const Command cmd_overlay, cmd_workshop;

@@ -14,7 +14,7 @@
 static const Command *const commands[] = {
         &cmd_install, &cmd_initialize, &cmd_start, &cmd_stop, &cmd_restart, &cmd_delete,
         &cmd_status,  &cmd_list,       &cmd_logs,  &cmd_run,  &cmd_supervise,
-        &cmd_rcon,    &cmd_query,      &cmd_players,
+        &cmd_rcon,    &cmd_query,      &cmd_players, &cmd_watch,
         &cmd_overlay, &cmd_workshop,
 };
 
@@ -47,9 +47,13 @@ static const char main_help[] =
         "    host.env), LEFT4ME_PORT_RANGE_START / _END (default 27000-27999),\n"
         "    LEFT4ME_BACKEND (auto, systemd or supervisor), LEFT4ME_STEAMCMD,\n"
         "    LEFT4ME_OVERLAY_HELPER, LEFT4ME_STEAM_API_URL (see workshop --help),\n"
-        "    LEFT4ME_SERVER_USER (supervisor backend as root:\n"
-        "    the user game servers run as; default left4me if it exists, else\n"
-        "    nobody). The environment overrides host.env.\n"
+        "    LEFT4ME_SERVER_UID_RANGE (supervisor backend as\n"
+        "    root: each server's own uid, default 800000-800999), LEFT4ME_SERVER_USER\n"
+        "    (one user for all servers instead), LEFT4ME_SANDBOX, LEFT4ME_BWRAP,\n"
+        "    LEFT4ME_SERVER_MEMORY_MAX, _TASKS_MAX, _CPU_QUOTA, _DISK_MAX,\n"
+        "    LEFT4ME_DISK_WATCH_INTERVAL, LEFT4ME_PROBE_INTERVAL, _MISSES,\n"
+        "    LEFT4ME_UNRESPONSIVE, LEFT4ME_INSTALL_STALL_TIMEOUT (see l4d2ctl(1)).\n"
+        "    The environment overrides host.env.\n"
         "\n"
         "EXIT STATUS\n"
         "    0 on success, 1 on failure (one line 'error: ...' on stderr), 2 on a\n"

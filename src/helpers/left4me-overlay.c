@@ -11,6 +11,17 @@
  *   the server's reach) is re-validated
  *   name by name.
  *
+ * It refuses to run unless its real uid is 0, and sets PR_SET_NO_NEW_PRIVS
+ * before anything else.
+ *
+ * With --launch-guard (the systemd unit) it first removes the launch files a
+ * server planted in its upper layer (launch_guard); check-disk and
+ * over-disk (the units' ExecCondition=) enforce the upper layer's disk
+ * limit. For
+ * the systemd unit, whose server runs as a DynamicUser= uid, it builds the
+ * overlay from idmapped layers (idmap.h): the state dir owner's files appear
+ * as the server's, and everything the server writes stays the owner's.
+ *
  * With --host-mountns it first enters PID 1's mount namespace: a `+` step of
  * a unit with PrivateTmp/ProtectSystem/... runs in the unit's private
  * namespace, where a mount would vanish before ExecStart. setns() is done by
@@ -20,14 +31,19 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "diskquota.h"
 #include "fs.h"
+#include "idmap.h"
+#include "launchguard.h"
 #include "macro.h"
 #include "strutil.h"
 
@@ -45,12 +61,22 @@ static int die(const char *fmt, ...) {
 }
 
 static int usage(void) {
-        fputs("usage: left4me-overlay [--state-dir DIR] [--host-mountns] mount|umount NAME\n"
+        fputs("usage: left4me-overlay [--state-dir DIR] [--host-mountns] [--launch-guard] [--server-user NAME]\n"
+              "                       mount NAME\n"
+              "       left4me-overlay [--state-dir DIR] [--host-mountns] umount NAME\n"
+              "       left4me-overlay [--state-dir DIR] --disk-max SIZE [--project ID] check-disk|over-disk NAME\n"
               "\n"
               "Mounts <state>/runtime/NAME/merged as an overlayfs of the overlays listed in\n"
               "<state>/instances/NAME/overlays (first = highest precedence) over\n"
               "<state>/installation, with upper and work dirs beside it; or unmounts it.\n"
-              "Both are idempotent. Default state dir: /var/lib/left4me.\n",
+              "Both are idempotent. Default state dir: /var/lib/left4me.\n"
+              "\n"
+              "--launch-guard: first remove launch files the server planted in its upper layer.\n"
+              "--server-user: the unit's dynamic user; every layer is idmapped so that the\n"
+              "  state dir owner's files appear as that user's (and its writes land as the owner's).\n"
+              "check-disk exits 0 if the upper layer is within --disk-max (K/M/G/T; 0 = none),\n"
+              "  1 if it is over, 255 on errors; over-disk the other way round. With --project\n"
+              "  it sets a project quota where the filesystem has them (then always within).\n",
               stderr);
         return 2;
 }
@@ -75,7 +101,70 @@ static int open_dir(int state, const char *rel, const char *what, const char *na
         return fd;
 }
 
-static int do_mount(int state, const char *name) {
+/* What the systemd units add (all optional; the supervisor backend passes
+ * none of them). */
+typedef struct MountOptions {
+        const char *server_user; /* --server-user: the unit's DynamicUser= name */
+        bool launch_guard;       /* --launch-guard: clean the upper layer first */
+        bool disk_set;           /* --disk-max given (check-disk, over-disk) */
+        uint64_t disk_max;       /* bytes of upper layer, 0 = no limit */
+        uint32_t project;        /* --project: the project quota id, 0 = none */
+} MountOptions;
+
+static void print_note(const char *line, void *userdata) {
+        fprintf(stderr, "%s\n", line);
+}
+
+/* Exit statuses of the disk verbs, for the units' ExecCondition=: 0 runs
+ * the unit, 1 skips it (it stays stopped, the line says why), 255 fails it. */
+#define EXIT_DISK_ERROR 255
+
+/* check-disk (over = false): 0 if the upper layer is within its limit, 1
+ * if over. over-disk (over = true): the other way round, for the watch that
+ * restarts a server which went over while running. A project quota where
+ * the filesystem has them is set here (the kernel enforces it from then on:
+ * within, always); without one the size is measured. */
+static int do_disk(int state, const char *name, const MountOptions *o, bool over) {
+        int within = over ? 1 : 0, exceeded = over ? 0 : 1;
+        if (!o->disk_set) {
+                die("instance '%s': --disk-max is missing", name);
+                return EXIT_DISK_ERROR;
+        }
+        if (o->disk_max == 0)
+                return within;
+        char rel[128];
+        snprintf(rel, sizeof rel, "runtime/%s/upper", name);
+        _cleanup_close_ int upper = path_open_beneath(state, rel, O_RDONLY | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+        if (upper == -ENOENT)
+                return within; /* never started: nothing written yet */
+        if (upper < 0) {
+                die("instance '%s': upper dir '%s': %s", name, rel, strerror(-upper));
+                return EXIT_DISK_ERROR;
+        }
+        if (o->project) {
+                int r = disk_quota_apply(upper, o->project, o->disk_max);
+                if (r > 0)
+                        return within;
+                if (r < 0) {
+                        die("instance '%s': cannot set the project quota of its upper layer: %s", name, strerror(-r));
+                        return EXIT_DISK_ERROR;
+                }
+        }
+        unsigned long long bytes;
+        int r = disk_usage_fd(upper, &bytes);
+        if (r < 0) {
+                die("instance '%s': cannot measure its upper layer: %s", name, strerror(-r));
+                return EXIT_DISK_ERROR;
+        }
+        if (bytes <= o->disk_max)
+                return within;
+        die("instance '%s': disk limit: its upper layer holds %llu MiB, over LEFT4ME_SERVER_DISK_MAX (%llu MiB); "
+            "%s: delete files from it (or raise the limit in host.env)", name, bytes >> 20,
+            (unsigned long long) (o->disk_max >> 20), over ? "stopping the server" : "the server is not started");
+        return exceeded;
+}
+
+static int do_mount(int state, const char *name, const MountOptions *o) {
         char rel[128];
         snprintf(rel, sizeof rel, "runtime/%s/merged", name);
         _cleanup_close_ int merged = open_dir(state, rel, "mount point", name);
@@ -86,6 +175,22 @@ static int do_mount(int state, const char *name) {
         if (fd_is_mount_point(merged))
                 return 0; /* already mounted */
 
+        /* The server's uid, and who owns the state on disk: the idmap turns
+         * the owner's files into the server's. */
+        uid_t server_uid = 0;
+        struct stat owner;
+        if (o->server_user) {
+                int r = dynamic_user_uid(o->server_user, &server_uid);
+                if (r < 0)
+                        return die("instance '%s': '%s' is not a dynamic user of a running unit (%s)", name,
+                                   o->server_user, strerror(-r));
+                if (fstat(state, &owner) < 0)
+                        return die("cannot stat the state dir: %s", strerror(errno));
+                if (owner.st_uid == 0 || owner.st_gid == 0)
+                        return die("the state dir belongs to root: the server's idmapped layers need it to belong to "
+                                   "the service user (tmpfiles.d/left4me.conf)");
+        }
+
         /* The overlay list, written by l4d2ctl start. */
         snprintf(rel, sizeof rel, "instances/%s/overlays", name);
         _cleanup_close_ int lf = path_open_beneath(state, rel, O_RDONLY, 0, PATH_NO_SYMLINKS);
@@ -93,10 +198,9 @@ static int do_mount(int state, const char *name) {
         if (lf < 0 || read_fd(lf, 8192, &list, NULL) < 0)
                 return die("instance '%s': cannot read its overlay list '%s' (start it with l4d2ctl)", name, rel);
 
-        int fds[MAX_OVERLAYS + 1];
+        /* Lower layers, highest precedence first, the installation last. */
+        int lower[MAX_OVERLAYS + 1];
         size_t n = 0;
-        _cleanup_buf_ Buf opts = BUF_INIT(3500);
-        int r = buf_puts(&opts, "lowerdir=");
         char *save = NULL;
         for (char *line = list ? strtok_r(list, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
                 if (!name_is_valid(line))
@@ -104,21 +208,53 @@ static int do_mount(int state, const char *name) {
                 if (n == MAX_OVERLAYS)
                         return die("instance '%s': more than %d overlays", name, MAX_OVERLAYS);
                 snprintf(rel, sizeof rel, "overlays/%s", line);
-                if ((fds[n] = open_dir(state, rel, "overlay", name)) < 0)
+                if ((lower[n] = open_dir(state, rel, "overlay", name)) < 0)
                         return 1;
-                r |= buf_printf(&opts, "/proc/self/fd/%d:", fds[n]);
                 n++;
         }
-        int inst = open_dir(state, "installation", "installation", name);
-        if (inst < 0)
+        if ((lower[n] = open_dir(state, "installation", "installation", name)) < 0)
                 return 1;
-        snprintf(rel, sizeof rel, "runtime/%s/upper", name);
-        int upper = open_dir(state, rel, "upper dir", name);
-        snprintf(rel, sizeof rel, "runtime/%s/work", name);
-        int work = open_dir(state, rel, "work dir", name);
-        if (upper < 0 || work < 0)
+        n++;
+        snprintf(rel, sizeof rel, "runtime/%s", name);
+        int rt = open_dir(state, rel, "runtime dir", name);
+        if (rt < 0)
                 return 1;
-        r |= buf_printf(&opts, "/proc/self/fd/%d,upperdir=/proc/self/fd/%d,workdir=/proc/self/fd/%d", inst, upper, work);
+        _cleanup_close_ int upper = path_open_beneath(rt, "upper", O_RDONLY | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+        if (upper < 0)
+                return die("instance '%s': upper dir '%s/upper': %s", name, rel, strerror(-upper));
+
+        /* What runs at start comes from the installation and the overlays,
+         * never from the upper layer (the server writes it). The supervisor
+         * backend runs the guard itself before it calls us. */
+        int r = o->launch_guard ? launch_guard(upper, print_note, NULL) : 0;
+        if (r < 0)
+                return die("instance '%s': cannot clean its upper layer of launch files: %s", name, strerror(-r));
+
+        if (o->server_user) {
+                _cleanup_close_ int ns = idmap_userns(owner.st_uid, owner.st_gid, server_uid, (gid_t) server_uid);
+                if (ns < 0)
+                        return die("instance '%s': cannot make a user namespace for its idmapped layers: %s", name,
+                                   strerror(-ns));
+                for (size_t i = 0; i < n; i++)
+                        if ((lower[i] = idmap_clone(lower[i], ns)) < 0)
+                                return die("instance '%s': cannot idmap its layers: %s%s", name, strerror(-lower[i]),
+                                           lower[i] == -EINVAL ? " (the state dir's filesystem does not support "
+                                                                 "idmapped mounts)" : "");
+                /* upperdir and workdir must be on one mount: idmap their
+                 * parent, then find both beneath that clone. */
+                if ((rt = idmap_clone(rt, ns)) < 0)
+                        return die("instance '%s': cannot idmap its runtime dir: %s", name, strerror(-rt));
+        }
+        int up = path_open_beneath(rt, "upper", O_PATH | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+        int work = path_open_beneath(rt, "work", O_PATH | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+        if (up < 0 || work < 0)
+                return die("instance '%s': upper or work dir of '%s': %s", name, rel, strerror(-(up < 0 ? up : work)));
+
+        _cleanup_buf_ Buf opts = BUF_INIT(3500);
+        r = buf_puts(&opts, "lowerdir=");
+        for (size_t i = 0; i < n; i++)
+                r |= buf_printf(&opts, "%s/proc/self/fd/%d", i ? ":" : "", lower[i]);
+        r |= buf_printf(&opts, ",upperdir=/proc/self/fd/%d,workdir=/proc/self/fd/%d", up, work);
         if (r < 0)
                 return die("instance '%s': overlay options too long", name);
         if (mount("overlay", target, "overlay", MS_NOSUID | MS_NODEV, opts.data) < 0)
@@ -162,15 +298,46 @@ static int do_umount(int state, const char *name) {
 }
 
 int main(int argc, char **argv) {
+        /* First of all: nothing this process runs or becomes can gain
+         * privileges, and it only works for a caller that is root already.
+         * Installed setuid or given file capabilities by mistake, it would
+         * otherwise mount for anyone. */
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                return die("cannot set no_new_privs: %s", strerror(errno));
+        if (getuid() != 0)
+                return die("left4me-overlay must be run by root (real uid %u); it is run by l4d2ctl as root or by the "
+                           "server unit's privileged steps", (unsigned) getuid());
         const char *state_dir = "/var/lib/left4me";
         bool host_ns = false;
+        MountOptions o = { 0 };
         int i = 1;
         for (; i < argc && argv[i][0] == '-'; i++) {
-                if (streq(argv[i], "--state-dir") && i + 1 < argc)
+                bool has_value = i + 1 < argc;
+                if (streq(argv[i], "--state-dir") && has_value)
                         state_dir = argv[++i];
                 else if (streq(argv[i], "--host-mountns"))
                         host_ns = true;
-                else if (streq(argv[i], "--help") || streq(argv[i], "-h")) {
+                else if (streq(argv[i], "--server-user") && has_value)
+                        o.server_user = argv[++i];
+                else if (streq(argv[i], "--launch-guard"))
+                        o.launch_guard = true;
+                else if ((streq(argv[i], "--disk-max") || streq(argv[i], "--project")) && has_value) {
+                        /* Empty: the unit's generated drop-in (which sets
+                         * them) is missing; never start without it. */
+                        const char *opt = argv[i], *v = argv[++i];
+                        long project;
+                        if (!*v)
+                                return die("%s is empty: left4me-generator has not made this instance's drop-in yet; "
+                                           "run 'systemctl daemon-reload' ('l4d2ctl start' does)", opt);
+                        if (streq(opt, "--disk-max")) {
+                                if (parse_size(v, &o.disk_max) < 0)
+                                        return die("--disk-max '%s' is not a size", v);
+                                o.disk_set = true;
+                        } else if (parse_long(v, 0, 0x7fffffffL, &project) < 0)
+                                return die("--project '%s' is not a project id", v);
+                        else
+                                o.project = (uint32_t) project;
+                } else if (streq(argv[i], "--help") || streq(argv[i], "-h")) {
                         usage();
                         return 0;
                 } else
@@ -192,7 +359,9 @@ int main(int argc, char **argv) {
         if (state < 0)
                 return die("cannot open state dir '%s': %s", state_dir, strerror(errno));
         if (streq(verb, "mount"))
-                return do_mount(state, name);
+                return do_mount(state, name, &o);
+        if (streq(verb, "check-disk") || streq(verb, "over-disk"))
+                return do_disk(state, name, &o, streq(verb, "over-disk"));
         if (streq(verb, "umount") || streq(verb, "unmount"))
                 return do_umount(state, name);
         return usage();

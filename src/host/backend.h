@@ -26,6 +26,7 @@ typedef enum InstanceState {
         STATE_STARTING,
         STATE_RUNNING,
         STATE_CRASHED, /* gave up restarting (crash loop), or failed */
+        STATE_UNRESPONSIVE, /* running, but missed LEFT4ME_PROBE_MISSES A2S probes in a row */
 } InstanceState;
 
 const char *instance_state_to_string(InstanceState s);
@@ -35,7 +36,9 @@ typedef struct BackendStatus {
         pid_t pid;               /* the server's main pid, 0 if none */
         uint64_t started_usec;   /* CLOCK_REALTIME when the current run began, 0 if none */
         unsigned restarts;       /* automatic restarts since the last start */
-        char detail[128];        /* e.g. "crash loop: 5 exits in 60 s", may be empty */
+        char detail[160];        /* e.g. "crash loop: 5 exits in 60 s", may be empty */
+        char containment[384];   /* supervisor backend: how the server is contained (sandbox, uid,
+                                  * limits, disk), or why not; empty otherwise */
 } BackendStatus;
 
 typedef struct Backend {

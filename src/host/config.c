@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -37,6 +38,82 @@ static int setting_long(const HostConfig *c, const char *key, long min, long max
                 return 0;
         if (parse_long(s, min, max, val) < 0)
                 return error_set(err, -EINVAL, "%s='%s' is not a number from %ld to %ld", key, s, min, max);
+        return 0;
+}
+
+/* A size: a whole number with an optional K, M, G or T suffix (powers of
+ * 1024), or "infinity"/"0" for none. */
+static int setting_size(const HostConfig *c, const char *key, uint64_t *val, Error *err) {
+        _cleanup_free_ char *s = NULL;
+        int r = setting(c, key, &s);
+        if (r < 0)
+                return error_set(err, r, "cannot read %s/host.env: %s", c->config_dir, strerror(-r));
+        if (r == 0)
+                return 0;
+        if (parse_size(s, val) < 0)
+                return error_set(err, -EINVAL, "%s='%s' is not a size (a number with K, M, G or T, or infinity)", key, s);
+        return 0;
+}
+
+static int load_containment(HostConfig *c, Error *err) {
+        c->uid_min = 800000;
+        c->uid_max = 800999;
+        c->memory_max = 768ULL << 20;
+        c->tasks_max = 256;
+        c->cpu_percent = 100;
+        c->disk_max = 4ULL << 30;
+        c->disk_watch_s = 30;
+        c->probe_interval_s = 10;
+        c->probe_misses = 3;
+        c->unresponsive_restart = true;
+        c->install_stall_s = 600;
+
+        _cleanup_free_ char *range = NULL;
+        int r = setting(c, "LEFT4ME_SERVER_UID_RANGE", &range);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                char *dash = strchr(range, '-');
+                long lo, hi;
+                if (dash)
+                        *dash = '\0';
+                if (!dash || parse_long(range, 1000, 0x7fffffffL, &lo) < 0 || parse_long(dash + 1, 1000, 0x7fffffffL, &hi) < 0 ||
+                    hi < lo)
+                        return error_set(err, -EINVAL, "LEFT4ME_SERVER_UID_RANGE must be FIRST-LAST, two uids from 1000 up "
+                                                       "(e.g. 800000-800999)");
+                c->uid_min = (uid_t) lo;
+                c->uid_max = (uid_t) hi;
+        }
+        if (setting(c, "LEFT4ME_BWRAP", &c->bwrap) <= 0 && !(c->bwrap = strdup("bwrap")))
+                return -ENOMEM;
+        _cleanup_free_ char *sandbox = NULL;
+        if ((r = setting(c, "LEFT4ME_SANDBOX", &sandbox)) < 0)
+                return r;
+        if (r == 0 || streq(sandbox, "auto"))
+                c->sandbox = SANDBOX_AUTO;
+        else if (streq(sandbox, "required"))
+                c->sandbox = SANDBOX_REQUIRED;
+        else if (streq(sandbox, "off"))
+                c->sandbox = SANDBOX_OFF;
+        else
+                return error_set(err, -EINVAL, "LEFT4ME_SANDBOX='%s' is not one of auto, required, off", sandbox);
+        if ((r = setting_size(c, "LEFT4ME_SERVER_MEMORY_MAX", &c->memory_max, err)) < 0 ||
+            (r = setting_size(c, "LEFT4ME_SERVER_DISK_MAX", &c->disk_max, err)) < 0 ||
+            (r = setting_long(c, "LEFT4ME_SERVER_TASKS_MAX", 0, 1L << 22, &c->tasks_max, err)) < 0 ||
+            (r = setting_long(c, "LEFT4ME_SERVER_CPU_QUOTA", 0, 100000, &c->cpu_percent, err)) < 0 ||
+            (r = setting_long(c, "LEFT4ME_DISK_WATCH_INTERVAL", 1, 86400, &c->disk_watch_s, err)) < 0 ||
+            (r = setting_long(c, "LEFT4ME_PROBE_INTERVAL", 0, 3600, &c->probe_interval_s, err)) < 0 ||
+            (r = setting_long(c, "LEFT4ME_PROBE_MISSES", 1, 1000, &c->probe_misses, err)) < 0 ||
+            (r = setting_long(c, "LEFT4ME_INSTALL_STALL_TIMEOUT", 1, 86400, &c->install_stall_s, err)) < 0)
+                return r;
+        if (c->memory_max && c->memory_max < (16ULL << 20))
+                return error_set(err, -EINVAL, "LEFT4ME_SERVER_MEMORY_MAX must be at least 16M (or infinity)");
+        _cleanup_free_ char *policy = NULL;
+        if ((r = setting(c, "LEFT4ME_UNRESPONSIVE", &policy)) < 0)
+                return r;
+        if (r > 0 && !streq(policy, "restart") && !streq(policy, "report"))
+                return error_set(err, -EINVAL, "LEFT4ME_UNRESPONSIVE='%s' is not one of restart, report", policy);
+        c->unresponsive_restart = r == 0 || streq(policy, "restart");
         return 0;
 }
 
@@ -104,20 +181,31 @@ int config_load(HostConfig *c, const char *state_dir_flag, Error *err) {
                         return -ENOMEM;
         }
 
+        if ((r = load_containment(c, err)) < 0)
+                return r;
         if (geteuid() == 0) {
                 _cleanup_free_ char *user = NULL;
                 r = setting(c, "LEFT4ME_SERVER_USER", &user);
                 if (r < 0)
                         return r;
-                if (r == 0 && !(user = strdup(getpwnam("left4me") ? "left4me" : "nobody")))
-                        return -ENOMEM;
-                struct passwd *pw = getpwnam(user);
+                if (r > 0) {
+                        struct passwd *pw = getpwnam(user);
+                        if (!pw)
+                                return error_set(err, -ENOENT, "LEFT4ME_SERVER_USER='%s': no such user", user);
+                        c->shared_user = true;
+                        if (pw->pw_uid != 0) {
+                                c->drop_user = true;
+                                c->server_uid = pw->pw_uid;
+                                c->server_gid = pw->pw_gid;
+                        }
+                }
+                struct passwd *pw = r > 0 ? getpwnam(user) : getpwnam("left4me");
                 if (!pw)
-                        return error_set(err, -ENOENT, "LEFT4ME_SERVER_USER='%s': no such user", user);
-                if (pw->pw_uid != 0) {
-                        c->drop_user = true;
-                        c->server_uid = pw->pw_uid;
-                        c->server_gid = pw->pw_gid;
+                        pw = getpwnam("nobody");
+                if (pw && pw->pw_uid != 0) {
+                        c->unit_user = true;
+                        c->unit_uid = pw->pw_uid;
+                        c->unit_gid = pw->pw_gid;
                 }
         }
 
@@ -142,6 +230,7 @@ void config_free(HostConfig *c) {
         free(c->steamcmd);
         free(c->overlay_helper);
         free(c->self_exe);
+        free(c->bwrap);
         *c = (HostConfig) { 0 };
 }
 

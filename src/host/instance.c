@@ -17,7 +17,9 @@
 #include "overlay.h"
 #include "process.h"
 #include "random.h"
+#include "serveruid.h"
 #include "strutil.h"
+#include "unit-settings.h"
 
 #define INSTANCE_JSON_MAX (1024 * 1024)
 
@@ -238,6 +240,11 @@ int instance_initialize(const HostConfig *c, const char *name, const char *yaml,
                 s.port = old.port;
         if (had_old)
                 spec_free(&old);
+        /* The server's own uid: kept for good once allocated (its upper
+         * layer belongs to it). */
+        uid_t uid;
+        if (server_uid_stored(c, name, &uid) <= 0 && (r = server_uid_allocate(c, name, &uid, err)) < 0)
+                return error_prefix(err, r, "instance '%s'", name);
 
         _cleanup_free_ PortUse *used = NULL;
         size_t n_used = 0;
@@ -258,8 +265,8 @@ int instance_initialize(const HostConfig *c, const char *name, const char *yaml,
                                          c->port_min, c->port_max);
         }
 
-        json_t *j = json_pack("{s:s, s:o, s:I}", "name", name, "spec", spec_to_json(&s), "updated",
-                              (json_int_t) time(NULL));
+        json_t *j = json_pack("{s:s, s:o, s:I, s:I}", "name", name, "spec", spec_to_json(&s), "updated",
+                              (json_int_t) time(NULL), "uid", (json_int_t) uid);
         if (!j)
                 return -ENOMEM;
         _cleanup_free_ char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -281,6 +288,8 @@ int instance_initialize(const HostConfig *c, const char *name, const char *yaml,
                         rmdir(dir);
                 return error_set(err, r, "instance '%s': cannot write '%s': %s", name, file, strerror(-r));
         }
+        /* Its unit's settings (systemd backend); best effort: start retries. */
+        (void) unit_settings_sync(c, name, s.port, NULL);
         return 0;
 }
 
@@ -362,20 +371,13 @@ static int write_runtime_files(const HostConfig *c, const char *name, const Spec
         if (r < 0)
                 return error_set(err, r, "instance '%s': cannot stage server.cfg: %s", name, strerror(-r));
 
-        /* Running the server as another user (root l4d2ctl, supervisor
-         * backend): its upper layer, the folders made for server.cfg and
-         * server.cfg itself (it holds the RCON password: 0640) become its own.
-         * Every fd here was opened beneath the state dir without symlinks. */
-        if (c->drop_user) {
-                _cleanup_close_ int l4d2 = path_open_beneath(upper, "left4dead2", O_PATH | O_DIRECTORY, 0,
-                                                             PATH_NO_SYMLINKS);
-                if (fchownat(upper, "", c->server_uid, c->server_gid, AT_EMPTY_PATH) < 0 || l4d2 < 0 ||
-                    fchownat(l4d2, "", c->server_uid, c->server_gid, AT_EMPTY_PATH) < 0 ||
-                    fchownat(cfg, "", c->server_uid, c->server_gid, AT_EMPTY_PATH) < 0 ||
-                    fchownat(cfg, "server.cfg", c->server_uid, c->server_gid, AT_SYMLINK_NOFOLLOW) < 0)
-                        return error_set(err, negative_errno(), "instance '%s': cannot hand the upper layer to uid %u: %m",
-                                         name, (unsigned) c->server_uid);
-        }
+        /* The server's files become its own (serveruid.c). */
+        snprintf(rel, sizeof rel, "runtime/%s", name);
+        _cleanup_close_ int rtdir = path_open_beneath(state, rel, O_RDONLY | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+        if (rtdir < 0)
+                return error_set(err, rtdir, "instance '%s': cannot open '%s': %s", name, rt, strerror(-rtdir));
+        if ((r = server_hand_over(c, name, rtdir, upper, cfg, err)) < 0)
+                return r;
 
         /* The server's command line, shared by both backends (l4d2ctl run). */
         /* Relative to cwd (the merged tree), which the server enters while
@@ -422,7 +424,7 @@ static int is_running(const HostConfig *c, const char *name, BackendStatus *st) 
         int r = b->status(c, name, st, NULL);
         if (r < 0)
                 return r;
-        return st->state == STATE_RUNNING || st->state == STATE_STARTING;
+        return st->state == STATE_RUNNING || st->state == STATE_STARTING || st->state == STATE_UNRESPONSIVE;
 }
 
 static int start_locked(const HostConfig *c, const char *name, Error *err) {
@@ -470,7 +472,7 @@ static int start_locked(const HostConfig *c, const char *name, Error *err) {
         if (path_is_mount_point(merged) && (r = overlay_helper_run(c, "umount", name, err)) < 0)
                 return error_prefix(err, r, "instance '%s'", name);
 
-        if ((r = write_runtime_files(c, name, &s, err)) < 0)
+        if ((r = write_runtime_files(c, name, &s, err)) < 0 || (r = unit_settings_sync(c, name, s.port, err)) < 0)
                 return r;
         /* Edits to files overlays reach a server when it starts. */
         if ((r = overlay_files_publish_pending(c, s.overlays, s.n_overlays, err)) < 0)
@@ -552,6 +554,7 @@ int instance_delete(const HostConfig *c, const char *name, Error *err) {
                 return error_set(err, r, "instance '%s': cannot remove '%s': %s", name, rt, strerror(-r));
         if ((r = rm_rf(dir)) < 0)
                 return error_set(err, r, "instance '%s': cannot remove '%s': %s", name, dir, strerror(-r));
+        unit_settings_forget(c, name);
         return 0;
 }
 
@@ -574,7 +577,7 @@ int instance_status(const HostConfig *c, const char *name, json_t **ret, Error *
         json_t *overlays = json_array();
         for (size_t i = 0; overlays && i < s.n_overlays; i++)
                 json_array_append_new(overlays, json_string(s.overlays[i]));
-        bool up = st.state == STATE_RUNNING || st.state == STATE_STARTING;
+        bool up = st.state == STATE_RUNNING || st.state == STATE_STARTING || st.state == STATE_UNRESPONSIVE;
         json_t *pid = up && st.pid > 0 ? json_integer(st.pid) : json_null();
         json_t *uptime = json_null();
         if (up && st.started_usec) {
@@ -589,6 +592,8 @@ int instance_status(const HostConfig *c, const char *name, json_t **ret, Error *
                          path_is_mount_point(merged), "overlays", overlays, "restarts", (json_int_t) st.restarts,
                          "backend", b->name, "map", s.map, "maxplayers", (json_int_t) s.maxplayers, "detail",
                          st.detail);
+        if (*ret && st.containment[0])
+                json_object_set_new(*ret, "containment", json_string(st.containment));
         return *ret ? 0 : -ENOMEM;
 }
 

@@ -1,15 +1,36 @@
+#include <dirent.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "fs.h"
 #include "launch.h"
+#include "launchguard.h"
 #include "process.h"
 #include "strutil.h"
+
+int launch_guard_instance(const HostConfig *c, const char *name, launch_note_fn note, void *userdata, Error *err) {
+        if (!name_is_valid(name))
+                return error_set(err, -EINVAL, "'%s' is not a valid instance name", name);
+        char rel[128];
+        snprintf(rel, sizeof rel, "runtime/%s/upper", name);
+        _cleanup_close_ int upper = path_open_beneath_dir(c->state_dir, rel, O_RDONLY | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+        if (upper == -ENOENT)
+                return 0;
+        if (upper < 0)
+                return error_set(err, upper, "instance '%s': cannot open its upper layer: %s", name, strerror(-upper));
+        int r = launch_guard(upper, note, userdata);
+        if (r < 0)
+                return error_set(err, r, "instance '%s': cannot clean its upper layer of launch files: %s", name,
+                                 strerror(-r));
+        return r;
+}
 
 int launch_load(const HostConfig *c, const char *name, char ***ret_argv, char **ret_cwd, Error *err) {
         if (!name_is_valid(name))
@@ -54,12 +75,26 @@ static void on_signal(int sig) {
         pending_signal = sig;
 }
 
+static void print_note(const char *line, void *userdata) {
+        printf("%s\n", line);
+        fflush(stdout);
+}
+
 int launch_run(const HostConfig *c, const char *name, Error *err) {
         _cleanup_strv_ char **argv = NULL;
         _cleanup_free_ char *cwd = NULL;
         int r = launch_load(c, name, &argv, &cwd, err);
         if (r < 0)
                 return r;
+        /* The unit's ExecStartPre= has just mounted the overlay: what the
+         * guard removes could still be cached there, so a removal means a
+         * restart with a fresh mount (Restart=on-failure). */
+        r = launch_guard_instance(c, name, print_note, NULL, err);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                return error_set(err, -EAGAIN, "instance '%s': removed launch files the server had planted in its "
+                                 "upper layer; restarting with a fresh mount", name);
 
         struct sigaction sa = { .sa_handler = on_signal };
         sigemptyset(&sa.sa_mask);

@@ -88,22 +88,22 @@ static int seccomp_fd(void) {
 
 /* ---- bwrap ---- */
 
+/* LEFT4ME_BWRAP (config.c reads it for the servers' box too): a path, or a
+ * name looked up in PATH. Unlike the servers' box, a build never runs
+ * without one, whatever LEFT4ME_SANDBOX says. */
 static int find_bwrap(const HostConfig *c, char *out, size_t size, Error *err) {
-        _cleanup_free_ char *set = NULL;
-        int r = config_setting(c, "LEFT4ME_BWRAP", &set);
-        if (r < 0)
-                return error_set(err, r, "cannot read LEFT4ME_BWRAP: %s", strerror(-r));
-        if (set) {
-                if (set[0] != '/' || access(set, X_OK) < 0)
-                        return error_set(err, -ENOENT, "LEFT4ME_BWRAP='%s' is not an executable path", set);
-                snprintf(out, size, "%s", set);
+        const char *name = c->bwrap && *c->bwrap ? c->bwrap : "bwrap";
+        if (strchr(name, '/')) {
+                snprintf(out, size, "%s", name);
+                if (name[0] != '/' || access(out, X_OK) < 0)
+                        return error_set(err, -ENOENT, "LEFT4ME_BWRAP='%s' is not an executable path", name);
                 return 0;
         }
         const char *path = getenv("PATH");
         _cleanup_free_ char *copy = strdup(path && *path ? path : "/usr/bin:/bin");
         char *save = NULL;
         for (char *d = copy ? strtok_r(copy, ":", &save) : NULL; d; d = strtok_r(NULL, ":", &save)) {
-                snprintf(out, size, "%s/bwrap", d);
+                snprintf(out, size, "%s/%s", d, name);
                 if (d[0] == '/' && access(out, X_OK) == 0)
                         return 0;
         }

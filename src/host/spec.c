@@ -23,40 +23,9 @@ static void spec_freep(Spec *s) {
         spec_free(s);
 }
 
-/* ---- value checks shared by the YAML and the JSON readers ---- */
-
-static bool map_is_valid(const char *m) {
-        size_t n = strlen(m);
-        if (n == 0 || n > 64)
-                return false;
-        for (const char *p = m; *p; p++)
-                if (!(isalnum((unsigned char) *p) || *p == '_' || *p == '-'))
-                        return false;
-        return true;
-}
-
-static bool cvar_name_is_valid(const char *m) {
-        size_t n = strlen(m);
-        if (n == 0 || n > 64)
-                return false;
-        for (const char *p = m; *p; p++)
-                if (!(isalnum((unsigned char) *p) || *p == '_'))
-                        return false;
-        return true;
-}
-
-/* A value that goes between double quotes in server.cfg. */
-static const char *quoted_value_problem(const char *v, size_t max) {
-        if (strlen(v) > max)
-                return "is too long";
-        if (has_control_chars(v))
-                return "contains a control character (newline, tab, ...)";
-        if (strchr(v, '"'))
-                return "contains a double quote";
-        return NULL;
-}
-
 /* ---- YAML ---- */
+/* What a value may be is decided in src/rules/spec-rules.c, which the panel
+ * asks too; this part only walks the YAML and names the line at fault. */
 
 typedef struct Ctx {
         yaml_document_t *doc;
@@ -78,15 +47,17 @@ static const char *scalar(yaml_node_t *n) {
         return n && n->type == YAML_SCALAR_NODE ? (const char *) n->data.scalar.value : NULL;
 }
 
-static int get_string(Ctx *x, const char *key, yaml_node_t *n, size_t max, char **ret) {
+/* echo: name the value in the message (not for passwords). */
+static int get_string(Ctx *x, const char *key, yaml_node_t *n, const char *(*check)(const char *), bool echo,
+                      char **ret) {
         const char *v = scalar(n);
         if (!v)
                 return fail(x, n, -EINVAL, "'%s' must be a string", key);
-        const char *problem = quoted_value_problem(v, max);
+        const char *problem = check(v);
+        if (problem && echo)
+                return fail(x, n, -EINVAL, "'%s': '%.80s' %s", key, v, problem);
         if (problem)
                 return fail(x, n, -EINVAL, "'%s' %s", key, problem);
-        if (!*v)
-                return fail(x, n, -EINVAL, "'%s' must not be empty", key);
         char *d = strdup(v);
         if (!d)
                 return -ENOMEM;
@@ -101,43 +72,53 @@ static int get_long(Ctx *x, const char *key, yaml_node_t *n, long min, long max,
                 return fail(x, n, -EINVAL, "'%s' must be a whole number", key);
         int r = parse_long(v, min, max, ret);
         if (r == -ERANGE)
-                return fail(x, n, -ERANGE, "'%s': %s is not between %ld and %ld", key, v, min, max);
+                return fail(x, n, -ERANGE, "'%s': %.40s is not between %ld and %ld", key, v, min, max);
         if (r < 0)
-                return fail(x, n, -EINVAL, "'%s': '%s' is not a whole number", key, v);
+                return fail(x, n, -EINVAL, "'%s': '%.40s' is not a whole number", key, v);
         return 0;
 }
 
-static int get_list(Ctx *x, const char *key, yaml_node_t *n, size_t max_items, size_t max_len, bool names,
-                    char ***ret, size_t *ret_n) {
+/* Checks a list read from the YAML and names the entry at fault. */
+static int check_list(Ctx *x, SpecList l, yaml_node_t *list, yaml_node_t **items, char **v, size_t n) {
+        size_t bad;
+        const char *problem = spec_check_list(l, v, n, &bad);
+        if (!problem)
+                return 0;
+        const char *key = spec_list_key(l);
+        if (bad == n)
+                return fail(x, list, -E2BIG, "'%s' %s", key, problem);
+        if (l == SPEC_SERVER_CFG)
+                return fail(x, items ? items[bad] : list, -EINVAL, "'%s': line %zu %s", key, bad + 1, problem);
+        return fail(x, items[bad], -EINVAL, "'%s': '%.80s' %s", key, v[bad], problem);
+}
+
+static int get_list(Ctx *x, SpecList l, yaml_node_t *n, char ***ret, size_t *ret_n) {
+        const char *key = spec_list_key(l);
         if (n->type != YAML_SEQUENCE_NODE)
                 return fail(x, n, -EINVAL, "'%s' must be a list", key);
         size_t count = (size_t) (n->data.sequence.items.top - n->data.sequence.items.start);
-        if (count > max_items)
-                return fail(x, n, -E2BIG, "'%s' has %zu entries; at most %zu are allowed", key, count, max_items);
+        if (count > spec_list_max(l))
+                return fail(x, n, -E2BIG, "'%s' has %zu entries; at most %zu are allowed", key, count,
+                            spec_list_max(l));
         _cleanup_strv_ char **v = NULL;
+        _cleanup_free_ yaml_node_t **nodes = calloc(count + 1, sizeof *nodes);
         size_t k = 0;
+        if (!nodes)
+                return -ENOMEM;
         for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
                 yaml_node_t *item = yaml_document_get_node(x->doc, *it);
                 const char *s = scalar(item);
                 if (!s)
                         return fail(x, item, -EINVAL, "'%s' entries must be strings", key);
-                if (names && !name_is_valid(s))
-                        return fail(x, item, -EINVAL,
-                                    "'%s': '%s' is not a valid name (1-32 of A-Z a-z 0-9 _ -, starting with a letter or digit)",
-                                    key, s);
-                if (strlen(s) > max_len)
-                        return fail(x, item, -EINVAL, "'%s': an entry is longer than %zu characters", key, max_len);
-                if (has_control_chars(s))
-                        return fail(x, item, -EINVAL, "'%s': an entry contains a control character", key);
-                if (names)
-                        for (size_t j = 0; j < k; j++)
-                                if (streq(v[j], s))
-                                        return fail(x, item, -EINVAL, "'%s': '%s' is listed twice", key, s);
+                nodes[k] = item;
                 if (strv_push_dup(&v, &k, s) < 0)
                         return -ENOMEM;
         }
         if (!v && !(v = calloc(1, sizeof(char *))))
                 return -ENOMEM;
+        int r = check_list(x, l, n, nodes, v, k);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(v);
         *ret_n = k;
         return 0;
@@ -146,85 +127,57 @@ static int get_list(Ctx *x, const char *key, yaml_node_t *n, size_t max_items, s
 static int get_cvars(Ctx *x, yaml_node_t *n, Spec *s) {
         if (n->type != YAML_MAPPING_NODE)
                 return fail(x, n, -EINVAL, "'cvars' must be a mapping of name: value");
+        size_t count = (size_t) (n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+        if (count > SPEC_MAX_CVARS)
+                return fail(x, n, -E2BIG, "'cvars': at most %d are allowed", SPEC_MAX_CVARS);
+        _cleanup_strv_ char **names = NULL, **values = NULL;
+        size_t k = 0, kv = 0;
         for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
                 yaml_node_t *kn = yaml_document_get_node(x->doc, p->key);
                 yaml_node_t *vn = yaml_document_get_node(x->doc, p->value);
-                const char *k = scalar(kn), *v = scalar(vn);
-                if (!k || !cvar_name_is_valid(k))
-                        return fail(x, kn, -EINVAL, "'cvars': '%s' is not a valid cvar name (A-Z a-z 0-9 _)",
-                                    k ? k : "?");
-                if (streq(k, "rcon_password") || streq(k, "hostname"))
-                        return fail(x, kn, -EINVAL, "'cvars': set '%s' with the top-level '%s' key", k, k);
+                const char *name = scalar(kn), *v = scalar(vn);
+                if (!name)
+                        return fail(x, kn, -EINVAL, "'cvars': a cvar name must be a string");
                 if (!v)
-                        return fail(x, vn, -EINVAL, "'cvars': '%s' must have a single value", k);
-                const char *problem = quoted_value_problem(v, 255);
-                if (problem)
-                        return fail(x, vn, -EINVAL, "'cvars': the value of '%s' %s", k, problem);
-                for (size_t j = 0; j < s->n_cvars; j++)
-                        if (strcasecmp(s->cvar_names[j], k) == 0)
-                                return fail(x, kn, -EINVAL, "'cvars': '%s' is set twice", k);
-                if (s->n_cvars >= SPEC_MAX_CVARS)
-                        return fail(x, kn, -E2BIG, "'cvars': at most %d are allowed", SPEC_MAX_CVARS);
-                size_t n1 = s->n_cvars, n2 = s->n_cvars;
-                if (strv_push_dup(&s->cvar_names, &n1, k) < 0 || strv_push_dup(&s->cvar_values, &n2, v) < 0)
+                        return fail(x, vn, -EINVAL, "'cvars': '%.80s' must have a single value", name);
+                if (strv_push_dup(&names, &k, name) < 0 || strv_push_dup(&values, &kv, v) < 0)
                         return -ENOMEM;
-                s->n_cvars++;
         }
+        size_t bad;
+        bool in_value;
+        const char *problem = spec_check_cvars(names, values, k, &bad, &in_value);
+        if (problem) {
+                yaml_node_pair_t *p = n->data.mapping.pairs.start + bad;
+                if (in_value)
+                        return fail(x, yaml_document_get_node(x->doc, p->value), -EINVAL,
+                                    "'cvars': the value of '%s' %s", names[bad], problem);
+                return fail(x, yaml_document_get_node(x->doc, p->key), -EINVAL, "'cvars': '%.80s' %s", names[bad],
+                            problem);
+        }
+        s->cvar_names = k ? TAKE_PTR(names) : NULL;
+        s->cvar_values = k ? TAKE_PTR(values) : NULL;
+        s->n_cvars = k;
         return 0;
 }
 
 static int get_server_cfg(Ctx *x, yaml_node_t *n, Spec *s) {
         if (n->type == YAML_SEQUENCE_NODE)
-                return get_list(x, "server_cfg", n, SPEC_MAX_CFG_LINES, 1024, false, &s->server_cfg,
-                                &s->n_server_cfg);
+                return get_list(x, SPEC_SERVER_CFG, n, &s->server_cfg, &s->n_server_cfg);
         const char *v = scalar(n);
         if (!v)
                 return fail(x, n, -EINVAL, "'server_cfg' must be a block of lines or a list of lines");
+        /* A block of text: its lines, checked as the list's entries. */
         _cleanup_strv_ char **lines = NULL;
-        size_t k = 0;
-        const char *p = v;
-        while (*p) {
-                const char *e = strchr(p, '\n');
-                size_t len = e ? (size_t) (e - p) : strlen(p);
-                if (len > 1024)
-                        return fail(x, n, -EINVAL, "'server_cfg': a line is longer than 1024 characters");
-                if (k >= SPEC_MAX_CFG_LINES)
-                        return fail(x, n, -E2BIG, "'server_cfg': at most %d lines are allowed", SPEC_MAX_CFG_LINES);
-                char *line = strndup(p, len);
-                if (!line)
-                        return -ENOMEM;
-                bool bad = false;
-                for (const unsigned char *q = (const unsigned char *) line; *q; q++)
-                        if ((*q < 0x20 && *q != '\t') || *q == 0x7f)
-                                bad = true;
-                if (bad) {
-                        free(line);
-                        return fail(x, n, -EINVAL, "'server_cfg': a line contains a control character");
-                }
-                if (strv_push(&lines, &k, line) < 0) {
-                        free(line);
-                        return -ENOMEM;
-                }
-                if (!e)
-                        break;
-                p = e + 1;
-        }
-        if (!lines && !(lines = calloc(1, sizeof(char *))))
+        size_t k;
+        if (strv_split_lines(v, SPEC_MAX_CFG_LINES, &lines, &k) < 0)
                 return -ENOMEM;
+        int r = check_list(x, SPEC_SERVER_CFG, n, NULL, lines, k);
+        if (r < 0)
+                return r;
         s->server_cfg = TAKE_PTR(lines);
         s->n_server_cfg = k;
         return 0;
 }
-
-/* Launch arguments left4me sets itself (a server listening somewhere the
- * port check doesn't know about), and srcds_run's own options, which run or
- * write arbitrary files (-binary, -gdb, -debuglog, -pidfile, ...) or restart
- * the server behind the supervisor's back (-norestart is always passed). */
-static const char *const managed_args[] = { "-game", "-port", "+map", "-maxplayers", "+maxplayers", "-tickrate",
-                                            "+hostport", "+rcon_password", "+hostname", "+tv_port", "-binary",
-                                            "-debug", "-gdb", "-debuglog", "-pidfile", "-norestart",
-                                            "-autoupdate", "-steam_dir", "-steamcmd_script", "-timeout",
-                                            "-ip" };
 
 static const char *const known_keys[] = { "port", "map", "maxplayers", "tickrate", "hostname", "rcon_password",
                                           "overlays", "cvars", "server_cfg", "args" };
@@ -235,6 +188,17 @@ int spec_parse_yaml(const char *text, size_t len, const char *source, long port_
                 return error_set(err, -EFBIG, "%s: the spec is larger than %d KiB", source, SPEC_MAX_BYTES / 1024);
         if (memchr(text, '\0', len))
                 return error_set(err, -EINVAL, "%s: the spec contains a NUL byte; it must be YAML text", source);
+        /* YAML takes U+0085, U+2028 and U+2029 as line breaks and folds
+         * them into spaces inside quotes: the value would silently differ
+         * from the one written (and from the one the panel showed). */
+        for (size_t i = 0; i + 1 < len; i++) {
+                const unsigned char *u = (const unsigned char *) text + i;
+                if ((u[0] == 0xc2 && u[1] == 0x85) || (i + 2 < len && u[0] == 0xe2 && u[1] == 0x80 &&
+                                                       (u[2] == 0xa8 || u[2] == 0xa9)))
+                        return error_set(err, -EINVAL,
+                                         "%s: the spec contains a Unicode line break (U+0085, U+2028 or U+2029); "
+                                         "write a newline or leave it out", source);
+        }
         /* libyaml's scanner is quadratic in the depth of flow collections
          * ([[[[...): refuse absurd nesting before it burns seconds of CPU.
          * Brackets inside quoted strings count too; 32 is far above any spec. */
@@ -305,50 +269,28 @@ int spec_parse_yaml(const char *text, size_t len, const char *source, long port_
                                 r = fail(&x, vn, -ERANGE,
                                          "'port': %ld is outside the port range %ld-%ld (the SourceTV port %ld must fit too)",
                                          s.port, port_min, port_max, s.port + 1);
-                } else if (streq(k, "map")) {
-                        r = get_string(&x, k, vn, 64, &s.map);
-                        if (r == 0 && !map_is_valid(s.map))
-                                r = fail(&x, vn, -EINVAL, "'map': '%s' is not a map name (A-Z a-z 0-9 _ -)", s.map);
-                } else if (streq(k, "maxplayers"))
-                        r = get_long(&x, k, vn, 1, 32, &s.maxplayers);
+                } else if (streq(k, "map"))
+                        r = get_string(&x, k, vn, spec_check_map, true, &s.map);
+                else if (streq(k, "maxplayers"))
+                        r = get_long(&x, k, vn, SPEC_MAXPLAYERS_MIN, SPEC_MAXPLAYERS_MAX, &s.maxplayers);
                 else if (streq(k, "tickrate"))
-                        r = get_long(&x, k, vn, 10, 128, &s.tickrate);
+                        r = get_long(&x, k, vn, SPEC_TICKRATE_MIN, SPEC_TICKRATE_MAX, &s.tickrate);
                 else if (streq(k, "hostname"))
-                        r = get_string(&x, k, vn, 63, &s.hostname);
-                else if (streq(k, "rcon_password")) {
-                        r = get_string(&x, k, vn, 64, &s.rcon_password);
-                        if (r == 0 && strpbrk(s.rcon_password, " ;"))
-                                r = fail(&x, vn, -EINVAL, "'rcon_password' must not contain spaces or ';'");
-                } else if (streq(k, "overlays"))
-                        r = get_list(&x, k, vn, SPEC_MAX_OVERLAYS, NAME_MAX_LEN, true, &s.overlays, &s.n_overlays);
+                        r = get_string(&x, k, vn, spec_check_hostname, false, &s.hostname);
+                else if (streq(k, "rcon_password"))
+                        r = get_string(&x, k, vn, spec_check_rcon_password, false, &s.rcon_password);
+                else if (streq(k, "overlays"))
+                        r = get_list(&x, SPEC_OVERLAYS, vn, &s.overlays, &s.n_overlays);
                 else if (streq(k, "cvars"))
                         r = get_cvars(&x, vn, &s);
                 else if (streq(k, "server_cfg"))
                         r = get_server_cfg(&x, vn, &s);
-                else if (streq(k, "args")) {
-                        r = get_list(&x, k, vn, SPEC_MAX_ARGS, 256, false, &s.args, &s.n_args);
-                        /* srcds_run joins its arguments with $* and splits
-                         * them again: a space or a glob in one would become
-                         * several arguments the checks below never saw. */
-                        for (size_t a = 0; r == 0 && a < s.n_args; a++)
-                                if (!*s.args[a] || strpbrk(s.args[a], " \t*?[]\"'\\$`;&|<>(){}"))
-                                        r = fail(&x, vn, -EINVAL,
-                                                 "'args': '%s' is empty or contains a space, quote or shell "
-                                                 "character; give one argument per list entry",
-                                                 s.args[a]);
-                        for (size_t a = 0; r == 0 && a < s.n_args; a++)
-                                for (size_t m = 0; m < ELEMENTSOF(managed_args); m++)
-                                        if (strcasecmp(s.args[a], managed_args[m]) == 0) {
-                                                r = fail(&x, vn, -EINVAL,
-                                                         "'args': '%s' is set by left4me; use the spec's own key",
-                                                         s.args[a]);
-                                                break;
-                                        }
-                }
+                else if (streq(k, "args"))
+                        r = get_list(&x, SPEC_ARGS, vn, &s.args, &s.n_args);
                 if (r < 0)
                         goto out;
         }
-        if (!s.map && !(s.map = strdup("c1m1_hotel"))) {
+        if (!s.map && !(s.map = strdup(SPEC_DEFAULT_MAP))) {
                 r = -ENOMEM;
                 goto out;
         }
@@ -379,7 +321,7 @@ json_t *spec_to_json(const Spec *s) {
                          strv_to_json(s->server_cfg, s->n_server_cfg), "args", strv_to_json(s->args, s->n_args));
 }
 
-static int json_to_strv(json_t *a, bool names, char ***ret, size_t *ret_n) {
+static int json_to_strv(json_t *a, char ***ret, size_t *ret_n) {
         if (!json_is_array(a))
                 return -EINVAL;
         _cleanup_strv_ char **v = calloc(1, sizeof(char *));
@@ -390,7 +332,7 @@ static int json_to_strv(json_t *a, bool names, char ***ret, size_t *ret_n) {
         json_t *e;
         json_array_foreach(a, i, e) {
                 const char *str = json_string_value(e);
-                if (!str || (names && !name_is_valid(str)))
+                if (!str)
                         return -EINVAL;
                 if (strv_push_dup(&v, &n, str) < 0)
                         return -ENOMEM;
@@ -413,23 +355,27 @@ int spec_from_json(json_t *j, Spec *ret, Error *err) {
         s.port = (long) port;
         s.maxplayers = (long) maxplayers;
         s.tickrate = (long) tickrate;
-        if (!map_is_valid(map) || (hostname && quoted_value_problem(hostname, 63)) ||
-            (pw && quoted_value_problem(pw, 64)))
+        if (spec_check_map(map) || (hostname && spec_check_hostname(hostname)) ||
+            (pw && spec_check_rcon_password(pw)))
                 return error_set(err, -EBADMSG, "stored spec is damaged: bad map, hostname or password");
         s.map = strdup(map);
         s.hostname = hostname ? strdup(hostname) : NULL;
         s.rcon_password = pw ? strdup(pw) : NULL;
         if (!s.map || (hostname && !s.hostname) || (pw && !s.rcon_password))
                 return -ENOMEM;
-        if (json_to_strv(overlays, true, &s.overlays, &s.n_overlays) < 0 ||
-            json_to_strv(cfg, false, &s.server_cfg, &s.n_server_cfg) < 0 ||
-            json_to_strv(args, false, &s.args, &s.n_args) < 0 || !json_is_object(cvars))
+        size_t bad;
+        /* The overlay names become paths, the cvars lines of server.cfg:
+         * those are checked again; the other lists are only strings. */
+        if (json_to_strv(overlays, &s.overlays, &s.n_overlays) < 0 ||
+            spec_check_list(SPEC_OVERLAYS, s.overlays, s.n_overlays, &bad) ||
+            json_to_strv(cfg, &s.server_cfg, &s.n_server_cfg) < 0 || json_to_strv(args, &s.args, &s.n_args) < 0 ||
+            !json_is_object(cvars))
                 return error_set(err, -EBADMSG, "stored spec is damaged: bad overlays, server_cfg, args or cvars");
         const char *k;
         json_t *v;
         json_object_foreach(cvars, k, v) {
                 const char *val = json_string_value(v);
-                if (!val || !cvar_name_is_valid(k) || quoted_value_problem(val, 255))
+                if (!val || spec_check_cvar_name(k) || spec_check_cvar_value(val))
                         return error_set(err, -EBADMSG, "stored spec is damaged: bad cvar '%s'", k);
                 size_t n1 = s.n_cvars, n2 = s.n_cvars;
                 if (strv_push_dup(&s.cvar_names, &n1, k) < 0 || strv_push_dup(&s.cvar_values, &n2, val) < 0)

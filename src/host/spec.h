@@ -6,12 +6,9 @@
 #include <stddef.h>
 
 #include "error.h"
+#include "spec-rules.h" /* what a value may be: shared with the panel */
 
 #define SPEC_MAX_BYTES (64 * 1024)
-#define SPEC_MAX_OVERLAYS 32
-#define SPEC_MAX_CVARS 256
-#define SPEC_MAX_CFG_LINES 512
-#define SPEC_MAX_ARGS 64
 
 typedef struct Spec {
         long port;             /* 0: allocate one at initialize */

@@ -1,6 +1,13 @@
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -66,8 +73,60 @@ static int on_line(const char *line, void *userdata) {
         return 0;
 }
 
-static int run_pass(const HostConfig *c, char **envp, const char *dir, const char *platform, bool validate, Pass *p,
-                    Error *err) {
+/* steamcmd in its own process group, killed with us: PR_SET_PDEATHSIG
+ * ends it when l4d2ctl dies (kill -9 of the panel's job included), and
+ * every way out of run_pass (a stall, a signal) kills the whole group. The
+ * install lock's fd is inherited on purpose: the flock stays held until the
+ * last process that could still write the installation is gone, so a
+ * re-run waits for an orphan instead of installing beside it. */
+static int spawn_steamcmd(char *const argv[], char *const envp[], const char *cwd, int lock_fd, int out_fd,
+                          pid_t *ret_pid) {
+        _cleanup_close_ int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (devnull < 0)
+                return negative_errno();
+        SpawnOptions o = SPAWN_OPTIONS_INIT;
+        o.envp = envp;
+        o.search_path = true;
+        o.cwd = cwd;
+        o.stdin_fd = devnull;
+        o.stdout_fd = o.stderr_fd = out_fd;
+        o.new_pgroup = true;
+        o.pdeathsig = SIGKILL;
+        o.keep_fd = lock_fd;
+        return spawn(argv, &o, ret_pid);
+}
+
+static uint64_t mono_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000ULL + (uint64_t) ts.tv_nsec / 1000000ULL;
+}
+
+/* Splits what steamcmd prints into lines (at \n or \r; longer than 4 KiB
+ * cut) for on_line. */
+typedef struct LineBuf {
+        char line[4097];
+        size_t len;
+} LineBuf;
+
+static void feed(LineBuf *lb, const char *buf, size_t n, Pass *p) {
+        for (size_t i = 0; i < n; i++) {
+                char ch = buf[i];
+                if (ch == '\n' || ch == '\r' || lb->len == sizeof lb->line - 1) {
+                        if (lb->len > 0) {
+                                lb->line[lb->len] = '\0';
+                                on_line(lb->line, p);
+                        }
+                        lb->len = 0;
+                        if (ch == '\n' || ch == '\r')
+                                continue;
+                }
+                lb->line[lb->len++] = ch;
+        }
+}
+
+static int run_pass(const HostConfig *c, char **envp, const char *dir, const char *platform, bool validate, int lock_fd,
+                    int sigfd, Pass *p, Error *err) {
         char *argv[] = { c->steamcmd,
                          (char *) "+force_install_dir", (char *) dir,
                          (char *) "+login", (char *) "anonymous",
@@ -79,18 +138,160 @@ static int run_pass(const HostConfig *c, char **envp, const char *dir, const cha
                 argv[10] = NULL;
         }
         p->phase = platform;
-        SpawnOptions o = SPAWN_OPTIONS_INIT;
-        o.envp = envp;
-        o.search_path = true;
-        o.cwd = c->state_dir;
-        int exit_code;
-        int r = spawn_lines(argv, &o, on_line, p, &exit_code);
+        int pp[2];
+        if (pipe2(pp, O_CLOEXEC) < 0)
+                return error_set(err, negative_errno(), "cannot create a pipe: %m");
+        _cleanup_close_ int rd = pp[0];
+        pid_t pid;
+        int r = spawn_steamcmd(argv, envp, c->state_dir, lock_fd, pp[1], &pid);
+        close(pp[1]);
         if (r == -ENOENT)
                 return error_set(err, r, "steamcmd '%s' not found: install it (Debian: apt install steamcmd, from "
                                  "non-free) or set LEFT4ME_STEAMCMD", c->steamcmd);
         if (r < 0)
                 return error_set(err, r, "cannot run steamcmd '%s': %s", c->steamcmd, strerror(-r));
+        /* For a re-run after we are killed: the group to end if steamcmd
+         * itself is gone but something of its group still holds the lock. */
+        char pg[32];
+        snprintf(pg, sizeof pg, "%d\n", (int) pid);
+        _cleanup_free_ char *locks = config_path(c, "locks", NULL);
+        _cleanup_close_ int ldir = locks ? open(locks, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+        if (ldir >= 0)
+                (void) write_file_atomic_flags(ldir, ".install.pgid", pg, strlen(pg), 0600, WRITE_NO_SYNC);
+
+        /* Read until steamcmd closes its output, a stall, or a signal. */
+        LineBuf lb = { .len = 0 };
+        uint64_t stall_ms = (uint64_t) c->install_stall_s * 1000ULL, last = mono_ms();
+        int stopped_by = 0;
+        bool stalled = false;
+        for (;;) {
+                uint64_t now = mono_ms();
+                if (now - last >= stall_ms) {
+                        stalled = true;
+                        break;
+                }
+                struct pollfd pf[2] = { { .fd = rd, .events = POLLIN }, { .fd = sigfd, .events = POLLIN } };
+                int n = poll(pf, sigfd >= 0 ? 2 : 1, (int) (stall_ms - (now - last)));
+                if (n < 0 && errno != EINTR)
+                        break;
+                if (n > 0 && (pf[1].revents & POLLIN)) {
+                        struct signalfd_siginfo si;
+                        if (read(sigfd, &si, sizeof si) == sizeof si) {
+                                stopped_by = (int) si.ssi_signo;
+                                break;
+                        }
+                }
+                if (n > 0 && pf[0].revents) {
+                        char buf[8192];
+                        ssize_t k = read(rd, buf, sizeof buf);
+                        if (k < 0 && errno == EINTR)
+                                continue;
+                        if (k <= 0)
+                                break;
+                        feed(&lb, buf, (size_t) k, p);
+                        last = mono_ms();
+                }
+        }
+        if (lb.len > 0) {
+                lb.line[lb.len] = '\0';
+                on_line(lb.line, p);
+        }
+        /* Its whole group goes, whatever made us stop reading: nothing of it
+         * may go on writing the installation. */
+        if (stalled || stopped_by) {
+                kill(-pid, SIGTERM);
+                kill(-pid, SIGCONT);
+                for (int i = 0; i < 50 && waitpid(pid, NULL, WNOHANG) == 0; i++)
+                        usleep(20 * 1000);
+        }
+        kill(-pid, SIGKILL);
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (stalled)
+                return error_set(err, -ETIMEDOUT, "steamcmd made no progress for %ld s (%s pass; "
+                                 "LEFT4ME_INSTALL_STALL_TIMEOUT); stopped it", c->install_stall_s, platform);
+        if (stopped_by)
+                return error_set(err, -EINTR, "interrupted by SIG%s during the %s pass; steamcmd was stopped",
+                                 sigabbrev_np(stopped_by) ?: "?", platform);
+        if (WIFSIGNALED(status))
+                return error_set(err, -ECHILD, "steamcmd was killed by signal %s during the %s pass",
+                                 sigabbrev_np(WTERMSIG(status)) ?: "?", platform);
         return 0;
+}
+
+static int install_passes(const HostConfig *c, char **envp, const char *dir, const char *srcds, bool validate,
+                          int lock, int sigfd, install_cb cb, void *userdata, Error *err);
+
+/* Gone, or a zombie nobody has reaped yet (its parent was killed). */
+static bool process_gone(pid_t pid) {
+        if (kill(pid, 0) < 0)
+                return errno == ESRCH;
+        char path[64], buf[512];
+        snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+        if (n <= 0)
+                return true;
+        buf[n] = '\0';
+        char *e = strrchr(buf, ')');
+        return e && e[1] == ' ' && (e[2] == 'Z' || e[2] == 'X');
+}
+
+/* Takes the .install lock, waiting as long as its holder makes progress
+ * would be allowed to (LEFT4ME_INSTALL_STALL_TIMEOUT), with a line every
+ * 10 s. */
+static int lock_install(const HostConfig *c, install_cb cb, void *userdata, int *ret_fd, Error *err) {
+        _cleanup_free_ char *path = NULL;
+        if (asprintf(&path, "%s/locks/.install.lock", c->state_dir) < 0)
+                return -ENOMEM;
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return error_set(err, negative_errno(), "cannot open lock '%s': %m", path);
+        uint64_t start = mono_ms(), said = 0;
+        bool adopted = false;
+        for (;;) {
+                if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+                        if (said && cb)
+                                cb("left4me: the earlier install has ended; checking the installation", NULL, userdata);
+                        *ret_fd = TAKE_FD(fd);
+                        return 0;
+                }
+                if (errno != EWOULDBLOCK)
+                        return error_set(err, negative_errno(), "cannot lock '%s': %m", path);
+                uint64_t now = mono_ms();
+                if (now - start >= (uint64_t) c->install_stall_s * 1000ULL)
+                        return error_set(err, -EBUSY, "another install has held '%s' for %ld s "
+                                         "(LEFT4ME_INSTALL_STALL_TIMEOUT); is a steamcmd still running?", path,
+                                         c->install_stall_s);
+                /* Adopt the orphans: steamcmd itself died with the l4d2ctl
+                 * that ran it (PR_SET_PDEATHSIG) but children of its process
+                 * group live on, holding the lock and maybe still writing.
+                 * Without their steamcmd they are of no use: end them. The
+                 * group id stays reserved while any member lives, so it
+                 * cannot name another program's group. */
+                _cleanup_free_ char *pgtext = NULL;
+                long pgid = 0;
+                _cleanup_free_ char *pgpath = config_path(c, "locks", ".install.pgid");
+                if (!adopted && pgpath && read_file(pgpath, 64, &pgtext, NULL) == 0 && (pgtext[strcspn(pgtext, "\n")] = '\0', 1) &&
+                    parse_long(pgtext, 2, 1L << 22, &pgid) == 0 && process_gone((pid_t) pgid) &&
+                    kill(-(pid_t) pgid, 0) == 0) {
+                        if (cb) {
+                                char line[200];
+                                snprintf(line, sizeof line, "left4me: the earlier install's steamcmd is gone; ending "
+                                         "what is left of its process group %ld", pgid);
+                                cb(line, NULL, userdata);
+                        }
+                        kill(-(pid_t) pgid, SIGKILL);
+                        adopted = true;
+                }
+                if (cb && (said == 0 || now - said >= 10000)) {
+                        cb("left4me: another install (an earlier l4d2ctl install or its steamcmd) is still running; "
+                           "waiting for it", NULL, userdata);
+                        said = now;
+                }
+                usleep(100 * 1000);
+        }
 }
 
 int steamcmd_install(const HostConfig *c, bool validate, bool force, install_cb cb, void *userdata, Error *err) {
@@ -99,9 +300,13 @@ int steamcmd_install(const HostConfig *c, bool validate, bool force, install_cb 
                 return r;
 
         /* Lock first, then look: start takes this lock shared, so no
-         * instance can start between the check and the update. */
+         * instance can start between the check and the update. An earlier
+         * install (a panel job re-queued after a restart, its steamcmd still
+         * running) holds it until its last process is gone: wait for it,
+         * saying so, then install as usual, which verifies what it left. */
         _cleanup_close_ int lock = -1;
-        if ((r = instance_lock(c, ".install", &lock, err)) < 0)
+        r = lock_install(c, cb, userdata, &lock, err);
+        if (r < 0)
                 return r;
 
         if (!force) {
@@ -112,7 +317,8 @@ int steamcmd_install(const HostConfig *c, bool validate, bool force, install_cb 
                 for (char **n = names; *n; n++) {
                         BackendStatus st;
                         if (backend_get(c)->status(c, *n, &st, NULL) == 0 &&
-                            (st.state == STATE_RUNNING || st.state == STATE_STARTING))
+                            (st.state == STATE_RUNNING || st.state == STATE_STARTING ||
+                             st.state == STATE_UNRESPONSIVE))
                                 buf_printf(&running, "%s%s", running.len ? ", " : "", *n);
                 }
                 if (running.len) {
@@ -144,10 +350,26 @@ int steamcmd_install(const HostConfig *c, bool validate, bool force, install_cb 
                 return -ENOMEM;
         }
 
+        /* SIGTERM/SIGINT/SIGHUP stop steamcmd's whole group before we go. */
+        sigset_t mask, old;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigprocmask(SIG_BLOCK, &mask, &old);
+        _cleanup_close_ int sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+        r = install_passes(c, envp, dir, srcds, validate, lock, sigfd, cb, userdata, err);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return r;
+}
+
+static int install_passes(const HostConfig *c, char **envp, const char *dir, const char *srcds, bool validate,
+                          int lock, int sigfd, install_cb cb, void *userdata, Error *err) {
+        int r;
         bool fresh = access(srcds, X_OK) < 0;
         Pass p = { .cb = cb, .userdata = userdata };
         if (!fresh) {
-                if ((r = run_pass(c, envp, dir, "linux", validate, &p, err)) < 0)
+                if ((r = run_pass(c, envp, dir, "linux", validate, lock, sigfd, &p, err)) < 0)
                         return r;
                 if (p.success && access(srcds, X_OK) == 0)
                         return 0;
@@ -156,12 +378,12 @@ int steamcmd_install(const HostConfig *c, bool validate, bool force, install_cb 
         }
         /* Fresh install (or the update hit "Invalid platform"). */
         p = (Pass) { .cb = cb, .userdata = userdata };
-        if ((r = run_pass(c, envp, dir, "windows", false, &p, err)) < 0)
+        if ((r = run_pass(c, envp, dir, "windows", false, lock, sigfd, &p, err)) < 0)
                 return r;
         if (!p.success)
                 goto failed;
         p = (Pass) { .cb = cb, .userdata = userdata };
-        if ((r = run_pass(c, envp, dir, "linux", true, &p, err)) < 0)
+        if ((r = run_pass(c, envp, dir, "linux", true, lock, sigfd, &p, err)) < 0)
                 return r;
         if (p.success && access(srcds, X_OK) == 0)
                 return 0;

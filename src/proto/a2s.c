@@ -393,6 +393,15 @@ static void put_le32(uint8_t *p, int32_t v) {
         p[3] = (u >> 24) & 0xff;
 }
 
+size_t a2s_info_request(uint8_t *buf, bool have_challenge, int32_t challenge) {
+        static const char info_req[] = "\xff\xff\xff\xffTSource Engine Query";
+        memcpy(buf, info_req, sizeof(info_req)); /* with its NUL */
+        if (!have_challenge)
+                return sizeof(info_req);
+        put_le32(buf + sizeof(info_req), challenge);
+        return sizeof(info_req) + 4;
+}
+
 static const char *kind_name(uint8_t kind) {
         return kind == 'I' ? "A2S_INFO" : kind == 'D' ? "A2S_PLAYER" : "A2S_RULES";
 }
@@ -400,7 +409,6 @@ static const char *kind_name(uint8_t kind) {
 /* Sends the request for reply kind ('I', 'D', 'E'), follows challenges, and
  * returns the whole reply. */
 static int query(A2sClient *c, uint8_t kind, uint8_t **ret, size_t *ret_len, Error *err) {
-        static const char info_req[] = "\xff\xff\xff\xffTSource Engine Query";
         uint8_t req[64];
         size_t base;
         /* A challenge from an earlier query is sent right away, saving a
@@ -409,8 +417,7 @@ static int query(A2sClient *c, uint8_t kind, uint8_t **ret, size_t *ret_len, Err
         int32_t challenge = c->have_challenge ? c->challenge : -1;
 
         if (kind == 'I') {
-                memcpy(req, info_req, sizeof(info_req)); /* with its NUL */
-                base = sizeof(info_req);
+                base = a2s_info_request(req, false, 0);
         } else {
                 memcpy(req, "\xff\xff\xff\xff", 4);
                 req[4] = kind == 'D' ? 'U' : 'V';

@@ -84,6 +84,11 @@ int a2s_parse_rules(const uint8_t *p, size_t n, A2sRules *ret);
  * another kind, -EBADMSG if truncated. */
 int a2s_parse_challenge(const uint8_t *p, size_t n, int32_t *ret);
 
+/* Writes the A2S_INFO request into buf (A2S_INFO_REQUEST_MAX bytes), with
+ * the challenge when have_challenge; returns its length. */
+#define A2S_INFO_REQUEST_MAX 29
+size_t a2s_info_request(uint8_t *buf, bool have_challenge, int32_t challenge);
+
 /* ---- Split-reply assembly ---- */
 
 typedef struct A2sPending {

@@ -95,6 +95,7 @@ struct RconClient {
         int fd;
         RconState state;
         int timeout_ms;
+        int auth_timeout_ms;
         size_t response_max;
         int32_t next_id;
         RconFramer framer;
@@ -113,6 +114,7 @@ int rcon_client_from_fd(int fd, RconClient **ret) {
         c->fd = fd;
         c->state = RCON_STATE_CONNECTED;
         c->timeout_ms = RCON_TIMEOUT_MS_DEFAULT;
+        c->auth_timeout_ms = RCON_AUTH_TIMEOUT_MS_DEFAULT;
         c->response_max = RCON_RESPONSE_MAX_DEFAULT;
         c->next_id = 1;
         *ret = c;
@@ -152,6 +154,10 @@ RconClient *rcon_free(RconClient *c) {
 
 void rcon_set_timeout(RconClient *c, int timeout_ms) {
         c->timeout_ms = timeout_ms > 0 ? timeout_ms : RCON_TIMEOUT_MS_DEFAULT;
+}
+
+void rcon_set_auth_timeout(RconClient *c, int timeout_ms) {
+        c->auth_timeout_ms = timeout_ms > 0 ? timeout_ms : RCON_AUTH_TIMEOUT_MS_DEFAULT;
 }
 
 void rcon_set_response_max(RconClient *c, size_t max) {
@@ -256,7 +262,7 @@ int rcon_auth(RconClient *c, const char *password, Error *err) {
         if (plen > RCON_PASSWORD_MAX)
                 return error_set(err, -E2BIG, "rcon: password longer than %d bytes", RCON_PASSWORD_MAX);
 
-        int64_t deadline = net_now_ms() + c->timeout_ms;
+        int64_t deadline = net_now_ms() + c->auth_timeout_ms;
         uint8_t pkt[14 + RCON_PASSWORD_MAX];
         int32_t id = take_id(c);
         size_t n = rcon_packet_encode(pkt, id, RCON_AUTH, password, plen);
@@ -272,6 +278,9 @@ int rcon_auth(RconClient *c, const char *password, Error *err) {
                 if (r < 0) {
                         if (r == -ECONNRESET)
                                 error_set(err, r, "rcon: the server closed the connection during authentication (is this address banned after failed passwords?)");
+                        else if (r == -ETIMEDOUT)
+                                error_set(err, r, "rcon: no answer to the authentication within %d s (is the server hung?)",
+                                          (c->auth_timeout_ms + 999) / 1000);
                         /* A late auth answer would confuse the next one. */
                         rcon_close(c);
                         return r;

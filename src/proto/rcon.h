@@ -21,7 +21,8 @@
  *     further call, because srcds bans an address after a few failures.
  *   - Limits: commands longer than srcds' console accepts are refused
  *     (-E2BIG) instead of being truncated by the server; the response size
- *     is capped; every command has a timeout (default 30 s).
+ *     is capped; every command has a timeout (default 30 s), and the
+ *     authentication its own shorter one (default 5 s).
  *
  * A client is one warm connection: connect and auth once, then run many
  * commands. Not thread-safe; one command at a time. */
@@ -50,6 +51,10 @@ enum {
 #define RCON_PASSWORD_MAX 256
 #define RCON_RESPONSE_MAX_DEFAULT (16u << 20)
 #define RCON_TIMEOUT_MS_DEFAULT 30000
+/* Authentication has its own, short budget: a server that accepts the
+ * connection but never answers the auth packet (hung, or a tarpit) must not
+ * hold the caller for a whole command timeout. */
+#define RCON_AUTH_TIMEOUT_MS_DEFAULT 5000
 
 /* ---- Framing (pure; what the fuzzer drives) ---- */
 
@@ -97,12 +102,16 @@ static inline void rcon_freep(RconClient **c) {
 
 /* Per-command timeout in ms (<= 0: the default); the response size cap. */
 void rcon_set_timeout(RconClient *c, int timeout_ms);
+/* The authentication's timeout in ms (<= 0: RCON_AUTH_TIMEOUT_MS_DEFAULT),
+ * separate from the command's. */
+void rcon_set_auth_timeout(RconClient *c, int timeout_ms);
 void rcon_set_response_max(RconClient *c, size_t max);
 
 /* Authenticates. -EACCES for a wrong password (the server answered id -1);
  * after that every call on this client returns -EPERM without touching the
  * network. -ECONNRESET if the server closed the connection (a banned
- * address is disconnected at once), -ETIMEDOUT, -EPROTO for a reply that is
+ * address is disconnected at once), -ETIMEDOUT (no answer within the auth
+ * timeout; the connection is closed), -EPROTO for a reply that is
  * not an auth reply. */
 int rcon_auth(RconClient *c, const char *password, Error *err);
 

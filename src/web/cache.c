@@ -1,8 +1,6 @@
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cache.h"
 #include "session.h"
@@ -28,21 +26,18 @@ typedef struct SessionEntry {
 } SessionEntry;
 
 static bool enabled;
-static char wal_path[4096];
-static _Atomic uint64_t generation = 1;
-static pthread_mutex_t sig_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct timespec wal_mtime;
-static off_t wal_size = -1;
-static ino_t wal_ino;
 
 static pthread_rwlock_t page_lock = PTHREAD_RWLOCK_INITIALIZER;
 static PageEntry pages[PAGES];
 static pthread_rwlock_t session_lock = PTHREAD_RWLOCK_INITIALIZER;
 static SessionEntry sessions[SESSIONS];
 
-void cache_init(const char *db_path, bool on) {
+void cache_init(bool on) {
         enabled = on;
-        snprintf(wal_path, sizeof wal_path, "%s-wal", db_path);
+}
+
+bool cache_enabled(void) {
+        return enabled;
 }
 
 void cache_done(void) {
@@ -55,33 +50,11 @@ void cache_done(void) {
         pthread_rwlock_unlock(&page_lock);
 }
 
-void cache_bump(void) {
-        atomic_fetch_add(&generation, 1);
-}
-
-uint64_t cache_generation(void) {
-        struct stat st;
-        if (stat(wal_path, &st) < 0)
-                st = (struct stat) { .st_size = -2 };
-        pthread_mutex_lock(&sig_lock);
-        if (st.st_size != wal_size || st.st_ino != wal_ino || st.st_mtim.tv_sec != wal_mtime.tv_sec ||
-            st.st_mtim.tv_nsec != wal_mtime.tv_nsec) {
-                wal_size = st.st_size;
-                wal_ino = st.st_ino;
-                wal_mtime = st.st_mtim;
-                atomic_fetch_add(&generation, 1);
-        }
-        pthread_mutex_unlock(&sig_lock);
-        return atomic_load(&generation);
-}
-
 static size_t session_slot(const uint8_t hash[32]) {
         return (hash[0] | (size_t) hash[1] << 8) % SESSIONS;
 }
 
 bool session_cache_get(const uint8_t hash[32], uint64_t gen, Req *r) {
-        if (!enabled)
-                return false;
         bool hit = false;
         int64_t now = now_sec();
         pthread_rwlock_rdlock(&session_lock);
@@ -101,8 +74,6 @@ bool session_cache_get(const uint8_t hash[32], uint64_t gen, Req *r) {
 }
 
 void session_cache_put(const uint8_t hash[32], uint64_t gen, const Req *r, int64_t expires_at, int64_t last_seen) {
-        if (!enabled)
-                return;
         pthread_rwlock_wrlock(&session_lock);
         SessionEntry *e = &sessions[session_slot(hash)];
         memcpy(e->hash, hash, 32);

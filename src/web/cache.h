@@ -1,24 +1,29 @@
-/* The render cache: pages and sessions kept in memory until the database
- * changes. Any change bumps one generation number: every write statement
- * or COMMIT of this process (db.c), and any commit by another process (the
- * admin commands) seen through the WAL file's size and mtime, checked on
- * every request. An entry of an older generation is never served, so a
- * cached page is exactly what rendering it now would produce; time-limited
- * facts (session expiry) are re-checked on every hit. */
+/* The render cache: pages and sessions kept in memory until a table they
+ * read changes. The key's generation is the sum of the write counters of
+ * those tables (db_generation(): triggers count every writer, this process
+ * or another), taken when the request began; an entry of an older
+ * generation is never served, so a cached page is exactly what rendering it
+ * now would produce. A page reads the tables its route names (routes.c),
+ * so the watch writing server state keeps the blueprint and job pages.
+ * Time-limited facts (session expiry) are re-checked on every hit. */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "db.h"
 #include "web.h"
 
-void cache_init(const char *db_path, bool enabled);
+/* pages: whether pages are cached (LEFT4ME_PAGE_CACHE=0 turns it off, to
+ * measure rendering). Sessions are cached either way: a session lookup is
+ * not a page, and a page is rendered again because its tables changed,
+ * not because the session did. */
+void cache_init(bool pages);
+bool cache_enabled(void);
 void cache_done(void);
 
-/* Called by db.c after a write or COMMIT. */
-void cache_bump(void);
-/* The current generation (stats the WAL file). */
-uint64_t cache_generation(void);
+/* The tables a session's lookup reads. */
+#define SESSION_READS (DB_USERS | DB_SESSIONS)
 
 /* Sessions by token hash. A hit fills r->authed, r->user, r->session_id,
  * r->csrf. */

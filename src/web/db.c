@@ -1,14 +1,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cache.h"
 #include "db.h"
+#include "web.h"
 
 /* The database holds password hashes and session data: nobody but the
  * panel's user and group reads it. SQLite gives the -wal and -shm files the
@@ -204,9 +205,6 @@ int db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret) {
 }
 
 void db_stmt_release(sqlite3_stmt *s) {
-        /* A write makes every cached page and session stale. */
-        if (!sqlite3_stmt_readonly(s))
-                cache_bump();
         int slot = slot_of(sqlite3_db_handle(s));
         if (slot >= 0) {
                 CachedStmt *c = pool.cache[slot];
@@ -243,16 +241,140 @@ const char *db_col_text(sqlite3_stmt *s, int i) {
         return t ? (const char *) t : "";
 }
 
+void db_iter_end(DbIter *it) {
+        if (it->stmt)
+                db_stmt_release(it->stmt);
+        it->stmt = NULL;
+}
+
+bool db_iter_step(DbIter *it) {
+        return it->stmt && sqlite3_step(it->stmt) == SQLITE_ROW;
+}
+
+int db_iter_owned(DbIter *it, sqlite3 *db, const char *sql, const User *u) {
+        db_iter_end(it);
+        if (db_prepare(db, sql, &it->stmt) < 0)
+                return -EIO;
+        db_bind_owner(it->stmt, u);
+        return 0;
+}
+
+int db_iter_id(DbIter *it, sqlite3 *db, const char *sql, int64_t id) {
+        db_iter_end(it);
+        if (db_prepare(db, sql, &it->stmt) < 0)
+                return -EIO;
+        sqlite3_bind_int64(it->stmt, 1, id);
+        return 0;
+}
+
+bool db_iter_row(DbIter *it, db_row_fn fn, void *ret) {
+        if (!db_iter_step(it))
+                return false;
+        fn(it->stmt, ret);
+        return true;
+}
+
+int db_load_row(sqlite3 *db, const char *sql, int64_t id, const User *u, db_row_fn fn, void *ret) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(db, sql, &s) < 0)
+                return -EIO;
+        sqlite3_bind_int64(s, 1, id);
+        if (sqlite3_bind_parameter_index(s, ":owner"))
+                db_bind_owner(s, u);
+        if (sqlite3_step(s) != SQLITE_ROW)
+                return -ENOENT;
+        fn(s, ret);
+        return 0;
+}
+
+void db_bind_owner(sqlite3_stmt *s, const User *u) {
+        sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, ":owner"), u ? u->id : 0);
+        sqlite3_bind_int(s, sqlite3_bind_parameter_index(s, ":everyone"), u ? u->is_admin : 1);
+}
+
+void db_col_copy(sqlite3_stmt *s, int i, char *dst, size_t size) {
+        const char *t = db_col_text(s, i);
+        size_t n = (size_t) sqlite3_column_bytes(s, i);
+        if (n >= size)
+                n = size - 1;
+        memcpy(dst, t, n);
+        dst[n] = '\0';
+}
+
+int64_t db_col_int_or(sqlite3_stmt *s, int i, int64_t dflt) {
+        return sqlite3_column_type(s, i) == SQLITE_NULL ? dflt : sqlite3_column_int64(s, i);
+}
+
 int db_begin(sqlite3 *db) {
         return sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
 }
 
 int db_commit(sqlite3 *db) {
-        int r = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
-        /* Statements inside the transaction bumped the generation before
-         * their changes were visible; bump again now that they are. */
-        cache_bump();
-        return r;
+        return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
+/* The generations: one connection that never writes, so that its PRAGMA
+ * data_version changes with every commit of anyone. Its statements are
+ * used under gen_lock only. */
+static const char *const gen_names[] = { "users", "sessions", "blueprints", "servers", "server_state",
+                                         "server_events", "jobs", "job_lines" };
+static pthread_mutex_t gen_lock = PTHREAD_MUTEX_INITIALIZER;
+static sqlite3 *gen_db;
+static sqlite3_stmt *gen_version, *gen_read;
+static int64_t gen_seen = -1;
+static _Atomic uint64_t gens[ELEMENTSOF(gen_names)];
+
+int db_generations_init(const char *path) {
+        if (sqlite3_open_v2(path, &gen_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v3(gen_db, "PRAGMA data_version", -1, SQLITE_PREPARE_PERSISTENT, &gen_version, NULL) !=
+                    SQLITE_OK ||
+            sqlite3_prepare_v3(gen_db, "SELECT name, gen FROM generations", -1, SQLITE_PREPARE_PERSISTENT, &gen_read,
+                               NULL) != SQLITE_OK) {
+                db_generations_done();
+                return -EIO;
+        }
+        sqlite3_busy_timeout(gen_db, 5000);
+        db_generations_refresh();
+        return 0;
+}
+
+void db_generations_done(void) {
+        sqlite3_finalize(gen_version);
+        sqlite3_finalize(gen_read);
+        sqlite3_close(gen_db);
+        gen_version = gen_read = NULL;
+        gen_db = NULL;
+        gen_seen = -1;
+}
+
+void db_generations_refresh(void) {
+        pthread_mutex_lock(&gen_lock);
+        if (!gen_db)
+                goto out;
+        int64_t v = sqlite3_step(gen_version) == SQLITE_ROW ? sqlite3_column_int64(gen_version, 0) : -2;
+        sqlite3_reset(gen_version);
+        /* The version is noted before the counters are read: a commit in
+         * between is seen now or at the next look, never lost. */
+        if (v == gen_seen && v != -2)
+                goto out;
+        gen_seen = v;
+        while (sqlite3_step(gen_read) == SQLITE_ROW) {
+                const char *name = (const char *) sqlite3_column_text(gen_read, 0);
+                for (size_t i = 0; name && i < ELEMENTSOF(gen_names); i++)
+                        if (streq(name, gen_names[i]))
+                                atomic_store(&gens[i], (uint64_t) sqlite3_column_int64(gen_read, 1));
+        }
+        sqlite3_reset(gen_read);
+out:
+        pthread_mutex_unlock(&gen_lock);
+}
+
+uint64_t db_generation(unsigned tables) {
+        uint64_t sum = 0;
+        for (size_t i = 0; i < ELEMENTSOF(gen_names); i++)
+                if (tables & (1u << i))
+                        sum += atomic_load(&gens[i]);
+        return sum;
 }
 
 void db_rollback(sqlite3 *db) {

@@ -1,11 +1,13 @@
 /* The panel's SQLite database: WAL, foreign keys on, versioned migrations,
  * and a small pool of connections so request threads, job workers and the
- * poller never share one. Every statement that touches data is prepared with
+ * watch never share one. Only db.c and the svc-<table>.c modules (one per
+ * table) prepare statements; pages call the modules. Every statement that touches data is prepared with
  * bound parameters; only the constant migration scripts go through
  * sqlite3_exec. */
 #pragma once
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,6 +57,66 @@ int db_bind_text(sqlite3_stmt *s, int i, const char *v);
 int db_step_done(sqlite3_stmt *s);
 /* Returns a column as text, never NULL. */
 const char *db_col_text(sqlite3_stmt *s, int i);
+
+/* Rows handed out one at a time by a svc-*.c module: the page loops
+ * `while (xxx_next(&it, &row))` and never sees a statement. The row's
+ * strings are copies (they stay valid after the next call). */
+typedef struct DbIter {
+        sqlite3_stmt *stmt;
+} DbIter;
+#define DB_ITER_INIT { .stmt = NULL }
+void db_iter_end(DbIter *it);
+#define _cleanup_iter_ _cleanup_(db_iter_end)
+/* Steps it: true while there is a row. */
+bool db_iter_step(DbIter *it);
+
+/* The owner check, written once: a user gets their own rows, an admin (or
+ * the system: u == NULL) every row. Use DB_OWNED("t.user_id") in the SQL
+ * and db_bind_owner() to fill its two named parameters. */
+#define DB_OWNED(column) "(" column " = :owner OR :everyone)"
+struct User;
+void db_bind_owner(sqlite3_stmt *s, const struct User *u);
+
+/* A svc module's row decoder: the current row of s into *ret. */
+typedef void (*db_row_fn)(sqlite3_stmt *s, void *ret);
+/* Opens it on sql: with the owner check bound (db_iter_owned), or with ?1
+ * bound to an id (db_iter_id). */
+int db_iter_owned(DbIter *it, sqlite3 *db, const char *sql, const struct User *u);
+int db_iter_id(DbIter *it, sqlite3 *db, const char *sql, int64_t id);
+/* The next row through fn: false at the end. */
+bool db_iter_row(DbIter *it, db_row_fn fn, void *ret);
+/* One row of sql, ?1 bound to id and the owner check (if the SQL has one)
+ * to u: 0, -ENOENT (no such row, or not u's), -EIO. */
+int db_load_row(sqlite3 *db, const char *sql, int64_t id, const struct User *u, db_row_fn fn, void *ret);
+
+/* Copies a text column into a fixed field, cut at its size. */
+void db_col_copy(sqlite3_stmt *s, int i, char *dst, size_t size);
+/* An integer column, or dflt when it is NULL. */
+int64_t db_col_int_or(sqlite3_stmt *s, int i, int64_t dflt);
+
+/* What changed, per table: migration 0003 keeps a counter per table in
+ * `generations` (triggers, so every writer counts: this process, the admin
+ * commands, sqlite3 by hand). A page that reads some tables can be kept
+ * until one of them changes (cache.c, the route table's `reads`). */
+enum {
+        DB_USERS = 1u << 0,
+        DB_SESSIONS = 1u << 1,
+        DB_BLUEPRINTS = 1u << 2,
+        DB_SERVERS = 1u << 3,       /* who owns a server, its name, blueprint, what was asked */
+        DB_SERVER_STATE = 1u << 4,  /* what the host reports about it (the watch's writes) */
+        DB_SERVER_EVENTS = 1u << 5,
+        DB_JOBS = 1u << 6,
+        DB_JOB_LINES = 1u << 7,
+};
+/* Opens the connection that watches for commits (PRAGMA data_version). */
+int db_generations_init(const char *path);
+void db_generations_done(void);
+/* Reads the counters again if anything was committed since the last look
+ * (one PRAGMA on a read-only connection when nothing was). */
+void db_generations_refresh(void);
+/* The sum of the counters of a set of tables, as of the last refresh: it
+ * grows whenever one of them changes. */
+uint64_t db_generation(unsigned tables);
 
 int db_begin(sqlite3 *db);
 int db_commit(sqlite3 *db);

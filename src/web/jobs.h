@@ -1,25 +1,63 @@
-/* The durable job queue. A job is a row in `jobs` (queued -> running ->
- * succeeded | failed) with its log in `job_lines`; worker threads claim
- * queued jobs oldest first, never two at once for one server. A job that
- * was running when the panel stopped is found at the next start: it is
- * re-queued with a line in its log saying so, or failed with a reason after
- * JOB_MAX_ATTEMPTS. */
+/* Background jobs: kinds, requests and the workers that run them. The
+ * queue itself is the jobs table (svc-jobs.c); worker threads claim queued
+ * jobs oldest first, never two at once for one server. A job that was
+ * running when the panel stopped is found at the next start: re-queued with
+ * a line in its log saying so, or failed with a reason after
+ * JOB_MAX_ATTEMPTS.
+ *
+ * Kinds are a table (jobs.c), one file each (job-<kind>.c): adding one is
+ * adding a row and a file. A kind talks to the host only through job_ctl()
+ * (the host link) and to the database only through the svc-*.c modules. */
 #pragma once
 
+#include <jansson.h>
 #include <sqlite3.h>
-#include <stdint.h>
 
-#define JOB_MAX_ATTEMPTS 3
-#define JOB_LINES_MAX 5000
-#define JOBS_QUEUED_PER_USER_MAX 20  /* past it enqueueing answers -EAGAIN */
-#define JOBS_KEEP_DAYS 30            /* finished jobs older than this are deleted */
-#define JOBS_KEEP_PER_USER 200       /* and those past a user's newest 200 */
+#include "model.h"
+#include "svc-jobs.h"
 
-/* kind: install, start, stop, restart, delete. server_id 0: none.
- * -EAGAIN when the user has JOBS_QUEUED_PER_USER_MAX jobs waiting. */
-int jobs_enqueue(sqlite3 *db, int64_t user_id, int64_t server_id, const char *kind, const char *target,
-                 int64_t *ret_id);
-void job_log(sqlite3 *db, int64_t job_id, const char *line);
+/* What a running job knows. */
+typedef struct JobCtx {
+        sqlite3 *db;
+        const Job *job;
+        const Server *server;   /* NULL for a host job */
+        json_t *status;         /* the last l4d2ctl status object printed */
+        bool done_ok;           /* {"event":"done","ok":true} was printed */
+        char last_error[256];   /* the result of a failed job */
+        double last_percent;
+        char last_label[64];
+} JobCtx;
+
+typedef struct JobKind {
+        const char *name;       /* the jobs.kind column */
+        bool needs_server;      /* a server job; else a job for the host */
+        bool shows_progress;    /* its page has a progress bar from the start */
+        /* In the transaction that queues the job (may be NULL). */
+        int (*queued)(sqlite3 *db, const Server *srv);
+        /* Runs the job: true on success, with *ret_result the line shown. */
+        bool (*run)(JobCtx *c, const char **ret_result);
+        /* After a failed run, or when recovery gave up on it (may be NULL). */
+        void (*failed)(sqlite3 *db, int64_t server_id);
+} JobKind;
+
+extern const JobKind job_install, job_start, job_restart, job_stop, job_delete;
+/* The kind of that name, or NULL. */
+const JobKind *job_kind(const char *name);
+
+/* For kinds: runs `l4d2ctl args` on the host, its output into the job's
+ * log (and progress, status, done events into c). True on exit code 0. */
+bool job_ctl(JobCtx *c, const char *const args[], const char *stdin_data);
+/* For kinds: `l4d2ctl initialize` from the server's current blueprint;
+ * blueprint changes take effect here, at the server's next start. */
+bool job_initialize(JobCtx *c);
+/* For kinds: sets the failed job's result; returns false. */
+bool job_fail(JobCtx *c, const char *fmt, ...) _printf_(2, 3);
+
+/* Queues a job of a kind for the user (srv: the server, NULL for a host
+ * job), in one transaction with the kind's own step. -EAGAIN when the user
+ * has JOBS_QUEUED_PER_USER_MAX jobs waiting; -EINVAL for an unknown kind or
+ * a missing server. */
+int jobs_request(sqlite3 *db, const User *u, const char *kind, const Server *srv, int64_t *ret_id);
 
 /* Recovers interrupted jobs, then starts n worker threads. */
 int jobs_start(sqlite3 *db, unsigned n, int *ret_requeued, int *ret_failed);

@@ -1,5 +1,6 @@
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "csrf.h"
 #include "html.h"
@@ -46,7 +47,12 @@ void page_end(Req *r) {
 }
 
 void render_error(Req *r, unsigned status, const char *message) {
+        if (r->json) {
+                req_json(r, status, json_pack("{s:s}", "error", message));
+                return;
+        }
         r->out.len = 0;
+        r->out.overflowed = false;
         if (r->out.data)
                 r->out.data[0] = '\0';
         r->status = status;
@@ -200,11 +206,22 @@ void notice_from_query(Req *r) {
 }
 
 const char *path_id(char *buf, size_t size, const char *prefix, int64_t id, const char *suffix) {
-        snprintf(buf, size, "%s/%" PRId64 "%s", prefix, id, suffix ? suffix : "");
+        /* No printf: this is on every row of a list. */
+        char num[24];
+        size_t n = int_text(num, id), a = strlen(prefix), c = suffix ? strlen(suffix) : 0;
+        if (a + 1 + n + c + 1 > size) {
+                buf[0] = '\0';
+                return buf;
+        }
+        memcpy(buf, prefix, a);
+        buf[a] = '/';
+        memcpy(buf + a + 1, num, n);
+        memcpy(buf + a + 1 + n, suffix ? suffix : "", c);
+        buf[a + 1 + n + c] = '\0';
         return buf;
 }
 
-void sse_refused(Req *r, int k) {
+void stream_refused(Req *r, int k) {
         if (k == -EUSERS)
                 render_error(r, 429, "You have too many live views (logs, jobs) open; close some tabs and reload.");
         else if (k == -EAGAIN)

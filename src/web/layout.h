@@ -11,9 +11,9 @@ void page_end(Req *r);
 void render_error(Req *r, unsigned status, const char *message);
 /* Unknown ids and ids of other users' objects answer exactly this. */
 void render_not_found(Req *r);
-/* The answer when an event stream was not opened (k from sse.h: -EUSERS,
+/* The answer when an event stream was not opened (k from streams.h: -EUSERS,
  * -EAGAIN, other errors); nothing if k is 0 and the stream exists. */
-void sse_refused(Req *r, int k);
+void stream_refused(Req *r, int k);
 
 /* <form method="post" action="..."> plus the hidden CSRF field. */
 void form_open(Req *r, const char *action, const char *extra_class);

@@ -9,23 +9,27 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "accounts.h"
 #include "build-config.h"
-#include "cache.h"
+#include "cmd.h"
 #include "db.h"
 #include "envfile.h"
 #include "fs.h"
-#include "jobs.h"
-#include "poller.h"
-#include "random.h"
-#include "server.h"
-#include "static.h"
 #include "web.h"
 
 
 
+static const struct {
+        const char *name;
+        int (*run)(int argc, char **argv);
+        const char *help;
+} commands[] = {
+        { "serve", cmd_serve, cmd_serve_help },
+        { "admin", cmd_admin, cmd_admin_help },
+        { "db", cmd_db, cmd_db_help },
+};
+
 static void usage(FILE *f) {
-        fputs("Usage: left4me [--state-dir DIR] COMMAND\n"
+        fputs("Usage: left4me [--state-dir DIR] COMMAND [ARGS]\n"
               "\n"
               "The left4me web panel and its administration.\n"
               "\n"
@@ -39,24 +43,20 @@ static void usage(FILE *f) {
               "  admin disable USER           disable an account; ends its sessions at once\n"
               "  admin enable USER            enable it again\n"
               "  db migrate                   bring the database schema up to date\n"
+              "  help [COMMAND]               this text, or a command's (also COMMAND --help)\n"
               "\n"
               "Options:\n"
               "  --state-dir DIR  panel state (left4me.db) and l4d2ctl's state dir\n"
               "                   (env LEFT4ME_STATE_DIR, default /var/lib/left4me)\n"
               "  --listen ADDR:PORT  (env LEFT4ME_LISTEN)\n"
+              "  --version\n"
               "\n"
-              "Environment: LEFT4ME_L4D2CTL (path of l4d2ctl), LEFT4ME_CONFIG_DIR (web.env is\n"
-              "read from there, default /etc/left4me), LEFT4ME_COOKIE_SECURE=1 (behind TLS),\n"
-              "LEFT4ME_TRUST_PROXY=1 (behind a reverse proxy on loopback: the client address\n"
-              "is the last X-Forwarded-For entry), LEFT4ME_PAGE_CACHE=0 (no render cache),\n"
-              "LEFT4ME_WORKERS, LEFT4ME_POLL_INTERVAL_MS, LEFT4ME_STATIC_DIR,\n"
-              "LEFT4ME_MAX_CONNECTIONS (default 256; on an address other than loopback one\n"
-              "client gets at most a quarter of them).\n",
+              "The environment each command reads is in its --help.\n",
               f);
 }
 
 /* flag > environment > web.env > default. Returns a malloc'ed string. */
-static char *setting(const char *flag, const char *key, const char *dflt) {
+char *setting(const char *flag, const char *key, const char *dflt) {
         if (flag)
                 return strdup(flag);
         const char *e = getenv(key);
@@ -147,6 +147,9 @@ static int load_config(const char *flag_state, const char *flag_listen) {
         config.l4d2ctl = setting(NULL, "LEFT4ME_L4D2CTL", NULL);
         if (!config.l4d2ctl)
                 config.l4d2ctl = default_ctl();
+        config.host_ssh = setting(NULL, "LEFT4ME_HOST_SSH", NULL);
+        config.host_l4d2ctl = setting(NULL, "LEFT4ME_HOST_L4D2CTL", NULL);
+        config.host_state_dir = setting(NULL, "LEFT4ME_HOST_STATE_DIR", NULL);
         _cleanup_free_ char *secure = setting(NULL, "LEFT4ME_COOKIE_SECURE", "0");
         config.cookie_secure = secure && streq(secure, "1");
         _cleanup_free_ char *proxy = setting(NULL, "LEFT4ME_TRUST_PROXY", "0");
@@ -169,11 +172,14 @@ static void free_config(void) {
         free(config.state_dir);
         free(config.listen_host);
         free(config.l4d2ctl);
+        free(config.host_ssh);
+        free(config.host_l4d2ctl);
+        free(config.host_state_dir);
         free(config.static_dir);
         free(config.htmx_path);
 }
 
-static int open_db(sqlite3 **ret) {
+int open_db(sqlite3 **ret) {
         int r = mkdir_p(config.state_dir, 0750);
         if (r < 0) {
                 fprintf(stderr, "error: state dir '%s': %s; create it or pass --state-dir\n", config.state_dir,
@@ -195,193 +201,6 @@ static int open_db(sqlite3 **ret) {
                 return r;
         }
         return applied;
-}
-
-/* Reads one line from stdin as the password. */
-static int read_password(char *buf, size_t size) {
-        if (!fgets(buf, (int) size, stdin))
-                return -EINVAL;
-        buf[strcspn(buf, "\r\n")] = '\0';
-        return 0;
-}
-
-static int cmd_admin(int argc, char **argv) {
-        if (argc < 1) {
-                usage(stderr);
-                return 2;
-        }
-        const char *sub = argv[0], *user = argc > 1 ? argv[1] : NULL;
-        bool admin = false, from_stdin = false;
-        for (int i = 2; i < argc; i++) {
-                if (streq(argv[i], "--admin"))
-                        admin = true;
-                else if (streq(argv[i], "--password-stdin"))
-                        from_stdin = true;
-                else {
-                        fprintf(stderr, "error: unknown option '%s'\n", argv[i]);
-                        return 2;
-                }
-        }
-        if (!streq(sub, "list") && !user) {
-                fprintf(stderr, "error: 'admin %s' needs a username\n", sub);
-                return 2;
-        }
-        sqlite3 *db;
-        if (open_db(&db) < 0)
-                return 1;
-        int ret = 0;
-        char pw[PASSWORD_MAX + 2] = "";
-        int64_t id = 0;
-        if (streq(sub, "list")) {
-                _cleanup_stmt_ sqlite3_stmt *s = NULL;
-                if (db_prepare(db, "SELECT username, is_admin, disabled FROM users ORDER BY username", &s) == 0)
-                        while (sqlite3_step(s) == SQLITE_ROW)
-                                printf("%-32s %-5s %s\n", db_col_text(s, 0), sqlite3_column_int(s, 1) ? "admin" : "user",
-                                       sqlite3_column_int(s, 2) ? "disabled" : "active");
-        } else if (streq(sub, "create") || streq(sub, "passwd")) {
-                const char *m = streq(sub, "create") ? username_problem(user) : NULL;
-                if (m) {
-                        fprintf(stderr, "error: user '%s': %s\n", user, m);
-                        ret = 1;
-                        goto out;
-                }
-                if (from_stdin) {
-                        if (read_password(pw, sizeof pw) < 0 || (m = password_problem(pw))) {
-                                fprintf(stderr, "error: %s\n", m ? m : "no password on stdin");
-                                ret = 1;
-                                goto out;
-                        }
-                } else
-                        random_alnum(pw, 21);
-                int r;
-                if (streq(sub, "create")) {
-                        r = account_create(db, user, pw, admin, NULL);
-                        if (r == -EEXIST) {
-                                fprintf(stderr, "error: user '%s' exists already; use 'admin passwd' to reset it\n", user);
-                                ret = 1;
-                                goto out;
-                        }
-                } else {
-                        r = account_find(db, user, &id);
-                        if (r == 0) {
-                                fprintf(stderr, "error: user '%s' does not exist; see 'left4me admin list'\n", user);
-                                ret = 1;
-                                goto out;
-                        }
-                        r = r < 0 ? r : account_set_password(db, id, pw, 0);
-                }
-                if (r < 0) {
-                        fprintf(stderr, "error: user '%s': %s\n", user, strerror(-r));
-                        ret = 1;
-                } else if (!from_stdin)
-                        printf("password for '%s': %s\n", user, pw);
-        } else if (streq(sub, "disable") || streq(sub, "enable")) {
-                if (account_find(db, user, &id) <= 0) {
-                        fprintf(stderr, "error: user '%s' does not exist; see 'left4me admin list'\n", user);
-                        ret = 1;
-                } else if (account_set_disabled(db, id, streq(sub, "disable")) < 0) {
-                        fprintf(stderr, "error: user '%s': could not change the account\n", user);
-                        ret = 1;
-                }
-        } else {
-                fprintf(stderr, "error: unknown admin command '%s'; see left4me --help\n", sub);
-                ret = 2;
-        }
-out:
-        sodium_memzero(pw, sizeof pw);
-        sqlite3_close(db);
-        return ret;
-}
-
-static int cmd_migrate(void) {
-        sqlite3 *db;
-        int applied = open_db(&db);
-        if (applied < 0)
-                return 1;
-        printf("database schema at version %zu (%d step%s applied)\n", n_migrations, applied, applied == 1 ? "" : "s");
-        sqlite3_close(db);
-        return 0;
-}
-
-/* On the first start there is no account at all: create 'admin' with a
- * random password and print it once. */
-static int bootstrap_admin(sqlite3 *db) {
-        int64_t n;
-        if (account_count(db, &n) < 0)
-                return -EIO;
-        if (n > 0)
-                return 0;
-        char pw[21];
-        int r = random_alnum(pw, sizeof pw);
-        if (r < 0 || (r = account_create(db, "admin", pw, true, NULL)) < 0)
-                return r;
-        printf("left4me: first start: created the administrator 'admin' with password %s\n"
-               "left4me: it is shown only this once; log in and change it under Profile.\n", pw);
-        fflush(stdout);
-        sodium_memzero(pw, sizeof pw);
-        return 0;
-}
-
-static int cmd_serve(void) {
-        sigset_t mask;
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGTERM);
-        pthread_sigmask(SIG_BLOCK, &mask, NULL);
-        signal(SIGPIPE, SIG_IGN);
-
-        sqlite3 *db;
-        if (open_db(&db) < 0)
-                return 1;
-        if (bootstrap_admin(db) < 0) {
-                fprintf(stderr, "error: could not create the first administrator\n");
-                sqlite3_close(db);
-                return 1;
-        }
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/left4me.db", config.state_dir);
-        _cleanup_free_ char *page_cache = setting(NULL, "LEFT4ME_PAGE_CACHE", "1");
-        cache_init(path, !page_cache || !streq(page_cache, "0"));
-        if (db_pool_init(path, 24) < 0) {
-                fprintf(stderr, "error: database '%s' cannot be opened\n", path);
-                sqlite3_close(db);
-                return 1;
-        }
-        int requeued = 0, failed = 0;
-        if (jobs_start(db, config.workers, &requeued, &failed) < 0) {
-                fprintf(stderr, "error: could not start the job workers\n");
-                sqlite3_close(db);
-                return 1;
-        }
-        sqlite3_close(db);
-        if (requeued || failed)
-                fprintf(stderr, "left4me: recovered interrupted jobs: %d re-queued, %d failed\n", requeued, failed);
-        if (static_load() < 0)
-                return 1;
-        int r = http_start();
-        if (r < 0) {
-                fprintf(stderr, "error: cannot listen on %s:%u (in use, or not an address of this host); pass "
-                                "--listen ADDR:PORT\n", config.listen_host, config.port);
-                jobs_stop(0);
-                return 1;
-        }
-        if (poller_start() < 0)
-                fprintf(stderr, "left4me: warning: the state poller did not start\n");
-        printf("left4me: listening on http://%s%s%s:%u/ (l4d2ctl: %s, state: %s)\n",
-               strchr(config.listen_host, ':') ? "[" : "", config.listen_host,
-               strchr(config.listen_host, ':') ? "]" : "", config.port, config.l4d2ctl, config.state_dir);
-        fflush(stdout);
-
-        int sig;
-        sigwait(&mask, &sig);
-        fprintf(stderr, "left4me: stopping (signal %d)\n", sig);
-        shutdown_signal();
-        http_stop();
-        poller_stop();
-        jobs_stop(3000);
-        static_free();
-        cache_done();
-        return 0;
 }
 
 int main(int argc, char **argv) {
@@ -421,6 +240,29 @@ int main(int argc, char **argv) {
         const char *cmd = argv[optind];
         int rest = argc - optind - 1;
         char **rargv = argv + optind + 1;
+        if (streq(cmd, "help")) {
+                cmd = rest > 0 ? rargv[0] : NULL;
+                if (!cmd) {
+                        usage(stdout);
+                        return 0;
+                }
+                rargv[0] = (char *) "--help";
+                rest = 1;
+        }
+        size_t k;
+        for (k = 0; k < ELEMENTSOF(commands); k++)
+                if (streq(commands[k].name, cmd))
+                        break;
+        if (k == ELEMENTSOF(commands)) {
+                fprintf(stderr, "error: unknown command '%s'; see left4me --help\n", cmd);
+                return 2;
+        }
+        /* COMMAND --help (anywhere among its arguments): its usage, exit 0. */
+        for (int i = 0; i < rest; i++)
+                if (streq(rargv[i], "--help") || streq(rargv[i], "-h")) {
+                        fputs(commands[k].help, stdout);
+                        return 0;
+                }
         /* serve takes --listen / --state-dir after the command too. */
         if (streq(cmd, "serve")) {
                 for (int i = 0; i < rest; i++) {
@@ -429,7 +271,8 @@ int main(int argc, char **argv) {
                         else if (streq(rargv[i], "--state-dir") && i + 1 < rest)
                                 state = rargv[++i];
                         else {
-                                fprintf(stderr, "error: unknown option '%s' for serve\n", rargv[i]);
+                                fprintf(stderr, "error: unknown option '%s' for serve; see left4me serve --help\n",
+                                        rargv[i]);
                                 return 2;
                         }
                 }
@@ -441,17 +284,7 @@ int main(int argc, char **argv) {
         }
         if (load_config(state, listen) < 0)
                 return 2;
-        int ret;
-        if (streq(cmd, "serve"))
-                ret = cmd_serve();
-        else if (streq(cmd, "admin"))
-                ret = cmd_admin(rest, rargv);
-        else if (streq(cmd, "db") && rest == 1 && streq(rargv[0], "migrate"))
-                ret = cmd_migrate();
-        else {
-                fprintf(stderr, "error: unknown command '%s'; see left4me --help\n", cmd);
-                ret = 2;
-        }
+        int ret = commands[k].run(rest, rargv);
         free_config();
         return ret;
 }

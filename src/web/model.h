@@ -1,10 +1,10 @@
-/* The panel's objects as the pages and jobs see them, loaded with the owner
- * check built in: a user gets their own objects, an admin every object, and
- * anyone else -ENOENT, the same answer as for an id that does not exist. */
+/* The panel's objects as pages, jobs and the watch see them, and the rules
+ * that need no database: validating a blueprint, the spec l4d2ctl gets
+ * from it, the drift text of a server. Where they are stored is the
+ * svc-*.c modules' business (one per table). */
 #pragma once
 
 #include <jansson.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -19,15 +19,21 @@ typedef struct Blueprint {
 } Blueprint;
 
 void blueprint_free(Blueprint *b);
-int blueprint_load(sqlite3 *db, int64_t id, const User *u, Blueprint *ret);
 
-/* Reads the blueprint form into b (keeping what was typed) and fills e with
- * a message per bad field. Returns true if everything is valid. */
-bool blueprint_from_form(const Req *r, Blueprint *b, FieldErrors *e);
+/* A blueprint as typed (a form, later a JSON body); NULL fields are empty. */
+typedef struct BlueprintFields {
+        const char *name, *map, *maxplayers, *tickrate, *overlays, *cvars, *server_cfg, *args;
+} BlueprintFields;
+
+/* Reads the fields into b (keeping what was typed) and fills e with a
+ * message per bad field, by the spec rules l4d2ctl enforces
+ * (src/rules/spec-rules.h). Returns true if everything is valid. */
+bool blueprint_validate(const BlueprintFields *in, Blueprint *b, FieldErrors *e);
 
 /* The instance spec l4d2ctl initialize reads. JSON is valid YAML, and
- * jansson's escaping keeps every user value a plain string. */
-char *blueprint_spec(const Blueprint *b, const char *hostname, int game_port);
+ * jansson's escaping keeps every user value a plain string. The hostname is
+ * made from the server's name (spec_make_hostname). */
+char *blueprint_spec(const Blueprint *b, const char *server_name, int game_port);
 
 typedef struct Server {
         int64_t id, user_id, blueprint_id;
@@ -35,30 +41,18 @@ typedef struct Server {
         char instance[16];
         char owner[USERNAME_MAX + 1];
         char blueprint_name[TITLE_MAX * 4 + 1];
-        char desired[16], state[16];
+        char desired[16], state[16], health[16];
         char map[65];
         char drift[256], detail[256];
         int game_port, tv_port, players, maxplayers, restarts; /* -1: unknown */
         bool deleting;
-        int64_t observed_at;
+        int64_t observed_at, state_since;
 } Server;
 
-#define SERVER_COLUMNS                                                                               \
-        "s.id, s.user_id, s.blueprint_id, s.name, s.instance, u.username, b.name, s.desired, s.state, " \
-        "s.map, s.drift, s.detail, s.game_port, s.tv_port, s.players, s.maxplayers, s.restarts, "      \
-        "s.deleting, s.observed_at"
-#define SERVER_FROM " FROM servers s JOIN users u ON u.id = s.user_id JOIN blueprints b ON b.id = s.blueprint_id "
-
-void server_from_row(sqlite3_stmt *s, Server *ret);
-int server_load(sqlite3 *db, int64_t id, const User *u, Server *ret);
-
-/* True if a job for the server is queued or running. */
-bool server_busy(sqlite3 *db, int64_t server_id);
-
-/* Applies an l4d2ctl status object to the server's row. */
-int server_apply_status(sqlite3 *db, int64_t server_id, json_t *status);
-#define SERVER_EVENTS_MAX 100
-int server_event(sqlite3 *db, int64_t server_id, const char *kind, const char *message);
+/* What a difference between what the owner asked for (desired) and what
+ * the host reports (state) means, for the server's page; "" when there is
+ * none. */
+void server_drift(const char *desired, const char *state, int restarts, char *buf, size_t size);
 
 /* Title fields (server and blueprint names): 1-64 characters, no control
  * characters, not only spaces. NULL or a message. */

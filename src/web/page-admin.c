@@ -3,13 +3,13 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "accounts.h"
-#include "db.h"
+#include "svc-accounts.h"
 #include "html.h"
 #include "jobs.h"
 #include "layout.h"
 #include "pages.h"
 #include "random.h"
+#include "session.h"
 
 static void users_page(Req *r, const FieldErrors *e, const char *shown_user, const char *shown_password) {
         Buf *b = &r->out;
@@ -21,35 +21,39 @@ static void users_page(Req *r, const FieldErrors *e, const char *shown_user, con
                 html_txt(b, shown_password);
                 html_raw(b, "</code>. It is shown only this once; pass it on safely.</p>\n");
         }
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        if (db_prepare(r->db,
-                       "SELECT u.id, u.username, u.is_admin, u.disabled, "
-                       "(SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > ?) "
-                       "FROM users u ORDER BY u.username", &s) < 0)
+        _cleanup_iter_ DbIter it = DB_ITER_INIT;
+        if (accounts_list(&it, r->db) < 0) {
+                render_error(r, 500, "The database is busy; try again.");
                 return;
-        sqlite3_bind_int64(s, 1, now_sec());
+        }
         html_raw(b, "<table class=\"list\">\n<thead><tr><th>User</th><th>Role</th><th>State</th><th>Sessions</th>"
                     "<th>Actions</th></tr></thead>\n<tbody>\n");
         char action[80];
-        while (sqlite3_step(s) == SQLITE_ROW) {
-                int64_t id = sqlite3_column_int64(s, 0);
-                bool disabled = sqlite3_column_int(s, 3);
+        AccountRow u;
+        while (account_next(&it, &u)) {
                 html_raw(b, "<tr><td data-label=\"User\">");
-                html_txt(b, db_col_text(s, 1));
+                html_txt(b, u.username);
                 html_raw(b, "</td><td data-label=\"Role\">");
-                html_raw(b, sqlite3_column_int(s, 2) ? "admin" : "user");
+                if (u.is_admin)
+                        html_raw(b, "admin");
+                else
+                        html_raw(b, "user");
                 html_raw(b, "</td><td data-label=\"State\">");
-                html_raw(b, disabled ? "disabled" : "active");
+                if (u.disabled)
+                        html_raw(b, "disabled");
+                else
+                        html_raw(b, "active");
                 html_raw(b, "</td><td data-label=\"Sessions\">");
-                html_int(b, sqlite3_column_int(s, 4));
+                html_int(b, u.sessions);
                 html_raw(b, "</td><td data-label=\"Actions\">\n");
-                button_form(r, path_id(action, sizeof action, "/admin/users", id, "/password"), "Reset password", NULL);
-                if (id != r->user.id) {
-                        if (disabled)
-                                button_form(r, path_id(action, sizeof action, "/admin/users", id, "/enable"), "Enable",
-                                            NULL);
+                button_form(r, path_id(action, sizeof action, "/admin/users", u.id, "/password"), "Reset password",
+                            NULL);
+                if (u.id != r->user.id) {
+                        if (u.disabled)
+                                button_form(r, path_id(action, sizeof action, "/admin/users", u.id, "/enable"),
+                                            "Enable", NULL);
                         else
-                                button_form(r, path_id(action, sizeof action, "/admin/users", id, "/disable"),
+                                button_form(r, path_id(action, sizeof action, "/admin/users", u.id, "/disable"),
                                             "Disable", "danger");
                 }
                 html_raw(b, "</td></tr>\n");
@@ -109,27 +113,26 @@ void page_admin_user_create(Req *r) {
         users_page(r, &e, NULL, NULL);
 }
 
-static bool user_name(Req *r, char name[USERNAME_MAX + 1]) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        if (db_prepare(r->db, "SELECT username FROM users WHERE id = ?", &s) < 0)
-                return false;
-        sqlite3_bind_int64(s, 1, r->id);
-        if (sqlite3_step(s) != SQLITE_ROW)
-                return false;
-        snprintf(name, USERNAME_MAX + 1, "%s", db_col_text(s, 0));
-        return true;
-}
-
 void page_admin_user_password(Req *r) {
         char name[USERNAME_MAX + 1], pw[21];
-        if (!user_name(r, name)) {
+        if (account_name(r->db, r->id, name) < 0) {
                 render_not_found(r);
                 return;
         }
-        if (random_alnum(pw, sizeof pw) < 0 ||
-            account_set_password(r->db, r->id, pw, r->id == r->user.id ? r->session_id : 0) < 0) {
+        /* Every session of the account ends. An admin resetting their own
+         * password stays logged in here, under a new session token, as on
+         * the profile page: a stolen copy of the old cookie dies too. */
+        if (random_alnum(pw, sizeof pw) < 0 || account_set_password(r->db, r->id, pw, 0) < 0) {
                 render_error(r, 500, "Could not reset the password; try again.");
                 return;
+        }
+        if (r->id == r->user.id) {
+                User self = r->user;
+                if (session_create(r, &self) < 0) {
+                        render_error(r, 500, "The password was reset, but a new session could not start; log in "
+                                             "again.");
+                        return;
+                }
         }
         users_page(r, NULL, name, pw);
         sodium_memzero(pw, sizeof pw);
@@ -137,7 +140,7 @@ void page_admin_user_password(Req *r) {
 
 static void set_disabled(Req *r, bool disabled) {
         char name[USERNAME_MAX + 1];
-        if (!user_name(r, name)) {
+        if (account_name(r->db, r->id, name) < 0) {
                 render_not_found(r);
                 return;
         }
@@ -165,21 +168,19 @@ void page_admin_install(Req *r) {
         page_begin(r, "Game installation");
         html_raw(b, "<p>Installs or updates Left 4 Dead 2 (app 222860) with steamcmd. All servers share this one "
                     "installation.</p>\n");
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        if (db_prepare(r->db, "SELECT id, state, result FROM jobs WHERE kind = 'install' ORDER BY id DESC LIMIT 1",
-                       &s) == 0 &&
-            sqlite3_step(s) == SQLITE_ROW) {
+        JobRow j;
+        if (job_latest(r->db, job_install.name, &j) == 0) {
                 char href[64];
                 html_raw(b, "<p>Last installation: <a href=\"");
-                html_attr(b, path_id(href, sizeof href, "/jobs", sqlite3_column_int64(s, 0), NULL));
+                html_attr(b, path_id(href, sizeof href, "/jobs", j.id, NULL));
                 html_raw(b, "\">job #");
-                html_int(b, sqlite3_column_int64(s, 0));
+                html_int(b, j.id);
                 html_raw(b, "</a> <span class=\"badge job-");
-                html_attr(b, db_col_text(s, 1));
+                html_attr(b, j.state);
                 html_raw(b, "\">");
-                html_txt(b, db_col_text(s, 1));
+                html_txt(b, j.state);
                 html_raw(b, "</span> ");
-                html_txt(b, db_col_text(s, 2));
+                html_txt(b, j.result);
                 html_raw(b, "</p>\n");
         }
         form_open(r, "/admin/install", NULL);
@@ -190,7 +191,7 @@ void page_admin_install(Req *r) {
 
 void page_admin_install_start(Req *r) {
         int64_t id;
-        if (jobs_enqueue(r->db, r->user.id, 0, "install", "", &id) < 0) {
+        if (jobs_request(r->db, &r->user, job_install.name, NULL, &id) < 0) {
                 render_error(r, 500, "Could not queue the installation; try again.");
                 return;
         }

@@ -3,27 +3,21 @@
  * at its next start, and deleting is refused while any server links to it. */
 #include <string.h>
 
-#include "db.h"
 #include "html.h"
 #include "layout.h"
-#include "model.h"
 #include "pages.h"
-
-#define BLUEPRINTS_PER_USER_MAX 100
+#include "svc-blueprints.h"
+#include "svc-servers.h"
 
 void page_blueprints_list(Req *r) {
         Buf *b = &r->out;
         page_begin(r, "Blueprints");
         html_raw(b, "<p><a class=\"button\" href=\"/blueprints/new\">New blueprint</a></p>\n");
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        if (db_prepare(r->db,
-                       "SELECT b.id, b.name, b.map, b.maxplayers, b.tickrate, u.username, "
-                       "(SELECT count(*) FROM servers s WHERE s.blueprint_id = b.id) "
-                       "FROM blueprints b JOIN users u ON u.id = b.user_id WHERE (b.user_id = ? OR ?) "
-                       "ORDER BY b.name, b.id", &s) < 0)
+        _cleanup_iter_ DbIter it = DB_ITER_INIT;
+        if (blueprints_list(&it, r->db, &r->user) < 0) {
+                render_error(r, 500, "The database is busy; try again.");
                 return;
-        sqlite3_bind_int64(s, 1, r->user.id);
-        sqlite3_bind_int(s, 2, r->user.is_admin);
+        }
         html_raw(b, "<table class=\"list\">\n<thead><tr><th>Name</th><th>Map</th><th>Max players</th>"
                     "<th>Tickrate</th><th>Servers</th>");
         if (r->user.is_admin)
@@ -31,24 +25,25 @@ void page_blueprints_list(Req *r) {
         html_raw(b, "</tr></thead>\n<tbody>\n");
         int n = 0;
         char href[64];
-        while (sqlite3_step(s) == SQLITE_ROW) {
+        BlueprintRow v;
+        while (blueprint_next(&it, &v)) {
                 n++;
                 html_raw(b, "<tr><td data-label=\"Name\"><a href=\"");
-                html_attr(b, path_id(href, sizeof href, "/blueprints", sqlite3_column_int64(s, 0), NULL));
+                html_attr(b, path_id(href, sizeof href, "/blueprints", v.id, NULL));
                 html_raw(b, "\">");
-                html_txt(b, db_col_text(s, 1));
+                html_txt(b, v.name);
                 html_raw(b, "</a></td><td data-label=\"Map\">");
-                html_txt(b, db_col_text(s, 2));
+                html_txt(b, v.map);
                 html_raw(b, "</td><td data-label=\"Max players\">");
-                html_int(b, sqlite3_column_int(s, 3));
+                html_int(b, v.maxplayers);
                 html_raw(b, "</td><td data-label=\"Tickrate\">");
-                html_int(b, sqlite3_column_int(s, 4));
+                html_int(b, v.tickrate);
                 html_raw(b, "</td><td data-label=\"Servers\">");
-                html_int(b, sqlite3_column_int(s, 6));
+                html_int(b, v.servers);
                 html_raw(b, "</td>");
                 if (r->user.is_admin) {
                         html_raw(b, "<td data-label=\"Owner\">");
-                        html_txt(b, db_col_text(s, 5));
+                        html_txt(b, v.owner);
                         html_raw(b, "</td>");
                 }
                 html_raw(b, "</tr>\n");
@@ -87,8 +82,10 @@ static void blueprint_form(Req *r, const Blueprint *bp, const FieldErrors *e) {
                        TEXTAREA_MAX, "Lines written to server.cfg at each start.");
         field_textarea(r, "Extra launch arguments", "args", typed ? form_get(r, "args") : bp->args, e, TEXTAREA_MAX,
                        "One argument a line, e.g. -insecure.");
-        html_raw(&r->out, bp->id ? "<button type=\"submit\">Save blueprint</button>\n"
-                                 : "<button type=\"submit\">Create blueprint</button>\n");
+        if (bp->id)
+                html_raw(&r->out, "<button type=\"submit\">Save blueprint</button>\n");
+        else
+                html_raw(&r->out, "<button type=\"submit\">Create blueprint</button>\n");
         form_close(r);
 }
 
@@ -101,67 +98,30 @@ void page_blueprint_new(Req *r) {
         page_end(r);
 }
 
-static int save(Req *r, Blueprint *bp) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        int k;
-        if (bp->id)
-                k = db_prepare(r->db,
-                               "UPDATE blueprints SET name = ?1, map = ?2, maxplayers = ?3, tickrate = ?4, overlays = ?5, "
-                               "server_cfg = ?6, cvars = ?7, args = ?8, updated_at = ?9 WHERE id = ?10",
-                               &s);
-        else
-                k = db_prepare(r->db,
-                               "INSERT INTO blueprints (name, map, maxplayers, tickrate, overlays, server_cfg, cvars, "
-                               "args, updated_at, user_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9)",
-                               &s);
-        if (k < 0)
-                return k;
-        db_bind_text(s, 1, bp->name);
-        db_bind_text(s, 2, bp->map);
-        sqlite3_bind_int(s, 3, (int) bp->maxplayers);
-        sqlite3_bind_int(s, 4, (int) bp->tickrate);
-        db_bind_text(s, 5, bp->overlays);
-        db_bind_text(s, 6, bp->server_cfg);
-        db_bind_text(s, 7, bp->cvars);
-        db_bind_text(s, 8, bp->args);
-        sqlite3_bind_int64(s, 9, now_sec());
-        sqlite3_bind_int64(s, 10, bp->id ? bp->id : r->user.id);
-        k = db_step_done(s);
-        if (k == 0 && !bp->id)
-                bp->id = sqlite3_last_insert_rowid(r->db);
-        return k;
-}
-
-static int64_t count_blueprints(Req *r) {
-        _cleanup_stmt_ sqlite3_stmt *c = NULL;
-        if (db_prepare(r->db, "SELECT count(*) FROM blueprints WHERE user_id = ?", &c) < 0)
-                return 0;
-        sqlite3_bind_int64(c, 1, r->user.id);
-        return sqlite3_step(c) == SQLITE_ROW ? sqlite3_column_int64(c, 0) : 0;
-}
-
 /* Validates and saves; on a problem shows the form again with the errors. */
 static void submit(Req *r, Blueprint *bp, const char *saved_title) {
         char title[sizeof bp->name];
         snprintf(title, sizeof title, "%s", saved_title); /* bp->name changes below */
         FieldErrors e = { 0 };
-        bool ok = blueprint_from_form(r, bp, &e);
-        if (ok && !bp->id && count_blueprints(r) >= BLUEPRINTS_PER_USER_MAX) {
-                errors_add(&e, "name", "You have %d blueprints, the most one account may have.", BLUEPRINTS_PER_USER_MAX);
-                ok = false;
-        }
-        if (ok) {
-                int k = save(r, bp);
+        BlueprintFields in = { form_get(r, "name"), form_get(r, "map"), form_get(r, "maxplayers"),
+                               form_get(r, "tickrate"), form_get(r, "overlays"), form_get(r, "cvars"),
+                               form_get(r, "server_cfg"), form_get(r, "args") };
+        if (blueprint_validate(&in, bp, &e)) {
+                int k = blueprint_save(r->db, bp, r->user.id);
                 if (k == 0) {
                         char href[64];
                         req_redirect(r, path_id(href, sizeof href, "/blueprints", bp->id, "?notice=saved"));
                         return;
                 }
-                if (k != -EEXIST) {
+                if (k == -EEXIST)
+                        errors_add(&e, "name", "There is already a blueprint with this name.");
+                else if (k == -EDQUOT)
+                        errors_add(&e, "name", "You have %d blueprints, the most one account may have.",
+                                   BLUEPRINTS_PER_USER_MAX);
+                else {
                         render_error(r, 500, "Could not save the blueprint; try again.");
                         return;
                 }
-                errors_add(&e, "name", "There is already a blueprint with this name.");
         }
         r->status = 422;
         page_begin(r, title);
@@ -177,13 +137,13 @@ void page_blueprint_create(Req *r) {
 
 static void linked_servers(Req *r, int64_t id, bool as_error) {
         Buf *b = &r->out;
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        if (db_prepare(r->db, "SELECT id, name FROM servers WHERE blueprint_id = ? ORDER BY name", &s) < 0)
+        _cleanup_iter_ DbIter it = DB_ITER_INIT;
+        if (servers_of_blueprint(&it, r->db, id) < 0)
                 return;
-        sqlite3_bind_int64(s, 1, id);
         int n = 0;
         char href[64];
-        while (sqlite3_step(s) == SQLITE_ROW) {
+        ServerRow v;
+        while (server_row_next(&it, &v)) {
                 if (n++ == 0) {
                         if (as_error)
                                 html_raw(b, "<div class=\"error\" role=\"alert\"><p>This blueprint cannot be deleted while "
@@ -193,13 +153,15 @@ static void linked_servers(Req *r, int64_t id, bool as_error) {
                                 html_raw(b, "<h2>Servers using it</h2>\n<ul id=\"linked\">\n");
                 }
                 html_raw(b, "<li><a href=\"");
-                html_attr(b, path_id(href, sizeof href, "/servers", sqlite3_column_int64(s, 0), NULL));
+                html_attr(b, path_id(href, sizeof href, "/servers", v.id, NULL));
                 html_raw(b, "\">");
-                html_txt(b, db_col_text(s, 1));
+                html_txt(b, v.name);
                 html_raw(b, "</a></li>\n");
         }
         if (n)
-                html_raw(b, as_error ? "</ul>\n</div>\n" : "</ul>\n");
+                html_raw(b, "</ul>\n");
+        if (n && as_error)
+                html_raw(b, "</div>\n");
 }
 
 static void show(Req *r, Blueprint *bp, bool delete_blocked) {
@@ -241,12 +203,7 @@ void page_blueprint_delete(Req *r) {
                 render_not_found(r);
                 return;
         }
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        int k = db_prepare(r->db, "DELETE FROM blueprints WHERE id = ?", &s);
-        if (k == 0) {
-                sqlite3_bind_int64(s, 1, bp.id);
-                k = db_step_done(s);
-        }
+        int k = blueprint_delete(r->db, bp.id);
         if (k == -EBUSY) {
                 /* The foreign key refused: servers still link to it. */
                 r->status = 409;

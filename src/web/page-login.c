@@ -1,7 +1,7 @@
 /* The start page, logging in and out. */
 #include <string.h>
 
-#include "accounts.h"
+#include "svc-accounts.h"
 #include "html.h"
 #include "layout.h"
 #include "pages.h"

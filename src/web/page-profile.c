@@ -3,7 +3,7 @@
  * session token. */
 #include <string.h>
 
-#include "accounts.h"
+#include "svc-accounts.h"
 #include "html.h"
 #include "layout.h"
 #include "pages.h"

@@ -4,15 +4,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "db.h"
 #include "html.h"
 #include "jobs.h"
 #include "layout.h"
-#include "model.h"
 #include "pages.h"
-#include "sse.h"
+#include "streams.h"
+#include "svc-blueprints.h"
+#include "svc-servers.h"
 
-void server_state_badge(Buf *b, const Server *s);
 
 static void time_txt(Buf *b, int64_t t) {
         if (t <= 0) {
@@ -43,7 +42,14 @@ static void status_section(Req *r, const Server *v) {
                 html_raw(b, "</p>\n");
         }
         html_raw(b, "<dl class=\"facts\">\n<dt>State</dt><dd id=\"state\">");
-        server_state_badge(b, v);
+        server_state_badge(b, v->state, v->deleting, v->drift);
+        if (v->health[0] && !streq(v->health, "none")) {
+                html_raw(b, " <span class=\"badge health-");
+                html_attr(b, v->health);
+                html_raw(b, "\">");
+                html_txt(b, streq(v->health, "ok") ? "answers queries" : "no answer to queries");
+                html_raw(b, "</span>");
+        }
         html_raw(b, "</dd>\n<dt>Asked for</dt><dd>");
         html_txt(b, v->desired);
         html_raw(b, "</dd>\n<dt>Map</dt><dd>");
@@ -72,8 +78,8 @@ static void status_section(Req *r, const Server *v) {
         html_int(b, v->restarts);
         html_raw(b, "</dd>\n<dt>Instance</dt><dd><code>");
         html_txt(b, v->instance);
-        html_raw(b, "</code></dd>\n<dt>Last checked</dt><dd>");
-        time_txt(b, v->observed_at);
+        html_raw(b, "</code></dd>\n<dt>State since</dt><dd>");
+        time_txt(b, v->state_since);
         html_raw(b, "</dd>\n");
         if (v->detail[0]) {
                 html_raw(b, "<dt>Detail</dt><dd>");
@@ -101,26 +107,25 @@ void page_server_status(Req *r) {
 
 static void jobs_table(Req *r, const Server *v) {
         Buf *b = &r->out;
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        if (db_prepare(r->db, "SELECT id, kind, state, result, created_at FROM jobs WHERE server_id = ? "
-                              "ORDER BY id DESC LIMIT 10", &s) < 0)
+        _cleanup_iter_ DbIter it = DB_ITER_INIT;
+        if (jobs_of_server(&it, r->db, v->id) < 0)
                 return;
-        sqlite3_bind_int64(s, 1, v->id);
         html_raw(b, "<h2>Recent jobs</h2>\n<ul class=\"jobs\">\n");
         char href[64];
         int n = 0;
-        while (sqlite3_step(s) == SQLITE_ROW) {
+        JobRow j;
+        while (job_next(&it, &j)) {
                 n++;
                 html_raw(b, "<li><a href=\"");
-                html_attr(b, path_id(href, sizeof href, "/jobs", sqlite3_column_int64(s, 0), NULL));
+                html_attr(b, path_id(href, sizeof href, "/jobs", j.id, NULL));
                 html_raw(b, "\">");
-                html_txt(b, db_col_text(s, 1));
+                html_txt(b, j.kind);
                 html_raw(b, "</a> <span class=\"badge job-");
-                html_attr(b, db_col_text(s, 2));
+                html_attr(b, j.state);
                 html_raw(b, "\">");
-                html_txt(b, db_col_text(s, 2));
+                html_txt(b, j.state);
                 html_raw(b, "</span> ");
-                html_txt(b, db_col_text(s, 3));
+                html_txt(b, j.result);
                 html_raw(b, "</li>\n");
         }
         if (!n)
@@ -130,19 +135,18 @@ static void jobs_table(Req *r, const Server *v) {
 
 static void events_list(Req *r, const Server *v) {
         Buf *b = &r->out;
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        if (db_prepare(r->db, "SELECT at, kind, message FROM server_events WHERE server_id = ? ORDER BY id DESC LIMIT 20",
-                       &s) < 0)
+        _cleanup_iter_ DbIter it = DB_ITER_INIT;
+        if (server_events(&it, r->db, v->id) < 0)
                 return;
-        sqlite3_bind_int64(s, 1, v->id);
         html_raw(b, "<h2>Events</h2>\n<ul class=\"events\">\n");
         int n = 0;
-        while (sqlite3_step(s) == SQLITE_ROW) {
+        ServerEvent ev;
+        while (server_event_next(&it, &ev)) {
                 n++;
                 html_raw(b, "<li>");
-                time_txt(b, sqlite3_column_int64(s, 0));
+                time_txt(b, ev.at);
                 html_raw(b, " — ");
-                html_txt(b, db_col_text(s, 2));
+                html_txt(b, ev.message);
                 html_raw(b, "</li>\n");
         }
         if (!n)
@@ -152,23 +156,25 @@ static void events_list(Req *r, const Server *v) {
 
 static void blueprint_switch(Req *r, const Server *v) {
         Buf *b = &r->out;
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        if (db_prepare(r->db, "SELECT id, name FROM blueprints WHERE user_id = ? ORDER BY name", &s) < 0)
+        /* The owner's blueprints (not an admin's own): a server and its
+         * blueprint always have the same owner. */
+        _cleanup_iter_ DbIter it = DB_ITER_INIT;
+        User owner = { .id = v->user_id };
+        if (blueprints_list(&it, r->db, &owner) < 0)
                 return;
-        sqlite3_bind_int64(s, 1, v->user_id);
         char action[64];
         html_raw(b, "<h2>Blueprint</h2>\n");
         form_open(r, path_id(action, sizeof action, "/servers", v->id, "/blueprint"), "inline-form");
         html_raw(b, "<label for=\"f-blueprint\">Uses</label>\n<select id=\"f-blueprint\" name=\"blueprint\">\n");
-        while (sqlite3_step(s) == SQLITE_ROW) {
-                int64_t id = sqlite3_column_int64(s, 0);
+        BlueprintRow bp;
+        while (blueprint_next(&it, &bp)) {
                 html_raw(b, "<option value=\"");
-                html_int(b, id);
+                html_int(b, bp.id);
                 html_raw(b, "\"");
-                if (id == v->blueprint_id)
+                if (bp.id == v->blueprint_id)
                         html_raw(b, " selected");
                 html_raw(b, ">");
-                html_txt(b, db_col_text(s, 1));
+                html_txt(b, bp.name);
                 html_raw(b, "</option>\n");
         }
         html_raw(b, "</select>\n<button type=\"submit\">Switch</button>\n");
@@ -212,25 +218,9 @@ static void enqueue(Req *r, const char *kind) {
                 render_error(r, 409, "This server is being deleted.");
                 return;
         }
-        /* The mark and the job are saved together or not at all. */
-        if (db_begin(r->db) < 0) {
-                render_error(r, 500, "The database is busy; try again.");
-                return;
-        }
-        int k = 0;
-        if (streq(kind, "delete")) {
-                _cleanup_stmt_ sqlite3_stmt *s = NULL;
-                k = db_prepare(r->db, "UPDATE servers SET deleting = 1 WHERE id = ?", &s);
-                if (k == 0) {
-                        sqlite3_bind_int64(s, 1, v.id);
-                        k = db_step_done(s);
-                }
-        }
         int64_t job;
-        if (k == 0)
-                k = jobs_enqueue(r->db, r->user.id, v.id, kind, v.name, &job);
-        if (k < 0 || db_commit(r->db) < 0) {
-                db_rollback(r->db);
+        int k = jobs_request(r->db, &r->user, kind, &v, &job);
+        if (k < 0) {
                 if (k == -EAGAIN)
                         render_error(r, 429, "You have 20 jobs waiting already; let them finish, then try again.");
                 else
@@ -268,14 +258,7 @@ void page_server_blueprint(Req *r) {
                 return;
         }
         blueprint_free(&b);
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        if (db_prepare(r->db, "UPDATE servers SET blueprint_id = ? WHERE id = ?", &s) < 0) {
-                render_error(r, 500, "The database is busy; try again.");
-                return;
-        }
-        sqlite3_bind_int64(s, 1, bid);
-        sqlite3_bind_int64(s, 2, v.id);
-        if (db_step_done(s) < 0) {
+        if (server_set_blueprint(r->db, v.id, bid) < 0) {
                 render_error(r, 500, "Could not save; try again.");
                 return;
         }
@@ -291,8 +274,8 @@ void page_server_logs(Req *r) {
          * rather than running l4d2ctl every 2 s. */
         int k = 0;
         if (streq(v.state, "new"))
-                r->custom = sse_message("end", "the server has not been started yet", 10000);
+                r->custom = stream_message("end", "the server has not been started yet", 10000);
         else
-                k = sse_server_logs(r->conn, v.instance, r->user.id, &r->custom);
-        sse_refused(r, k);
+                k = stream_open(r->conn, &stream_logs, v.instance, r->user.id, &r->custom);
+        stream_refused(r, k);
 }

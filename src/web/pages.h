@@ -46,3 +46,9 @@ void page_admin_install(Req *r);
 void page_admin_install_start(Req *r);
 
 void page_static(Req *r);
+
+/* Markup more than one page shows. */
+void server_state_badge(Buf *b, const char *state, bool deleting, const char *drift);
+
+/* The JSON API (api-*.c): the same rules, tables and owner checks. */
+void api_blueprint_create(Req *r);

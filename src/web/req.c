@@ -1,6 +1,8 @@
 /* Reading a request (form body, query, headers, cookies) and the small parts
  * of building a response that every handler shares. */
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -143,6 +145,36 @@ void req_redirect(Req *r, const char *location) {
         free(r->location);
         r->location = strdup(location);
         r->status = MHD_HTTP_SEE_OTHER;
+}
+
+void req_json(Req *r, unsigned status, json_t *j) {
+        char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        r->out.len = 0;
+        r->out.overflowed = false;
+        if (!text || buf_puts(&r->out, text) < 0 || buf_puts(&r->out, "\n") < 0) {
+                r->out.len = 0;
+                r->out.overflowed = false;
+                (void) buf_puts(&r->out, "{\"error\":\"The answer could not be written.\"}\n");
+                status = 500;
+        }
+        free(text);
+        r->status = status;
+        r->content_type = "application/json";
+}
+
+int req_body_tmpfile(void) {
+        int fd = open(config.state_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR))
+                return fd >= 0 ? fd : negative_errno();
+        /* A file system without O_TMPFILE: a named one, unlinked at once. */
+        char path[4096];
+        snprintf(path, sizeof path, "%s/.upload-XXXXXX", config.state_dir);
+        fd = mkostemp(path, O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        (void) unlink(path);
+        return fd;
 }
 
 void req_set_cookie(Req *r, const char *name, const char *value, long max_age) {

@@ -5,47 +5,57 @@
 #include "pages.h"
 #include "routes.h"
 
+/* What the cached pages read (their svc-*.c calls), so that a write to
+ * another table keeps them: the watch's server state never touches the
+ * blueprint and job pages. The user (DB_USERS) is added for every page. */
+#define SERVER_LIST (DB_SERVERS | DB_SERVER_STATE | DB_BLUEPRINTS)
+#define SERVER_PAGE (SERVER_LIST | DB_JOBS | DB_SERVER_EVENTS)
+#define BLUEPRINT_PAGE (DB_BLUEPRINTS | DB_SERVERS)
+#define JOB_PAGE (DB_JOBS | DB_JOB_LINES)
+
 static const Route routes[] = {
-        { "GET", "/", page_index, ROUTE_PUBLIC },
-        { "GET", "/login", page_login_form, ROUTE_PUBLIC },
-        { "POST", "/login", page_login_submit, ROUTE_PUBLIC },
-        { "POST", "/logout", page_logout, ROUTE_USER },
-        { "GET", "/profile", page_profile, ROUTE_USER },
-        { "POST", "/profile/password", page_profile_password, ROUTE_USER },
+        { "GET", "/", page_index, ROUTE_PUBLIC, 0, 0 },
+        { "GET", "/login", page_login_form, ROUTE_PUBLIC, 0, 0 },
+        { "POST", "/login", page_login_submit, ROUTE_PUBLIC, 0, 0 },
+        { "POST", "/logout", page_logout, ROUTE_USER, 0, 0 },
+        { "GET", "/profile", page_profile, ROUTE_USER, 0, 0 },
+        { "POST", "/profile/password", page_profile_password, ROUTE_USER, 0, 0 },
 
-        { "GET", "/servers", page_servers_list, ROUTE_USER | ROUTE_CACHE },
-        { "GET", "/servers/rows", page_servers_rows, ROUTE_USER | ROUTE_CACHE },
-        { "GET", "/servers/new", page_server_new, ROUTE_USER },
-        { "POST", "/servers", page_server_create, ROUTE_USER },
-        { "GET", "/servers/#", page_server_show, ROUTE_USER | ROUTE_CACHE },
-        { "GET", "/servers/#/status", page_server_status, ROUTE_USER | ROUTE_CACHE },
-        { "GET", "/servers/#/logs", page_server_logs, ROUTE_USER },
-        { "POST", "/servers/#/start", page_server_start, ROUTE_USER },
-        { "POST", "/servers/#/stop", page_server_stop, ROUTE_USER },
-        { "POST", "/servers/#/restart", page_server_restart, ROUTE_USER },
-        { "POST", "/servers/#/delete", page_server_delete, ROUTE_USER },
-        { "POST", "/servers/#/blueprint", page_server_blueprint, ROUTE_USER },
+        { "GET", "/servers", page_servers_list, ROUTE_USER | ROUTE_CACHE, SERVER_LIST, 0 },
+        { "GET", "/servers/rows", page_servers_rows, ROUTE_USER | ROUTE_CACHE, SERVER_LIST, 0 },
+        { "GET", "/servers/new", page_server_new, ROUTE_USER, 0, 0 },
+        { "POST", "/servers", page_server_create, ROUTE_USER, 0, 0 },
+        { "GET", "/servers/#", page_server_show, ROUTE_USER | ROUTE_CACHE, SERVER_PAGE, 0 },
+        { "GET", "/servers/#/status", page_server_status, ROUTE_USER | ROUTE_CACHE, SERVER_LIST | DB_JOBS, 0 },
+        { "GET", "/servers/#/logs", page_server_logs, ROUTE_USER, 0, 0 },
+        { "POST", "/servers/#/start", page_server_start, ROUTE_USER, 0, 0 },
+        { "POST", "/servers/#/stop", page_server_stop, ROUTE_USER, 0, 0 },
+        { "POST", "/servers/#/restart", page_server_restart, ROUTE_USER, 0, 0 },
+        { "POST", "/servers/#/delete", page_server_delete, ROUTE_USER, 0, 0 },
+        { "POST", "/servers/#/blueprint", page_server_blueprint, ROUTE_USER, 0, 0 },
 
-        { "GET", "/blueprints", page_blueprints_list, ROUTE_USER | ROUTE_CACHE },
-        { "GET", "/blueprints/new", page_blueprint_new, ROUTE_USER },
-        { "POST", "/blueprints", page_blueprint_create, ROUTE_USER },
-        { "GET", "/blueprints/#", page_blueprint_show, ROUTE_USER | ROUTE_CACHE },
-        { "POST", "/blueprints/#", page_blueprint_update, ROUTE_USER },
-        { "POST", "/blueprints/#/delete", page_blueprint_delete, ROUTE_USER },
+        { "GET", "/blueprints", page_blueprints_list, ROUTE_USER | ROUTE_CACHE, BLUEPRINT_PAGE, 0 },
+        { "GET", "/blueprints/new", page_blueprint_new, ROUTE_USER, 0, 0 },
+        { "POST", "/blueprints", page_blueprint_create, ROUTE_USER, 0, 0 },
+        { "GET", "/blueprints/#", page_blueprint_show, ROUTE_USER | ROUTE_CACHE, BLUEPRINT_PAGE, 0 },
+        { "POST", "/blueprints/#", page_blueprint_update, ROUTE_USER, 0, 0 },
+        { "POST", "/blueprints/#/delete", page_blueprint_delete, ROUTE_USER, 0, 0 },
 
-        { "GET", "/jobs", page_jobs_list, ROUTE_USER | ROUTE_CACHE },
-        { "GET", "/jobs/#", page_job_show, ROUTE_USER | ROUTE_CACHE },
-        { "GET", "/jobs/#/events", page_job_events, ROUTE_USER },
+        { "GET", "/jobs", page_jobs_list, ROUTE_USER | ROUTE_CACHE, DB_JOBS, 0 },
+        { "GET", "/jobs/#", page_job_show, ROUTE_USER | ROUTE_CACHE, JOB_PAGE, 0 },
+        { "GET", "/jobs/#/events", page_job_events, ROUTE_USER, 0, 0 },
 
-        { "GET", "/admin/users", page_admin_users, ROUTE_ADMIN },
-        { "POST", "/admin/users", page_admin_user_create, ROUTE_ADMIN },
-        { "POST", "/admin/users/#/password", page_admin_user_password, ROUTE_ADMIN },
-        { "POST", "/admin/users/#/disable", page_admin_user_disable, ROUTE_ADMIN },
-        { "POST", "/admin/users/#/enable", page_admin_user_enable, ROUTE_ADMIN },
-        { "GET", "/admin/install", page_admin_install, ROUTE_ADMIN },
-        { "POST", "/admin/install", page_admin_install_start, ROUTE_ADMIN },
+        { "GET", "/admin/users", page_admin_users, ROUTE_ADMIN, 0, 0 },
+        { "POST", "/admin/users", page_admin_user_create, ROUTE_ADMIN, 0, 0 },
+        { "POST", "/admin/users/#/password", page_admin_user_password, ROUTE_ADMIN, 0, 0 },
+        { "POST", "/admin/users/#/disable", page_admin_user_disable, ROUTE_ADMIN, 0, 0 },
+        { "POST", "/admin/users/#/enable", page_admin_user_enable, ROUTE_ADMIN, 0, 0 },
+        { "GET", "/admin/install", page_admin_install, ROUTE_ADMIN, 0, 0 },
+        { "POST", "/admin/install", page_admin_install_start, ROUTE_ADMIN, 0, 0 },
 
-        { "GET", "/static/*", page_static, ROUTE_NO_SESSION },
+        { "POST", "/api/blueprints", api_blueprint_create, ROUTE_USER | ROUTE_JSON, 0, 64 * 1024 },
+
+        { "GET", "/static/*", page_static, ROUTE_NO_SESSION, 0, 0 },
 };
 
 /* Matches one pattern; ids are 1-18 digits without a leading zero. */

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "db.h"
 #include "web.h"
 
 enum {
@@ -8,6 +9,7 @@ enum {
         ROUTE_ADMIN = 1 << 1,      /* needs an admin (others get 404) */
         ROUTE_NO_SESSION = 1 << 2, /* static files: no database at all */
         ROUTE_CACHE = 1 << 3,      /* a GET whose page may be cached (cache.h) */
+        ROUTE_JSON = 1 << 4,       /* answers JSON, errors included */
 };
 
 typedef struct Route {
@@ -15,6 +17,12 @@ typedef struct Route {
         const char *pattern; /* '#' matches a positive id, a final '*' the rest */
         handler_fn fn;
         unsigned flags;
+        unsigned reads;      /* ROUTE_CACHE: the tables the page reads (DB_*, db.h) */
+        size_t body_max;     /* 0: a POST body is a form, at most BODY_MAX, in memory. Else the
+                              * body is any bytes, streamed to a temp file as it arrives
+                              * (r->body_fd), at most body_max: past it 413, and far past it
+                              * (BODY_DRAIN_MAX more) the connection is closed. The CSRF
+                              * token then comes in the X-CSRF-Token header. */
 } Route;
 
 /* Finds the route for method and path. Fills *ret_id and *ret_tail. Sets

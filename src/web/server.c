@@ -38,15 +38,20 @@ static void add_common_headers(struct MHD_Response *resp) {
 
 static enum MHD_Result send_response(Req *r) {
         struct MHD_Response *resp = r->custom;
+        size_t len = r->out.len;
         if (!resp) {
                 if (r->status == 0)
                         r->status = MHD_HTTP_OK;
-                if (r->out.max && r->out.len + 1 >= r->out.max)
+                /* A page that lost an append is not sent cut short. */
+                if (r->out.overflowed)
                         render_error(r, 500, "The page grew past its size limit.");
-                resp = MHD_create_response_from_buffer(r->out.len, r->out.data ? r->out.data : (char *) "",
-                                                       MHD_RESPMEM_MUST_COPY);
+                /* The page's buffer goes to the response as it is: no copy. */
+                len = r->out.len;
+                resp = r->out.data ? MHD_create_response_from_buffer(len, r->out.data, MHD_RESPMEM_MUST_FREE)
+                                   : MHD_create_response_from_buffer(0, (char *) "", MHD_RESPMEM_PERSISTENT);
                 if (!resp)
                         return MHD_NO;
+                r->out = (Buf) { 0 }; /* the response frees the data */
                 MHD_add_response_header(resp, "Content-Type",
                                         r->content_type ? r->content_type : "text/html; charset=utf-8");
                 MHD_add_response_header(resp, "Cache-Control", r->cache_control ? r->cache_control : "no-store");
@@ -62,11 +67,24 @@ static enum MHD_Result send_response(Req *r) {
          * the cache. */
         if (r->cacheable && !r->custom && (r->status == 0 || r->status == MHD_HTTP_OK) && r->n_cookies == 0 &&
             !r->location && r->authed)
-                page_cache_put(r->session_id, r->url, r->gen, resp, r->out.len);
+                page_cache_put(r->session_id, r->url, r->gen, resp, len);
         else if (!r->custom_shared)
                 MHD_destroy_response(resp);
         r->custom = NULL;
         return ret;
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return -EIO;
+                p += k;
+                n -= (size_t) k;
+        }
+        return 0;
 }
 
 static bool is_form_type(const char *ct) {
@@ -77,6 +95,49 @@ static bool is_form_type(const char *ct) {
                (ct[sizeof want - 1] == '\0' || ct[sizeof want - 1] == ';');
 }
 
+/* Checks a POST's body: the form parsed, or the streamed body ready; and
+ * the CSRF token. False with the answer made. */
+static bool check_body(Req *r, const Route *route) {
+        if (r->body_failed) {
+                render_error(r, 507, "The upload could not be stored on the panel's host; try again later.");
+                return false;
+        }
+        if (r->body_too_big) {
+                char msg[160];
+                if (route->body_max)
+                        snprintf(msg, sizeof msg, "The body is too large: this address takes at most %zu KiB.",
+                                 route->body_max / 1024);
+                else
+                        snprintf(msg, sizeof msg,
+                                 "The form is too large (the limit is %d KiB); shorten the text and send it again.",
+                                 BODY_MAX / 1024);
+                render_error(r, 413, msg);
+                return false;
+        }
+        if (route->body_max) {
+                if (r->body_fd >= 0 && lseek(r->body_fd, 0, SEEK_SET) < 0) {
+                        render_error(r, 500, "The upload could not be read back.");
+                        return false;
+                }
+        } else {
+                if (!is_form_type(header_get(r, "Content-Type"))) {
+                        render_error(r, 415, "Send the form as application/x-www-form-urlencoded.");
+                        return false;
+                }
+                if (form_parse(r->body.data ? r->body.data : "", r->body.len, &r->form) < 0) {
+                        form_free(&r->form);
+                        render_error(r, 400, "The form data is malformed (bad encoding, too many fields or invalid "
+                                             "UTF-8); reload the page and try again.");
+                        return false;
+                }
+        }
+        if (!csrf_check(r)) {
+                render_error(r, 403, "The form expired or came from another site; reload the page and send it again.");
+                return false;
+        }
+        return true;
+}
+
 static void dispatch(Req *r) {
         int64_t id = 0;
         const char *tail = NULL;
@@ -84,12 +145,18 @@ static void dispatch(Req *r) {
         const Route *route = route_find(r->method, r->url, &id, &tail, &other_method);
         r->id = id;
         r->tail = tail;
+        r->route = route;
+        r->json = route && (route->flags & ROUTE_JSON);
 
         if (route && (route->flags & ROUTE_NO_SESSION)) {
                 route->fn(r);
                 return;
         }
-        r->gen = cache_generation();
+        /* The generations of what this page and the session lookup read,
+         * as of now: anything committed later makes the entry stale. */
+        db_generations_refresh();
+        r->session_gen = db_generation(SESSION_READS);
+        r->gen = route ? db_generation(route->reads | DB_USERS) : 0;
         /* A page asked for again with nothing changed since: answer from
          * the cache without touching the database. Only plain addresses
          * (no query string: notices are one-off). */
@@ -117,7 +184,7 @@ static void dispatch(Req *r) {
         if ((route->flags & (ROUTE_USER | ROUTE_ADMIN)) && !r->authed) {
                 if (r->is_post)
                         render_error(r, 403, "Log in first.");
-                else if (header_get(r, "HX-Request") ||
+                else if (r->json || header_get(r, "HX-Request") ||
                          (header_get(r, "Accept") && strstr(header_get(r, "Accept"), "text/event-stream")))
                         render_error(r, 401, "Log in first.");
                 else
@@ -128,25 +195,8 @@ static void dispatch(Req *r) {
                 render_not_found(r);
                 return;
         }
-        if (r->is_post) {
-                if (r->body_too_big) {
-                        render_error(r, 413, "The form is too large (the limit is 64 KiB); shorten the text and send it again.");
-                        return;
-                }
-                if (!is_form_type(header_get(r, "Content-Type"))) {
-                        render_error(r, 415, "Send the form as application/x-www-form-urlencoded.");
-                        return;
-                }
-                if (form_parse(r->body.data ? r->body.data : "", r->body.len, &r->form) < 0) {
-                        form_free(&r->form);
-                        render_error(r, 400, "The form data is malformed (bad encoding, too many fields or invalid UTF-8); reload the page and try again.");
-                        return;
-                }
-                if (!csrf_check(r)) {
-                        render_error(r, 403, "The form expired or came from another site; reload the page and send it again.");
-                        return;
-                }
-        }
+        if (r->is_post && !check_body(r, route))
+                return;
         route->fn(r);
 }
 
@@ -187,7 +237,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 r->method = method;
                 r->is_post = streq(method, "POST");
                 r->body.max = BODY_MAX;
+                r->body_fd = -1;
                 r->out.max = PAGE_MAX;
+                /* Where the body goes depends on the route: a form into
+                 * memory, anything else into a temp file, each capped. */
+                int64_t id;
+                const char *tail;
+                bool other;
+                const Route *route = route_find(method, url, &id, &tail, &other);
+                r->body_max = route && route->body_max ? route->body_max : BODY_MAX;
                 const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
                 if (ci && ci->client_addr) {
                         const struct sockaddr *sa = ci->client_addr;
@@ -201,18 +259,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 client_behind_proxy(r);
                 const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
                 long n;
-                if (cl && (parse_long(cl, 0, BODY_MAX, &n) < 0))
+                if (cl && (parse_long(cl, 0, (long) r->body_max, &n) < 0))
                         r->body_too_big = true;
+                if (route && route->body_max && r->is_post && !r->body_too_big &&
+                    (r->body_fd = req_body_tmpfile()) < 0)
+                        r->body_failed = true;
                 *con_cls = r;
                 return MHD_YES;
         }
         if (*upload_data_size) {
-                if (!r->body_too_big && buf_append(&r->body, upload_data, *upload_data_size) < 0)
+                size_t n = *upload_data_size;
+                if (r->body_too_big || r->body_failed)
+                        ; /* read and dropped */
+                else if (r->body_fd < 0) {
+                        if (buf_append(&r->body, upload_data, n) < 0)
+                                r->body_too_big = true;
+                } else if (r->body_len + n > r->body_max)
                         r->body_too_big = true;
-                /* A form a little too long still gets its 413 page; a body
+                else if (write_all(r->body_fd, upload_data, n) < 0)
+                        r->body_failed = true;
+                else
+                        r->body_len += n;
+                /* A body a little too long still gets its 413 page; one
                  * that goes on and on only holds a thread: hang up. */
-                r->body_seen += *upload_data_size;
-                if (r->body_too_big && r->body_seen > BODY_DRAIN_MAX)
+                r->body_seen += n;
+                if ((r->body_too_big || r->body_failed) && r->body_seen > r->body_max + BODY_DRAIN_MAX)
                         return MHD_NO;
                 *upload_data_size = 0;
                 return MHD_YES;
@@ -234,6 +305,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (!r)
                 return;
         buf_free(&r->body);
+        if (r->body_fd >= 0)
+                close(r->body_fd);
         buf_free(&r->out);
         form_free(&r->form);
         free(r->location);

@@ -4,6 +4,7 @@
  * Req is never shared. */
 #pragma once
 
+#include <jansson.h>
 #include <microhttpd.h>
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -14,7 +15,7 @@
 
 /* Caps on what a client can send or make us hold. */
 #define BODY_MAX (64 * 1024)    /* a form body; past it: 413 */
-#define BODY_DRAIN_MAX (1024 * 1024) /* past it the connection is closed */
+#define BODY_DRAIN_MAX (1024 * 1024) /* this far past a body's cap the connection is closed */
 #define PAGE_MAX (4 * 1024 * 1024)
 #define FORM_FIELDS_MAX 64
 #define USERNAME_MAX 32
@@ -27,14 +28,17 @@ typedef struct Config {
         char *state_dir;
         char *listen_host;
         uint16_t port;
-        char *l4d2ctl;          /* path of the l4d2ctl binary */
+        char *l4d2ctl;          /* path of the l4d2ctl binary (this host) */
+        char *host_ssh;         /* NULL: l4d2ctl runs here; else its SSH destination */
+        char *host_l4d2ctl;     /* l4d2ctl on the SSH host (default: found in PATH there) */
+        char *host_state_dir;   /* --state-dir on the SSH host (default: its own) */
         char *static_dir;       /* style.css, app.js */
         char *htmx_path;        /* htmx.min.js */
         bool cookie_secure;     /* add Secure to cookies (behind TLS) */
         bool trust_proxy;       /* a loopback peer is our reverse proxy: the client
                                  * is the last X-Forwarded-For entry */
         unsigned workers;       /* job worker threads */
-        unsigned poll_ms;       /* state poller period */
+        unsigned poll_ms;       /* the watch's interval (l4d2ctl watch --interval) */
         unsigned max_connections;
 } Config;
 
@@ -59,18 +63,26 @@ typedef struct Form {
 /* Field errors of a submitted form, shown next to their fields. */
 typedef struct FieldErrors {
         const char *field[16];
-        char msg[16][160];
+        char msg[16][400];
         size_t n;
 } FieldErrors;
+
+struct Route;
 
 typedef struct Req {
         struct MHD_Connection *conn;
         const char *method, *url;
+        const struct Route *route; /* NULL: no such address */
         char ip[64];
         bool is_post;
-        Buf body;
+        bool json;              /* the route answers JSON (errors too) */
+        Buf body;               /* a form body, in memory */
+        int body_fd;            /* a streamed body (route->body_max): an unnamed temp file, at offset 0 */
+        size_t body_len;        /* its length */
+        size_t body_max;        /* the route's cap */
         size_t body_seen;       /* bytes of body received, kept or not */
         bool body_too_big;
+        bool body_failed;       /* the temp file could not be written */
         Form form;
         bool form_bad;
 
@@ -80,7 +92,8 @@ typedef struct Req {
         int64_t session_id;
         char csrf[65];
 
-        uint64_t gen;           /* cache generation when the request began */
+        uint64_t gen;           /* the generation of the tables the page reads, at its start */
+        uint64_t session_gen;   /* the same for the session lookup */
         bool cacheable;         /* the answer may go to the page cache */
         bool queued;            /* a response was queued already (cache hit) */
         enum MHD_Result queued_result;
@@ -111,6 +124,11 @@ int form_parse(const char *body, size_t len, Form *ret);
 void form_free(Form *f);
 bool utf8_is_valid(const char *s);
 void req_redirect(Req *r, const char *location);
+/* Answers a JSON value (takes j) with the status. */
+void req_json(Req *r, unsigned status, json_t *j);
+/* An unnamed temporary file for a streamed body (O_TMPFILE in the state
+ * dir: on disk, gone when closed). */
+int req_body_tmpfile(void);
 void req_set_cookie(Req *r, const char *name, const char *value, long max_age);
 void errors_add(FieldErrors *e, const char *field, const char *fmt, ...) _printf_(3, 4);
 const char *errors_get(const FieldErrors *e, const char *field);

@@ -8,16 +8,12 @@ tests/integration/test_overlay_script_sandbox.py.
 
 Memory and task caps (MemoryMax=, TasksMax= of build-sandbox.conf) are only
 checked where the container's cgroup has those controllers: on this hybrid
-host it does not (see test_e2e_contain.py on the contain-deploy branch)."""
+host it does not (see test_e2e_contain.py). The container is the session's
+(conftest.py's `ct` and `game`), shared with the other test_e2e* modules."""
 import json
 import os
 
 import pytest
-
-try:  # the container of test_e2e.py, booted again for this module
-    from test_e2e import ct, game  # noqa: F401
-except ImportError:  # conftest.py's session fixtures
-    pass
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the systemd end-to-end test needs root")
 
@@ -28,12 +24,12 @@ echo "hello from the unit"
 """
 
 
-def build(ct, name="sm", env=None):
+def build(ct, name="mmsm", env=None):
     p = ct.ctl("overlay", "build", name, "--json", check=False, env=env, timeout=120)
     return p, [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
 
 
-def published(ct, name="sm"):
+def published(ct, name="mmsm"):
     return ct.sh("cd /var/lib/left4me/overlays/%s && find . -type f | sort | xargs -r cat" % name).stdout
 
 
@@ -42,25 +38,25 @@ def controller(ct, name):
 
 
 @pytest.fixture(scope="module")
-def sm(ct, game):
-    ct.ctl("overlay", "create", "sm", "--kind", "script")
-    ct.ctl("overlay", "script", "sm", "set", input=GOOD)
+def mmsm(ct, game):
+    ct.ctl("overlay", "create", "mmsm", "--kind", "script")
+    ct.ctl("overlay", "script", "mmsm", "set", input=GOOD)
     p, ev = build(ct)
     assert p.returncode == 0, p.stderr + p.stdout
     return ev
 
 
-def test_a_good_script_builds_in_the_unit_and_a_server_sees_it(ct, sm):
-    ev = sm
-    assert ev[0]["line"].startswith("sandbox: left4me-build@sm.service")
+def test_a_good_script_builds_in_the_unit_and_a_server_sees_it(ct, mmsm):
+    ev = mmsm
+    assert ev[0]["line"].startswith("sandbox: left4me-build@mmsm.service")
     assert {"event": "output", "line": "hello from the unit"} in ev
     assert ev[-1] == {"event": "done", "ok": True, "changed": True}
     assert published(ct) == "built by left4me in /overlay\n"
-    o = json.loads(ct.ctl("overlay", "show", "sm", "--json").stdout)
+    o = json.loads(ct.ctl("overlay", "show", "mmsm", "--json").stdout)
     assert o["script"]["sandbox"] == "unit" and o["build"]["ok"] is True
-    # The build folder is gone; the template never touches overlays/sm.
-    assert ct.run("test", "-e", "/var/lib/left4me/builds/sm/overlay", check=False).returncode != 0
-    ct.ctl("initialize", "gamma", "-f", "-", input="port: 27023\nmap: c1m1_hotel\noverlays: [sm, maps]\n")
+    # The build folder is gone; the template never touches overlays/mmsm.
+    assert ct.run("test", "-e", "/var/lib/left4me/builds/mmsm/overlay", check=False).returncode != 0
+    ct.ctl("initialize", "gamma", "-f", "-", input="port: 27023\nmap: c1m1_hotel\noverlays: [mmsm, maps]\n")
     ct.ctl("start", "gamma")
     try:
         merged = "/var/lib/left4me/runtime/gamma/merged/left4dead2/addons/sourcemod/marker.txt"
@@ -85,24 +81,24 @@ HOSTILE = {
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))
-def test_a_hostile_script_fails_in_the_unit_and_the_overlay_keeps_its_content(ct, sm, case):
+def test_a_hostile_script_fails_in_the_unit_and_the_overlay_keeps_its_content(ct, mmsm, case):
     if case == "memory" and not controller(ct, "memory"):
         pytest.skip("this container's cgroup has no memory controller: MemoryMax= cannot hold here")
     if case == "fork-bomb" and not controller(ct, "pids"):
         pytest.skip("this container's cgroup has no pids controller: TasksMax= cannot hold here")
     before = published(ct)
     script, why = HOSTILE[case]
-    ct.ctl("overlay", "script", "sm", "set", input=script)
+    ct.ctl("overlay", "script", "mmsm", "set", input=script)
     try:
         p, ev = build(ct, env={"LEFT4ME_BUILD_TIMEOUT": "3"})
         assert p.returncode == 1, p.stdout + p.stderr
         assert why in p.stderr and "the overlay keeps its content" in p.stderr, p.stderr
         assert ev[-1]["ok"] is False
         assert published(ct) == before
-        o = json.loads(ct.ctl("overlay", "show", "sm", "--json").stdout)
+        o = json.loads(ct.ctl("overlay", "show", "mmsm", "--json").stdout)
         assert o["state"] == "failed" and why in o["build"]["error"]
     finally:
-        ct.ctl("overlay", "script", "sm", "set", input=GOOD)
+        ct.ctl("overlay", "script", "mmsm", "set", input=GOOD)
     for path in ("/var/lib/left4me/evil", "/etc/evil"):
         assert ct.run("test", "-e", path, check=False).returncode != 0
-    assert ct.show("left4me-build@sm.service", "ActiveState") in ("inactive", "failed")
+    assert ct.show("left4me-build@mmsm.service", "ActiveState") in ("inactive", "failed")

@@ -43,7 +43,8 @@ Console commands: echo, say, changelevel, map, status, quit/exit, users,
 sv_cheats and every other cvar (`name` shows it, `name value` sets it),
 `fake_bytes N` (a response of exactly N bytes: byte k is
 FAKE_BYTES_ALPHABET[k % len], produced through many prints of uneven sizes),
-`fake_sleep S` (answers after S seconds, for timeout tests).
+`fake_sleep S` (answers after S seconds, for timeout tests),
+`fake_a2s_requests` (how many A2S requests arrived, challenged ones included).
 
 Knobs (environment variables):
   FAKE_SRCDS_AUTH_EMPTY_RESPONSE  1 (default): send the empty RESPONSE_VALUE
@@ -66,9 +67,29 @@ Knobs (environment variables):
                                   (null = bot), "userid":N, "connected":S,
                                   "ping":N, "state":"active", "adr":...|null,
                                   "score":N}]
+                                  The same list may be given in the file
+                                  left4dead2/fake_srcds_players.json of the
+                                  server's tree (an overlay): the environment
+                                  does not reach a sandboxed server. The file
+                                  is read again whenever it changes.
   FAKE_SRCDS_STARTUP_DELAY        seconds to wait before binding the ports
   FAKE_SRCDS_EXIT_AFTER           exit by itself after this many seconds
   FAKE_SRCDS_EXIT_CODE            ... with this exit code (default 1; a crash)
+Hostile modes, for the containment tests: a file left4dead2/fake_srcds_hostile.json
+in the server's tree (the tests put it in the instance's upper layer or an
+overlay; the environment does not reach a sandboxed server), a JSON object:
+  "plant": true        writes its own srcds_run, srcds_linux, bin/evil.so and
+                       left4dead2/bin/server.so into its tree (they land in the
+                       upper layer where it may write); the planted srcds_run would
+                       print PLANTED-SRCDS-RUN-RAN and create left4dead2/planted-ran
+  "setsid": "MARKER"   starts a detached child (setsid, own session) whose
+                       command line ends in MARKER and which sleeps for 600 s
+  "attack": {"read": PATH, "write": PATH, "kill": PID, "list": PATH}
+                       tries each and prints one line "ATTACK <what> <target>:
+                       OK" or ": <errno name>"
+  "hog_memory_mb": N   allocates and touches N MiB, then prints "HOG memory: N MiB held"
+  "hog_tasks": N       starts N sleeping child processes, printing
+                       "HOG tasks: N started" or where fork failed
 Each knob can also be set as a cvar named fake_srcds_<knob in lower case>
 (e.g. `fake_srcds_auth_empty_response 0` in server.cfg, on the command line
 as +fake_srcds_auth_empty_response 0, or at run time over RCON); the
@@ -252,8 +273,28 @@ class Server:
         self.start = time.monotonic()
         self.cmdline_cvars = cmdline_cvars
         roster = os.environ.get("FAKE_SRCDS_PLAYERS")
-        self.players = json.loads(roster) if roster else [dict(p) for p in DEFAULT_ROSTER]
+        self._players = json.loads(roster) if roster else [dict(p) for p in DEFAULT_ROSTER]
+        self._players_file_mtime = None
         self.pending = []  # (due time, conn, packets) for fake_sleep
+        self.a2s_requests = 0  # A2S queries answered or challenged (fake_a2s_requests)
+
+    @property
+    def players(self):
+        """The roster: left4dead2/fake_srcds_players.json when the tree has
+        one (re-read when it changes), else the environment's or the default."""
+        path = os.path.join("left4dead2", "fake_srcds_players.json")
+        try:
+            mtime = os.stat(path).st_mtime_ns
+        except OSError:
+            return self._players
+        if mtime != self._players_file_mtime:
+            try:
+                with open(path) as f:
+                    self._players = json.load(f)
+                self._players_file_mtime = mtime
+            except (OSError, ValueError):
+                pass
+        return self._players
 
     # ------------------------------------------------------------ start-up
     def boot(self):
@@ -310,9 +351,82 @@ class Server:
                     continue
                 self.set_cvar(name, value)
         out(f"Initializing map {self.map} (maxplayers {self.maxplayers}, tickrate {self.tickrate})")
+        self.hostile()
         out("Connection to Steam servers successful.")
         out("   VAC secure mode is activated.")
         out("Server is hibernating")
+
+    def hostile(self):
+        """The hostile modes of fake_srcds_hostile.json (see the docstring)."""
+        try:
+            with open(os.path.join("left4dead2", "fake_srcds_hostile.json")) as f:
+                modes = json.load(f)
+        except (OSError, ValueError):
+            return
+        if modes.get("plant"):
+            planted = ('#!/bin/sh\necho PLANTED-SRCDS-RUN-RAN\n'
+                       'touch left4dead2/planted-ran\n'
+                       'exec /usr/bin/python3 "$(dirname "$0")/bin/fake_srcds.py" "$@"\n')
+            for rel, text in (("srcds_run", planted), ("srcds_linux", "planted\n"),
+                              (os.path.join("bin", "evil.so"), "planted\n"),
+                              (os.path.join("left4dead2", "bin", "server.so"), "planted\n")):
+                try:
+                    # As an attacker would: out with the installation's
+                    # file (its tree's root is its own), in with its own.
+                    if os.path.lexists(rel):
+                        os.unlink(rel)
+                    os.makedirs(os.path.dirname(rel) or ".", exist_ok=True)
+                    with open(rel, "w") as f:
+                        f.write(text)
+                    os.chmod(rel, 0o755)
+                    out(f"HOSTILE planted {rel}")
+                except OSError as e:
+                    out(f"HOSTILE cannot plant {rel}: {errno.errorcode.get(e.errno, e.errno)}")
+        marker = modes.get("setsid")
+        if marker:
+            pid = os.fork()
+            if pid == 0:
+                os.setsid()
+                devnull = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(devnull, fd)
+                os.execv("/usr/bin/python3", ["/usr/bin/python3", "-c", "import time; time.sleep(600)", marker])
+            out(f"HOSTILE started a setsid child ({marker})")
+        attack = modes.get("attack") or {}
+
+        def attempt(what, target, fn):
+            try:
+                fn()
+                out(f"ATTACK {what} {target}: OK")
+            except OSError as e:
+                out(f"ATTACK {what} {target}: {errno.errorcode.get(e.errno, e.errno)}")
+
+        if "read" in attack:
+            attempt("read", attack["read"], lambda: open(attack["read"], "rb").read())
+        if "list" in attack:
+            attempt("list", attack["list"], lambda: os.listdir(attack["list"]))
+        if "write" in attack:
+            attempt("write", attack["write"], lambda: open(attack["write"], "w").write("owned\n"))
+        if "kill" in attack:
+            attempt("kill", attack["kill"], lambda: os.kill(int(attack["kill"]), signal.SIGSTOP))
+        mem = modes.get("hog_memory_mb")
+        if mem:
+            self.hoard = []
+            for i in range(int(mem) // 8):
+                self.hoard.append(bytearray(b"\x01" * (8 << 20)))  # touched: really resident
+            out(f"HOG memory: {len(self.hoard) * 8} MiB held")
+        hog = modes.get("hog_tasks")
+        if hog:
+            started = 0
+            try:
+                for _ in range(int(hog)):
+                    if os.fork() == 0:
+                        time.sleep(600)
+                        os._exit(0)
+                    started += 1
+                out(f"HOG tasks: {started} started")
+            except OSError as e:
+                out(f"HOG tasks: fork failed after {started}: {errno.errorcode.get(e.errno, e.errno)}")
 
     def knob(self, name, default):
         """A behaviour knob: FAKE_SRCDS_<NAME>, else cvar fake_srcds_<name>."""
@@ -362,7 +476,7 @@ class Server:
 
     # ------------------------------------------------------------ main loop
     def run(self):
-        exit_after = os.environ.get("FAKE_SRCDS_EXIT_AFTER")
+        exit_after = self.knob("exit_after", "")
         deadline = time.monotonic() + float(exit_after) if exit_after else None
         while True:
             timeout = 0.5
@@ -370,7 +484,7 @@ class Server:
             if deadline is not None:
                 if now >= deadline:
                     out("Segmentation fault (fake: FAKE_SRCDS_EXIT_AFTER)")
-                    sys.exit(env_int("FAKE_SRCDS_EXIT_CODE", 1))
+                    sys.exit(self.knob_int("exit_code", 1))
                 timeout = min(timeout, deadline - now)
             if self.pending:
                 timeout = max(0, min(timeout, min(p[0] for p in self.pending) - now))
@@ -603,6 +717,8 @@ class Server:
             except (IndexError, ValueError):
                 return ["Usage: fake_bytes <count>\n"]
             return fake_bytes_prints(n)
+        if cmd == "fake_a2s_requests":
+            return [f"{self.a2s_requests}\n"]
         if cmd == "fake_sleep":
             try:
                 secs = float(args[0])
@@ -669,6 +785,7 @@ class Server:
         if len(data) < 5 or data[:4] != b"\xff\xff\xff\xff":
             return
         kind = data[4]
+        self.a2s_requests += 1
         ch = self.challenge_for(addr)
         if kind == 0x54:  # A2S_INFO
             if not data.startswith(b"\xff\xff\xff\xffTSource Engine Query\0"):

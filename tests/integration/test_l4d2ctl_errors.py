@@ -221,3 +221,19 @@ def test_logs_escape_control_characters_on_a_terminal(ctl, tmp_path):
     assert "\\x1b[2Jclear" in tty
     assert "plain\tline" in tty
     assert "\x1b" not in tty and "\x07" not in tty
+
+
+def test_status_escapes_the_detail(ctl, tmp_path):
+    # The detail can quote what the backend saw of the server; on a terminal
+    # it is shown escaped, and the status stays one line.
+    ctl.initialize("esc", "", tmp_path)
+    rt = ctl.state / "runtime" / "esc"
+    rt.mkdir(parents=True)
+    # A crashed run keeps its state.json after the supervisor is gone.
+    (rt / "state.json").write_text(json.dumps({"state": "crashed", "pid": 0, "restarts": 5,
+                                               "detail": "gave up\x1b]0;owned\x07\nsecond line"}))
+    assert ctl.status("esc")["detail"] == "gave up\x1b]0;owned\x07\nsecond line"
+    tty = subprocess.run(["script", "-qec", "%s status esc" % L4D2CTL, "/dev/null"], env=ctl.env,
+                         capture_output=True, text=True, timeout=30).stdout
+    assert "esc: crashed" in tty and "(gave up\\x1b]0;owned\\x07\\x0asecond line)" in tty, tty
+    assert "\x1b" not in tty and "\x07" not in tty and tty.count("\n") == 1

@@ -3,7 +3,7 @@ tokens, password change, admin commands, disabling."""
 import hashlib
 import re
 
-from webutil import admin, panel  # noqa: F401  (fixtures)
+from webutil import LEFT4ME, Panel, admin, free_port, panel, wait_for  # noqa: F401  (fixtures)
 
 
 def test_login_sets_a_safe_cookie_and_logout_ends_the_session(panel):
@@ -125,6 +125,25 @@ def test_admin_creates_users_and_resets_passwords_in_the_panel(panel, admin):
     assert r.status == 422 and "taken" in r.text
 
 
+def test_an_admin_resetting_their_own_password_gets_a_new_session_token(panel, admin):
+    # As on the profile page: this browser stays logged in under a new
+    # token; a copy of the old cookie, and every other session, end.
+    elsewhere = panel.login("admin", panel.admin_password)
+    old_cookie = admin.cookies["l4m_session"]
+    admin.get("/admin/users")
+    r = admin.post("/admin/users/1/password")
+    assert r.status == 200
+    new = re.search(r'<code id="new-password">([A-Za-z0-9]+)</code>', r.text).group(1)
+    assert admin.cookies["l4m_session"] != old_cookie
+    assert admin.get("/admin/users").status == 200
+    stolen = panel.client()
+    stolen.cookies["l4m_session"] = old_cookie
+    assert stolen.get("/servers").status == 303
+    assert elsewhere.get("/servers").status == 303
+    assert panel.query("SELECT count(*) FROM sessions WHERE user_id = 1")[0][0] == 1
+    assert panel.client().login("admin", new).status == 303
+
+
 def test_admin_commands(panel):
     p = panel.left4me("admin", "create", "frank")
     assert p.returncode == 0
@@ -191,3 +210,37 @@ def test_the_database_is_not_readable_by_others(panel):
     for name in ("left4me.db", "left4me.db-wal"):
         mode = os.stat(panel.state / name).st_mode
         assert mode & 0o007 == 0, (name, oct(mode))
+
+
+def test_a_second_panel_on_the_same_state_dir_is_refused(tmp_path):
+    # It would re-queue the first one's running jobs and run them twice.
+    import subprocess
+    import time
+    slow = tmp_path / "l4d2ctl"
+    slow.write_text("#!/bin/sh\nsleep 30\n")
+    slow.chmod(0o755)
+    first = Panel(tmp_path / "p", env={"LEFT4ME_L4D2CTL": str(slow)}).start()
+    try:
+        c = first.login("admin", first.admin_password)
+        c.get("/admin/install")
+        job = int(c.post("/admin/install").header("Location").rsplit("/", 1)[1])
+        wait_for(lambda: first.query("SELECT state FROM jobs WHERE id = ?", job)[0][0] == "running", what="running")
+        started = time.monotonic()
+        p = subprocess.run([str(LEFT4ME), "serve", "--state-dir", str(first.state), "--listen",
+                            "127.0.0.1:%d" % free_port()], env=first.env, capture_output=True, text=True, timeout=30)
+        assert time.monotonic() - started < 10
+        assert p.returncode == 1
+        assert p.stderr == ("error: state dir '%s' is in use by another 'left4me serve' (pid %d); stop it first "
+                            "or pass another --state-dir\n" % (first.state, first.proc.pid)), p.stderr
+        # The first panel's job was left alone.
+        assert first.query("SELECT state, attempts FROM jobs WHERE id = ?", job) == [("running", 1)]
+        assert not [l for (l,) in first.query("SELECT line FROM job_lines WHERE job_id = ?", job)
+                    if l.startswith("interrupted")]
+    finally:
+        first.proc.kill()
+        first.proc.wait()
+        first.proc = None
+        first.cleanup()
+    # Once it is gone, the state dir is free again.
+    again = Panel(tmp_path / "p").start()
+    again.cleanup()

@@ -115,9 +115,9 @@ class Panel:
         return subprocess.run([str(LEFT4ME), "--state-dir", str(self.state), *args], env=self.env,
                               input=input, capture_output=True, text=True, timeout=60)
 
-    def ctl(self, *args):
+    def ctl(self, *args, input=None):
         return subprocess.run([str(L4D2CTL), "--state-dir", str(self.state), *args], env=self.env,
-                              capture_output=True, text=True, timeout=60)
+                              input=input, capture_output=True, text=True, timeout=60)
 
     def db(self):
         return sqlite3.connect(str(self.state / "left4me.db"), timeout=10)
@@ -292,3 +292,13 @@ def panel(tmp_path):
 @pytest.fixture
 def admin(panel):
     return panel.login("admin", panel.admin_password)
+
+
+@pytest.fixture
+def web(tmp_path):
+    """A panel whose l4d2ctl does nothing (/bin/true), and its admin logged
+    in: for tests of the panel alone."""
+    p = Panel(tmp_path, env={"LEFT4ME_L4D2CTL": "/bin/true"}).start()
+    c = p.login("admin", p.admin_password)
+    yield p, c
+    p.cleanup()

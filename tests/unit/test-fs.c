@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -133,6 +135,77 @@ static void test_rm_rf_very_deep_tree(void **state) {
         assert_int_equal(access(p, F_OK), -1);
 }
 
+/* A directory of the same filesystem bind-mounted inside the tree has the
+ * same st_dev as the tree: only its mount id shows it is another mount.
+ * rm_rf must neither descend into it nor remove what it shows, and must say
+ * so (-EBUSY) after removing everything else. */
+static void test_rm_rf_does_not_descend_into_bind_mounts(void **state) {
+        /* A mount namespace of our own: whatever happens, no mount is left
+         * behind on the host. (The tests run as root, like the product's.) */
+        assert_int_equal(unshare(CLONE_NEWNS), 0);
+        assert_int_equal(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+
+        char outside[512], keep[512], tree[512], other[512], target[512], file_target[512], keep_file[512];
+        snprintf(outside, sizeof outside, "%s/outside", dir);
+        snprintf(keep, sizeof keep, "%s/outside/keep", dir);
+        snprintf(keep_file, sizeof keep_file, "%s/keep-file", dir);
+        snprintf(tree, sizeof tree, "%s/tree", dir);
+        snprintf(other, sizeof other, "%s/tree/a/other", dir);
+        snprintf(target, sizeof target, "%s/tree/a/bind", dir);
+        snprintf(file_target, sizeof file_target, "%s/tree/a/file-bind", dir);
+        assert_int_equal(mkdir_p(outside, 0755), 0);
+        assert_int_equal(write_file_atomic(keep, "x", 1, 0644), 0);
+        assert_int_equal(write_file_atomic(keep_file, "y", 1, 0644), 0);
+        assert_int_equal(mkdir_p(target, 0755), 0);
+        assert_int_equal(write_file_atomic(other, "z", 1, 0644), 0);
+        assert_int_equal(write_file_atomic(file_target, "", 0, 0644), 0);
+        assert_int_equal(mount(outside, target, NULL, MS_BIND, NULL), 0);
+        assert_int_equal(mount(keep_file, file_target, NULL, MS_BIND, NULL), 0);
+        struct stat a, b;
+        assert_int_equal(stat(tree, &a), 0);
+        assert_int_equal(stat(target, &b), 0);
+        assert_true(a.st_dev == b.st_dev); /* st_dev cannot tell */
+
+        assert_int_equal(rm_rf(tree), -EBUSY);
+        assert_int_equal(access(keep, F_OK), 0);
+        assert_int_equal(access(keep_file, F_OK), 0);
+        assert_int_equal(access(other, F_OK), -1); /* the rest went */
+        /* Nor is a mount point itself emptied. */
+        assert_int_equal(rm_rf(target), -EBUSY);
+        assert_int_equal(access(keep, F_OK), 0);
+
+        assert_int_equal(umount(target), 0);
+        assert_int_equal(umount(file_target), 0);
+        assert_int_equal(rm_rf(tree), 0);
+        assert_int_equal(access(tree, F_OK), -1);
+        assert_int_equal(access(keep, F_OK), 0);
+}
+
+/* disk_usage does not count what a bind mount shows twice. */
+static void test_disk_usage_stops_at_bind_mounts(void **state) {
+        assert_int_equal(unshare(CLONE_NEWNS), 0);
+        assert_int_equal(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+        char big[512], du[512], target[512];
+        snprintf(big, sizeof big, "%s/big", dir);
+        snprintf(du, sizeof du, "%s/du", dir);
+        snprintf(target, sizeof target, "%s/du/bind", dir);
+        assert_int_equal(mkdir_p(big, 0755), 0);
+        assert_int_equal(mkdir_p(target, 0755), 0);
+        char path[600];
+        snprintf(path, sizeof path, "%s/blob", big);
+        static char blob[1 << 20];
+        memset(blob, 'x', sizeof blob);
+        assert_int_equal(write_file_atomic(path, blob, sizeof blob, 0644), 0);
+        unsigned long long before, after;
+        assert_int_equal(disk_usage(du, &before), 0);
+        assert_int_equal(mount(big, target, NULL, MS_BIND, NULL), 0);
+        assert_int_equal(disk_usage(du, &after), 0);
+        assert_int_equal(umount(target), 0);
+        assert_true(after < before + 64 * 1024);
+        assert_int_equal(rm_rf(du), 0);
+        assert_int_equal(rm_rf(big), 0);
+}
+
 static void test_mkdir_p_refuses_dotdot(void **state) {
         int fd = open(dir, O_PATH | O_DIRECTORY);
         assert_int_equal(mkdir_p_at(fd, "x/../../y", 0755), -EXDEV);
@@ -243,6 +316,8 @@ int main(void) {
                 cmocka_unit_test(test_atomic_write_replaces),
                 cmocka_unit_test(test_rm_rf_does_not_follow_symlinks),
                 cmocka_unit_test(test_rm_rf_very_deep_tree),
+                cmocka_unit_test(test_rm_rf_does_not_descend_into_bind_mounts),
+                cmocka_unit_test(test_disk_usage_stops_at_bind_mounts),
                 cmocka_unit_test(test_mkdir_p_refuses_dotdot),
                 cmocka_unit_test(test_user_path_refuses_bad_names),
                 cmocka_unit_test(test_user_path_never_follows),

@@ -35,12 +35,28 @@ static void test_json_str(void **state) {
         buf_free(&b);
 }
 
+/* A value that does not fit is not appended, and the page knows: even
+ * when the page is far below its cap (a long value refused whole), which a
+ * check of the length alone would miss. server.c then answers 500, never a
+ * page cut short. */
 static void test_cap(void **state) {
-        Buf b = BUF_INIT(8);
-        html_txt(&b, "<<<<<<<<");
-        /* Past the cap nothing more is appended: the page fails whole. */
-        assert_true(b.len <= 8);
+        Buf b = BUF_INIT(64);
+        html_raw(&b, "<p>");
+        assert_false(b.overflowed);
+        char big[100];
+        memset(big, 'a', sizeof big - 1);
+        big[sizeof big - 1] = '\0';
+        html_txt(&b, big);
+        assert_true(b.overflowed);
+        assert_true(b.len + 1 < b.max);
+        /* A part rendered into its own buffer carries the loss over. */
+        Buf page = BUF_INIT(4096), part = BUF_INIT(8);
+        html_txt(&part, "<<<");
+        html_built(&page, &part);
+        assert_true(page.overflowed);
         buf_free(&b);
+        buf_free(&part);
+        buf_free(&page);
 }
 
 int main(void) {

@@ -23,6 +23,7 @@ typedef struct Step {
         const uint8_t *data; /* then send these bytes */
         size_t len;
         size_t chunk;        /* in writes of this size (0 = all at once) */
+        int delay_ms;        /* wait this long before sending */
 } Step;
 
 typedef struct Server {
@@ -78,6 +79,8 @@ static void *server_main(void *arg) {
                 for (int k = 0; k < st->expect; k++)
                         if (read_client_packet(s, &f, buf, &pos, &len) <= 0)
                                 goto out;
+                if (st->delay_ms)
+                        usleep((useconds_t) st->delay_ms * 1000);
                 size_t chunk = st->chunk ? st->chunk : st->len;
                 for (size_t off = 0; off < st->len; off += chunk) {
                         size_t n = st->len - off < chunk ? st->len - off : chunk;
@@ -112,7 +115,7 @@ static void finish(Server *s, RconClient *c) {
 }
 
 static void step(Server *s, int expect, const Buf *b, size_t chunk) {
-        s->steps[s->n_steps++] = (Step) { expect, (const uint8_t *) b->data, b->len, chunk };
+        s->steps[s->n_steps++] = (Step) { expect, (const uint8_t *) b->data, b->len, chunk, 0 };
 }
 
 static void put(Buf *b, int32_t id, int32_t type, const void *body, size_t len) {
@@ -318,8 +321,9 @@ static void test_auth_no_auth_response(void **state) {
          * late reply cannot be taken for the next auth's. */
         Server s2 = { 0 };
         c = start(&s2);
-        rcon_set_timeout(c, 100);
+        rcon_set_auth_timeout(c, 100);
         assert_int_equal(rcon_auth(c, "pw", &err), -ETIMEDOUT);
+        assert_string_equal(err.msg, "rcon: no answer to the authentication within 1 s (is the server hung?)");
         assert_false(rcon_is_ready(c));
         assert_int_equal(rcon_auth(c, "pw", &err), -ENOTCONN);
         finish(&s2, c);
@@ -333,6 +337,31 @@ static void test_auth_no_auth_response(void **state) {
         c = start(&s3);
         assert_int_equal(rcon_auth(c, "pw", &err), 0);
         finish(&s3, c);
+}
+
+static void test_auth_has_its_own_timeout(void **state) {
+        /* The command budget does not apply to the authentication: an auth
+         * answered after 300 ms succeeds with a 50 ms command timeout... */
+        Error err = { 0 };
+        Server s = { 0 };
+        _cleanup_buf_ Buf b = BUF_INIT(0);
+        put_auth_ok(&b, 1, true);
+        step(&s, 1, &b, 0);
+        s.steps[0].delay_ms = 300;
+        RconClient *c = start(&s);
+        rcon_set_timeout(c, 50);
+        assert_int_equal(rcon_auth(c, "pw", &err), 0);
+        finish(&s, c);
+
+        /* ... and a long command budget does not stretch it: with a 60 s
+         * command timeout, an auth that never comes fails after its own. */
+        Server s2 = { 0 };
+        c = start(&s2);
+        rcon_set_timeout(c, 60000);
+        rcon_set_auth_timeout(c, 200);
+        assert_int_equal(rcon_auth(c, "pw", &err), -ETIMEDOUT);
+        assert_false(rcon_is_ready(c));
+        finish(&s2, c);
 }
 
 static void test_auth_input_checks(void **state) {
@@ -581,6 +610,7 @@ int main(void) {
                 cmocka_unit_test(test_auth_wrong_password_never_retried),
                 cmocka_unit_test(test_auth_banned_connection_closed),
                 cmocka_unit_test(test_auth_no_auth_response),
+                cmocka_unit_test(test_auth_has_its_own_timeout),
                 cmocka_unit_test(test_auth_input_checks),
                 cmocka_unit_test(test_exec_multipacket_byte_by_byte),
                 cmocka_unit_test(test_exec_empty_response_and_stale_packets),

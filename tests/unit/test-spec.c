@@ -93,7 +93,7 @@ static void test_errors(void **state) {
                 { "overlays: [a, a]\n", "'overlays': 'a' is listed twice" },
                 { "maxplayers: 99\n", "'maxplayers': 99 is not between 1 and 32" },
                 { "hostname: 'a\"b'\n", "'hostname' contains a double quote" },
-                { "cvars:\n  rcon_password: x\n", "spec.yaml:2: 'cvars': set 'rcon_password' with the top-level" },
+                { "cvars:\n  rcon_password: x\n", "spec.yaml:2: 'cvars': 'rcon_password' is set by left4me" },
                 { "cvars:\n  'bad name': 1\n", "'cvars': 'bad name' is not a valid cvar name" },
                 { "args: ['-port', '1']\n", "'args': '-port' is set by left4me" },
                 /* srcds_run re-splits "$*": one entry must stay one argument. */
@@ -104,7 +104,7 @@ static void test_errors(void **state) {
                 { "args: ['-norestart']\n", "'args': '-norestart' is set by left4me" },
                 { "map: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
                   "brackets are nested more than 32 deep" },
-                { "server_cfg: \"a\\rb\"\n", "'server_cfg': a line contains a control character" },
+                { "server_cfg: \"a\\rb\"\n", "'server_cfg': line 1 contains a control character" },
                 { "rcon_password: 'a b'\n", "'rcon_password' must not contain spaces" },
                 { "map: 'c1m1;quit'\n", "'map': 'c1m1;quit' is not a map name" },
         };

@@ -35,8 +35,10 @@ static void test_buf_cap(void **state) {
         assert_int_equal(buf_puts(&b, "1234"), 0);
         assert_int_equal(buf_printf(&b, "%d", 5678), 0);
         assert_string_equal(b.data, "12345678");
+        assert_false(b.overflowed);
         assert_int_equal(buf_puts(&b, "9"), -E2BIG);
         assert_string_equal(b.data, "12345678");
+        assert_true(b.overflowed); /* and it stays so */
         buf_free(&b);
 }
 
@@ -46,12 +48,33 @@ static void test_control_chars(void **state) {
         assert_true(has_control_chars("a\x1b[31m"));
 }
 
+static void test_split_lines(void **state) {
+        char **v;
+        size_t n;
+        assert_int_equal(strv_split_lines("a\n\nb c\n", 10, &v, &n), 0);
+        assert_int_equal(n, 3);
+        assert_string_equal(v[0], "a");
+        assert_string_equal(v[1], "");
+        assert_string_equal(v[2], "b c");
+        assert_null(v[3]);
+        strv_free(v);
+        /* Past max, one more line is taken and no further. */
+        assert_int_equal(strv_split_lines("1\n2\n3\n4", 2, &v, &n), 0);
+        assert_int_equal(n, 3);
+        strv_free(v);
+        assert_int_equal(strv_split_lines("", 2, &v, &n), 0);
+        assert_int_equal(n, 0);
+        assert_null(v[0]);
+        strv_free(v);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_names),
                 cmocka_unit_test(test_parse_long),
                 cmocka_unit_test(test_buf_cap),
                 cmocka_unit_test(test_control_chars),
+                cmocka_unit_test(test_split_lines),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

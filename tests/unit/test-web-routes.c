@@ -60,12 +60,30 @@ static void test_static_tail(void **state) {
         assert_string_equal(tail, "app.js");
 }
 
+/* The watch writes server state every few seconds: the pages that do not
+ * show it must not be keyed on it. */
+static void test_reads(void **state) {
+        int64_t id;
+        bool other;
+        const char *keep[] = { "/blueprints", "/blueprints/3", "/jobs", "/jobs/3" };
+        for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+                const Route *r = find("GET", keep[i], &id, &other);
+                assert_true(r->flags & ROUTE_CACHE);
+                assert_true(r->reads != 0);
+                assert_false(r->reads & DB_SERVER_STATE);
+        }
+        assert_true(find("GET", "/servers", &id, &other)->reads & DB_SERVER_STATE);
+        assert_true(find("GET", "/servers/3/status", &id, &other)->reads & DB_SERVER_STATE);
+        assert_true(find("GET", "/blueprints", &id, &other)->reads & DB_SERVERS); /* "Servers" counts */
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_ids),
                 cmocka_unit_test(test_methods),
                 cmocka_unit_test(test_flags),
                 cmocka_unit_test(test_static_tail),
+                cmocka_unit_test(test_reads),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,8 @@
 """Runs as ExecStart of a left4me-server@ instance (a drop-in of the e2e test
 replaces only ExecStart=, so the unit's privileged overlay step and the whole
 hardening drop-in apply) and tries what a compromised game server would try.
-Writes one JSON object of findings to its own runtime dir and prints it.
+Writes one JSON object of findings into its merged tree (probe.json) and
+prints it.
 
 argv[1]: JSON with "victim_pid" (another server's main PID as the container's
 systemd sees it), "game_pid" (that server's game process), "port_in" (a port
@@ -110,6 +111,6 @@ attempt("bind_tcp_out_of_range", lambda: bind(socket.SOCK_STREAM, int(args["port
 attempt("netlink_socket", lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0).close())
 
 text = json.dumps(found, sort_keys=True)
-with open(RUNTIME + "/probe.json", "w") as f:
+with open(RUNTIME + "/merged/probe.json", "w") as f:
     f.write(text)
 print("probe: " + text, flush=True)

@@ -3,8 +3,9 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "accounts.h"
+#include "svc-accounts.h"
 #include "db.h"
+#include "svc-sessions.h"
 
 const char *username_problem(const char *name) {
         size_t n = strlen(name);
@@ -67,16 +68,14 @@ int account_set_password(sqlite3 *db, int64_t user_id, const char *password, int
                 return r;
         if (db_begin(db) < 0)
                 return -EIO;
-        _cleanup_stmt_ sqlite3_stmt *u = NULL, *d = NULL;
-        if (db_prepare(db, "UPDATE users SET pw_hash = ?, password_changed_at = ? WHERE id = ?", &u) < 0 ||
-            db_prepare(db, "DELETE FROM sessions WHERE user_id = ? AND id <> ?", &d) < 0)
+        _cleanup_stmt_ sqlite3_stmt *u = NULL;
+        if (db_prepare(db, "UPDATE users SET pw_hash = ?, password_changed_at = ? WHERE id = ?", &u) < 0)
                 goto fail;
         db_bind_text(u, 1, hash);
         sqlite3_bind_int64(u, 2, now_sec());
         sqlite3_bind_int64(u, 3, user_id);
-        sqlite3_bind_int64(d, 1, user_id);
-        sqlite3_bind_int64(d, 2, keep_session);
-        if (db_step_done(u) < 0 || sqlite3_changes(db) != 1 || db_step_done(d) < 0 || db_commit(db) < 0)
+        if (db_step_done(u) < 0 || sqlite3_changes(db) != 1 || sessions_end_user(db, user_id, keep_session) < 0 ||
+            db_commit(db) < 0)
                 goto fail;
         return 0;
 fail:
@@ -87,16 +86,14 @@ fail:
 int account_set_disabled(sqlite3 *db, int64_t user_id, bool disabled) {
         if (db_begin(db) < 0)
                 return -EIO;
-        _cleanup_stmt_ sqlite3_stmt *u = NULL, *d = NULL;
-        if (db_prepare(db, "UPDATE users SET disabled = ? WHERE id = ?", &u) < 0 ||
-            db_prepare(db, "DELETE FROM sessions WHERE user_id = ?", &d) < 0)
+        _cleanup_stmt_ sqlite3_stmt *u = NULL;
+        if (db_prepare(db, "UPDATE users SET disabled = ? WHERE id = ?", &u) < 0)
                 goto fail;
         sqlite3_bind_int(u, 1, disabled);
         sqlite3_bind_int64(u, 2, user_id);
-        sqlite3_bind_int64(d, 1, user_id);
         if (db_step_done(u) < 0 || sqlite3_changes(db) != 1)
                 goto fail;
-        if (disabled && db_step_done(d) < 0)
+        if (disabled && sessions_end_user(db, user_id, 0) < 0)
                 goto fail;
         if (db_commit(db) < 0)
                 goto fail;
@@ -166,5 +163,34 @@ int account_count(sqlite3 *db, int64_t *ret) {
         if (db_prepare(db, "SELECT count(*) FROM users", &s) < 0 || sqlite3_step(s) != SQLITE_ROW)
                 return -EIO;
         *ret = sqlite3_column_int64(s, 0);
+        return 0;
+}
+
+int accounts_list(DbIter *it, sqlite3 *db) {
+        int r = db_iter_id(it, db, "SELECT u.id, u.username, u.is_admin, u.disabled, "
+                                   "(SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > ?1) "
+                                   "FROM users u ORDER BY u.username", now_sec());
+        return r;
+}
+
+static void account_row(sqlite3_stmt *s, void *ret) {
+        AccountRow v = { .id = sqlite3_column_int64(s, 0), .is_admin = sqlite3_column_int(s, 2),
+                         .disabled = sqlite3_column_int(s, 3), .sessions = sqlite3_column_int(s, 4) };
+        db_col_copy(s, 1, v.username, sizeof v.username);
+        *(AccountRow *) ret = v;
+}
+
+bool account_next(DbIter *it, AccountRow *ret) {
+        return db_iter_row(it, account_row, ret);
+}
+
+int account_name(sqlite3 *db, int64_t id, char name[USERNAME_MAX + 1]) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(db, "SELECT username FROM users WHERE id = ?", &s) < 0)
+                return -EIO;
+        sqlite3_bind_int64(s, 1, id);
+        if (sqlite3_step(s) != SQLITE_ROW)
+                return -ENOENT;
+        db_col_copy(s, 0, name, USERNAME_MAX + 1);
         return 0;
 }

@@ -1,11 +1,13 @@
-/* User accounts: argon2id password hashes (libsodium crypto_pwhash_str),
- * admin flag, disabling. Shared by the admin commands and the pages. */
+/* The users table: accounts with argon2id password hashes (libsodium
+ * crypto_pwhash_str), the admin flag, disabling. Its SQL, written once;
+ * shared by the admin commands and the pages. */
 #pragma once
 
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "db.h"
 #include "web.h"
 
 /* Checks a username: 1-32 of [A-Za-z0-9_.-], starting with a letter or digit.
@@ -29,3 +31,15 @@ int account_verify(sqlite3 *db, const char *username, const char *password, User
 /* Checks a user's current password (the change-password form). */
 bool account_check_password(sqlite3 *db, int64_t user_id, const char *password);
 int account_count(sqlite3 *db, int64_t *ret);
+
+typedef struct AccountRow {
+        int64_t id;
+        char username[USERNAME_MAX + 1];
+        bool is_admin, disabled;
+        int sessions; /* live ones */
+} AccountRow;
+/* Every account, by name. */
+int accounts_list(DbIter *it, sqlite3 *db);
+bool account_next(DbIter *it, AccountRow *ret);
+/* -ENOENT for an unknown id. */
+int account_name(sqlite3 *db, int64_t id, char name[USERNAME_MAX + 1]);

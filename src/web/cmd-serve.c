@@ -1,0 +1,174 @@
+/* left4me serve: the panel. */
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <sodium.h>
+#include <string.h>
+#include <sys/file.h>
+
+#include "cache.h"
+#include "cmd.h"
+#include "db.h"
+#include "fs.h"
+#include "hostlink.h"
+#include "jobs.h"
+#include "random.h"
+#include "server.h"
+#include "static.h"
+#include "svc-accounts.h"
+#include "watch.h"
+#include "web.h"
+
+const char cmd_serve_help[] =
+        "Usage: left4me [--state-dir DIR] serve [--listen ADDR:PORT] [--state-dir DIR]\n"
+        "\n"
+        "Runs the web panel: HTTP on ADDR:PORT (default 127.0.0.1:8080; a numeric\n"
+        "address), the job workers and the watch of the host (l4d2ctl watch). One\n"
+        "panel per state dir: a second one on the same state dir is refused. On the\n"
+        "first start it creates the administrator 'admin' and prints its password\n"
+        "once. SIGTERM or SIGINT stop it; a job still running then is re-queued at\n"
+        "the next start.\n"
+        "\n"
+        "Environment: LEFT4ME_LISTEN, LEFT4ME_STATE_DIR, LEFT4ME_L4D2CTL (path of\n"
+        "l4d2ctl), LEFT4ME_HOST_SSH=[USER@]HOST (run l4d2ctl on that host over ssh\n"
+        "instead, with LEFT4ME_HOST_L4D2CTL and LEFT4ME_HOST_STATE_DIR there),\n"
+        "LEFT4ME_CONFIG_DIR (web.env is read from there, default /etc/left4me),\n"
+        "LEFT4ME_COOKIE_SECURE=1 (behind TLS), LEFT4ME_TRUST_PROXY=1 (behind a reverse\n"
+        "proxy on loopback: the client address is the last X-Forwarded-For entry),\n"
+        "LEFT4ME_PAGE_CACHE=0 (no render cache), LEFT4ME_WORKERS (job threads, default\n"
+        "2), LEFT4ME_POLL_INTERVAL_MS (the watch's interval, default 5000),\n"
+        "LEFT4ME_STATIC_DIR, LEFT4ME_MAX_CONNECTIONS (default 256; on an address other\n"
+        "than loopback one client gets at most a quarter of them).\n";
+
+/* One panel per state dir: two would each re-queue the other's running
+ * jobs at their start, and run them twice. An flock on left4me.lock, held
+ * for the process's life (it cannot go stale: the kernel drops it with the
+ * process); the file says which process holds it. */
+static int lock_state_dir(void) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/left4me.lock", config.state_dir);
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+        if (fd < 0) {
+                fprintf(stderr, "error: state dir '%s': cannot open '%s': %s\n", config.state_dir, path,
+                        strerror(errno));
+                return -1;
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                char pid[32] = "";
+                ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+                pid[n > 0 ? n : 0] = '\0';
+                pid[strcspn(pid, "\n")] = '\0';
+                fprintf(stderr, "error: state dir '%s' is in use by another 'left4me serve'%s%s%s; stop it first "
+                                "or pass another --state-dir\n", config.state_dir, pid[0] ? " (pid " : "", pid,
+                        pid[0] ? ")" : "");
+                close(fd);
+                return -1;
+        }
+        if (ftruncate(fd, 0) == 0)
+                (void) !dprintf(fd, "%d\n", (int) getpid());
+        return fd; /* never closed: the lock lives as long as the process */
+}
+
+/* On the first start there is no account at all: create 'admin' with a
+ * random password and print it once. */
+static int bootstrap_admin(sqlite3 *db) {
+        int64_t n;
+        if (account_count(db, &n) < 0)
+                return -EIO;
+        if (n > 0)
+                return 0;
+        char pw[21];
+        int r = random_alnum(pw, sizeof pw);
+        if (r < 0 || (r = account_create(db, "admin", pw, true, NULL)) < 0)
+                return r;
+        printf("left4me: first start: created the administrator 'admin' with password %s\n"
+               "left4me: it is shown only this once; log in and change it under Profile.\n", pw);
+        fflush(stdout);
+        sodium_memzero(pw, sizeof pw);
+        return 0;
+}
+
+int cmd_serve(int argc, char **argv) {
+        int r = mkdir_p(config.state_dir, 0750);
+        if (r < 0) {
+                fprintf(stderr, "error: state dir '%s': %s; create it or pass --state-dir\n", config.state_dir,
+                        strerror(-r));
+                return 1;
+        }
+        if (lock_state_dir() < 0)
+                return 1;
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        if (host_setup() < 0) {
+                fprintf(stderr, "error: LEFT4ME_HOST_SSH '%s' is not an SSH destination ([user@]host)\n",
+                        config.host_ssh ? config.host_ssh : "");
+                return 1;
+        }
+        sqlite3 *db;
+        if (open_db(&db) < 0)
+                return 1;
+        if (bootstrap_admin(db) < 0) {
+                fprintf(stderr, "error: could not create the first administrator\n");
+                sqlite3_close(db);
+                return 1;
+        }
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/left4me.db", config.state_dir);
+        _cleanup_free_ char *page_cache = setting(NULL, "LEFT4ME_PAGE_CACHE", "1");
+        cache_init(!page_cache || !streq(page_cache, "0"));
+        if (db_generations_init(path) < 0) {
+                fprintf(stderr, "error: database '%s' cannot be opened\n", path);
+                sqlite3_close(db);
+                return 1;
+        }
+        if (db_pool_init(path, 24) < 0) {
+                fprintf(stderr, "error: database '%s' cannot be opened\n", path);
+                sqlite3_close(db);
+                return 1;
+        }
+        int requeued = 0, failed = 0;
+        if (jobs_start(db, config.workers, &requeued, &failed) < 0) {
+                fprintf(stderr, "error: could not start the job workers\n");
+                sqlite3_close(db);
+                return 1;
+        }
+        sqlite3_close(db);
+        if (requeued || failed)
+                fprintf(stderr, "left4me: recovered interrupted jobs: %d re-queued, %d failed\n", requeued, failed);
+        if (static_load() < 0)
+                return 1;
+        r = http_start();
+        if (r < 0) {
+                fprintf(stderr, "error: cannot listen on %s:%u (in use, or not an address of this host); pass "
+                                "--listen ADDR:PORT\n", config.listen_host, config.port);
+                jobs_stop(0);
+                return 1;
+        }
+        if (watch_start() < 0)
+                fprintf(stderr, "left4me: warning: the watch of the host did not start\n");
+        printf("left4me: listening on http://%s%s%s:%u/ (l4d2ctl: %s on %s, state: %s)\n",
+               strchr(config.listen_host, ':') ? "[" : "", config.listen_host,
+               strchr(config.listen_host, ':') ? "]" : "", config.port,
+               config.host_ssh ? (config.host_l4d2ctl ? config.host_l4d2ctl : "l4d2ctl") : config.l4d2ctl,
+               hostlink_name(host()), config.state_dir);
+        fflush(stdout);
+
+        int sig;
+        sigwait(&mask, &sig);
+        fprintf(stderr, "left4me: stopping (signal %d)\n", sig);
+        shutdown_signal();
+        http_stop();
+        watch_stop();
+        jobs_stop(3000);
+        static_free();
+        cache_done();
+        db_generations_done();
+        host_done();
+        return 0;
+}
+
