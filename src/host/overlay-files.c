@@ -21,23 +21,10 @@
 
 /* ---- settings ---- */
 
-static int size_setting(const HostConfig *c, const char *key, uint64_t def, uint64_t *ret, Error *err) {
-        _cleanup_free_ char *s = NULL;
-        int r = config_setting(c, key, &s);
-        if (r < 0)
-                return error_set(err, r, "cannot read %s: %s", key, strerror(-r));
-        *ret = def;
-        if (r > 0 && parse_size(s, ret) < 0)
-                return error_set(err, -EINVAL, "%s='%s' is not a size (a number of bytes with K, M, G or T, or "
-                                 "'infinity')", key, s);
-        return 0;
-}
-
 int overlay_files_limits(const HostConfig *c, FilesLimits *ret, Error *err) {
-        FilesLimits l;
-        int r = size_setting(c, "LEFT4ME_FILES_MAX_FILE_SIZE", FILES_DEFAULT_FILE_MAX, &l.file_max, err);
-        if (r < 0 || (r = size_setting(c, "LEFT4ME_FILES_MAX_OVERLAY_SIZE", FILES_DEFAULT_OVERLAY_MAX,
-                                       &l.overlay_max, err)) < 0)
+        FilesLimits l = { FILES_DEFAULT_FILE_MAX, FILES_DEFAULT_OVERLAY_MAX };
+        int r = config_setting_size(c, "LEFT4ME_FILES_MAX_FILE_SIZE", &l.file_max, err);
+        if (r < 0 || (r = config_setting_size(c, "LEFT4ME_FILES_MAX_OVERLAY_SIZE", &l.overlay_max, err)) < 0)
                 return r;
         *ret = l;
         return 0;
@@ -57,28 +44,9 @@ void overlay_files_format_size(char *buf, size_t size, uint64_t bytes) {
 /* ---- opening an overlay, its paths, its lock ---- */
 
 int overlay_files_open_work(const HostConfig *c, const char *name, Error *err) {
-        int r = overlay_check_name(name, err);
+        int r = overlay_require_kind(c, name, OVERLAY_FILES, "have files to edit", err);
         if (r < 0)
                 return r;
-        json_t *meta = NULL;
-        r = overlay_meta_load(c, name, &meta, err);
-        if (r == -ENOENT) {
-                _cleanup_close_ int pub = overlay_open_published(c, name);
-                return pub >= 0 ? error_set(err, -EINVAL, "overlay '%s' was made by hand: edit its folder on the host "
-                                            "(only files overlays have files to edit)", name)
-                                : error_set(err, -ENOENT, "unknown overlay '%s' (see 'l4d2ctl overlay list')", name);
-        }
-        if (r < 0)
-                return r;
-        const char *kind = json_string_value(json_object_get(meta, "kind"));
-        bool files = kind && streq(kind, "files");
-        if (!files) {
-                r = error_set(err, -EINVAL, "overlay '%s' is a %s overlay: only files overlays have files to edit",
-                              name, kind ? kind : "unknown");
-                json_decref(meta);
-                return r;
-        }
-        json_decref(meta);
         char rel[96];
         snprintf(rel, sizeof rel, "overlay-store/work/%s", name);
         int fd = path_open_beneath_dir(c->state_dir, rel, O_RDONLY | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
@@ -297,11 +265,23 @@ int overlay_files_get(const HostConfig *c, const char *name, const char *path, i
 
 /* ---- mkdir, mv, rm ---- */
 
-int overlay_files_mkdir(const HostConfig *c, const char *name, const char *path, Error *err) {
-        _cleanup_close_ int work = overlay_files_open_work(c, name, err), lock = -1;
+/* The working tree and the edit lock, for a verb that changes the tree. */
+static int begin_edit(const HostConfig *c, const char *name, int *ret_work, int *ret_lock, Error *err) {
+        int work = overlay_files_open_work(c, name, err);
         if (work < 0)
                 return work;
-        int r = overlay_files_edit_lock(c, name, &lock, err);
+        int r = overlay_files_edit_lock(c, name, ret_lock, err);
+        if (r < 0) {
+                close(work);
+                return r;
+        }
+        *ret_work = work;
+        return 0;
+}
+
+int overlay_files_mkdir(const HostConfig *c, const char *name, const char *path, Error *err) {
+        _cleanup_close_ int work = -1, lock = -1;
+        int r = begin_edit(c, name, &work, &lock, err);
         if (r < 0)
                 return r;
         _cleanup_(user_path_done) UserPath p = USER_PATH_INIT;
@@ -321,10 +301,8 @@ int overlay_files_mkdir(const HostConfig *c, const char *name, const char *path,
 }
 
 int overlay_files_mv(const HostConfig *c, const char *name, const char *from, const char *to, Error *err) {
-        _cleanup_close_ int work = overlay_files_open_work(c, name, err), lock = -1;
-        if (work < 0)
-                return work;
-        int r = overlay_files_edit_lock(c, name, &lock, err);
+        _cleanup_close_ int work = -1, lock = -1;
+        int r = begin_edit(c, name, &work, &lock, err);
         if (r < 0)
                 return r;
         _cleanup_(user_path_done) UserPath a = USER_PATH_INIT, b = USER_PATH_INIT;
@@ -352,10 +330,8 @@ int overlay_files_mv(const HostConfig *c, const char *name, const char *from, co
 }
 
 int overlay_files_rm(const HostConfig *c, const char *name, const char *path, bool recursive, Error *err) {
-        _cleanup_close_ int work = overlay_files_open_work(c, name, err), lock = -1;
-        if (work < 0)
-                return work;
-        int r = overlay_files_edit_lock(c, name, &lock, err);
+        _cleanup_close_ int work = -1, lock = -1;
+        int r = begin_edit(c, name, &work, &lock, err);
         if (r < 0)
                 return r;
         _cleanup_(user_path_done) UserPath p = USER_PATH_INIT;

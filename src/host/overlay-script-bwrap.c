@@ -371,7 +371,6 @@ int script_run_bwrap(ScriptRun *run, Error *err) {
                         run->timed_out = killed = true;
                         kill(-pid, SIGKILL);
                         kill(pid, SIGKILL);
-                        group_kill(&group);
                 }
                 struct pollfd p[2] = { { .fd = out[0], .events = POLLIN }, { .fd = cancel, .events = POLLIN } };
                 int n = poll(p, 2, killed ? 1000 : (int) (left > 60000 ? 60000 : left));
@@ -384,7 +383,6 @@ int script_run_bwrap(ScriptRun *run, Error *err) {
                                 run->cancelled = killed = true;
                                 kill(-pid, SIGKILL);
                                 kill(pid, SIGKILL);
-                                group_kill(&group);
                         }
                 }
                 if (p[0].revents & (POLLIN | POLLHUP)) {
@@ -415,7 +413,6 @@ int script_run_bwrap(ScriptRun *run, Error *err) {
         }
         r = 0;
 out:
-        group_kill(&group);
         group_remove(&group);
         for (int i = 0; i < 2; i++) {
                 if (out[i] >= 0)

@@ -1,75 +1,25 @@
 /* The bwrap sandbox's cgroup: see overlay-script.h. Root only; where it
  * cannot be made, overlay-script-bwrap.c falls back to rlimits. */
 #include <fcntl.h>
-#include <mntent.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "fs.h"
 #include "overlay-script.h"
 #include "strutil.h"
 
 #define CPU_PERIOD_US 100000
 
-static bool find_mount(const char *ctrl, char *buf, size_t size) {
-        FILE *f = setmntent("/proc/self/mounts", "re");
-        if (!f)
-                return false;
-        bool found = false;
-        struct mntent *m;
-        while (!found && (m = getmntent(f)))
-                if ((!ctrl && streq(m->mnt_type, "cgroup2")) ||
-                    (ctrl && streq(m->mnt_type, "cgroup") && hasmntopt(m, ctrl))) {
-                        snprintf(buf, size, "%s", m->mnt_dir);
-                        found = true;
-                }
-        endmntent(f);
-        return found;
-}
-
-static int write_value(const char *dir, const char *file, const char *value) {
-        char path[640];
-        snprintf(path, sizeof path, "%s/%s", dir, file);
-        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
-                return negative_errno();
-        return write(fd, value, strlen(value)) < 0 ? negative_errno() : 0;
-}
-
-static uint64_t read_counter(const char *dir, const char *file, const char *key) {
-        char path[640];
-        snprintf(path, sizeof path, "%s/%s", dir, file);
-        _cleanup_free_ char *text = NULL;
-        if (read_file(path, 65536, &text, NULL) < 0)
-                return 0;
-        size_t n = strlen(key);
-        for (char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
-                if (strncmp(line, key, n) == 0 && line[n] == ' ')
-                        return strtoull(line + n + 1, NULL, 10);
-        return 0;
-}
-
-static bool has_word(const char *text, const char *word) {
-        size_t n = strlen(word);
-        for (const char *p = text; (p = strstr(p, word)); p += n)
-                if ((p == text || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\n' || p[n] == '\0'))
-                        return true;
-        return false;
-}
-
 void group_remove(BuildGroup *g) {
         for (int i = 0; i < g->n; i++) {
                 if (g->procs[i] >= 0)
                         close(g->procs[i]);
                 g->procs[i] = -1;
-                /* Killed processes leave their group a moment after they
-                 * are reaped: busy for that long. */
-                for (int tries = 0; rmdir(g->dirs[i]) < 0 && errno == EBUSY && tries < 100; tries++)
-                        usleep(20000);
+                cgroup_empty_and_remove(g->dirs[i]);
         }
         g->n = 0;
 }
@@ -87,27 +37,27 @@ static int group_v2(const char *root, const char *leaf, const ScriptLimits *l, B
         char path[640];
         _cleanup_free_ char *ctrls = NULL;
         snprintf(path, sizeof path, "%s/cgroup.controllers", root);
-        if (read_file(path, 4096, &ctrls, NULL) < 0 || !has_word(ctrls, "memory") || !has_word(ctrls, "pids") ||
-            !has_word(ctrls, "cpu"))
+        if (read_file(path, 4096, &ctrls, NULL) < 0 || !cgroup_list_has(ctrls, "memory") || !cgroup_list_has(ctrls, "pids") ||
+            !cgroup_list_has(ctrls, "cpu"))
                 return 0;
-        (void) write_value(root, "cgroup.subtree_control", "+memory +pids +cpu");
+        (void) cgroup_write(root, "cgroup.subtree_control", "+memory +pids +cpu");
         snprintf(path, sizeof path, "%s/left4me", root);
         if (mkdir(path, 0755) < 0 && errno != EEXIST)
                 return negative_errno();
-        int r = write_value(path, "cgroup.subtree_control", "+memory +pids +cpu");
+        int r = cgroup_write(path, "cgroup.subtree_control", "+memory +pids +cpu");
         if (r < 0 || (r = group_dir(root, leaf, g->dirs[0], sizeof g->dirs[0])) < 0)
                 return r;
         g->n = 1;
         char v[64];
         snprintf(v, sizeof v, "%llu", (unsigned long long) l->memory_max);
-        if ((r = write_value(g->dirs[0], "memory.max", l->memory_max ? v : "max")) < 0)
+        if ((r = cgroup_write(g->dirs[0], "memory.max", l->memory_max ? v : "max")) < 0)
                 return r;
-        (void) write_value(g->dirs[0], "memory.swap.max", "0");
+        (void) cgroup_write(g->dirs[0], "memory.swap.max", "0");
         snprintf(v, sizeof v, "%ld", l->tasks_max);
-        if ((r = write_value(g->dirs[0], "pids.max", l->tasks_max ? v : "max")) < 0)
+        if ((r = cgroup_write(g->dirs[0], "pids.max", l->tasks_max ? v : "max")) < 0)
                 return r;
         snprintf(v, sizeof v, "%ld %d", l->cpu_percent * CPU_PERIOD_US / 100, CPU_PERIOD_US);
-        if ((r = write_value(g->dirs[0], "cpu.max", l->cpu_percent ? v : "max")) < 0)
+        if ((r = cgroup_write(g->dirs[0], "cpu.max", l->cpu_percent ? v : "max")) < 0)
                 return r;
         g->version = 2;
         return 2;
@@ -117,7 +67,7 @@ static int group_v1(const char *leaf, const ScriptLimits *l, BuildGroup *g) {
         static const char *const ctrls[] = { "memory", "pids", "cpu" };
         char roots[3][256];
         for (size_t i = 0; i < ELEMENTSOF(ctrls); i++)
-                if (!find_mount(ctrls[i], roots[i], sizeof roots[i]))
+                if (!cgroup_mount(ctrls[i], roots[i], sizeof roots[i]))
                         return 0;
         for (size_t i = 0; i < ELEMENTSOF(ctrls); i++) {
                 int r = group_dir(roots[i], leaf, g->dirs[i], sizeof g->dirs[i]);
@@ -127,19 +77,19 @@ static int group_v1(const char *leaf, const ScriptLimits *l, BuildGroup *g) {
                 char v[64];
                 if (i == 0) {
                         snprintf(v, sizeof v, "%llu", (unsigned long long) l->memory_max);
-                        r = write_value(g->dirs[i], "memory.limit_in_bytes", l->memory_max ? v : "-1");
+                        r = cgroup_write(g->dirs[i], "memory.limit_in_bytes", l->memory_max ? v : "-1");
                         /* No swap either, where swap accounting exists. */
                         if (r >= 0 && l->memory_max)
-                                (void) write_value(g->dirs[i], "memory.memsw.limit_in_bytes", v);
+                                (void) cgroup_write(g->dirs[i], "memory.memsw.limit_in_bytes", v);
                 } else if (i == 1) {
                         snprintf(v, sizeof v, "%ld", l->tasks_max);
-                        r = write_value(g->dirs[i], "pids.max", l->tasks_max ? v : "max");
+                        r = cgroup_write(g->dirs[i], "pids.max", l->tasks_max ? v : "max");
                 } else {
                         snprintf(v, sizeof v, "%d", CPU_PERIOD_US);
-                        r = write_value(g->dirs[i], "cpu.cfs_period_us", v);
+                        r = cgroup_write(g->dirs[i], "cpu.cfs_period_us", v);
                         snprintf(v, sizeof v, "%ld", l->cpu_percent ? l->cpu_percent * CPU_PERIOD_US / 100 : -1L);
                         if (r >= 0)
-                                r = write_value(g->dirs[i], "cpu.cfs_quota_us", v);
+                                r = cgroup_write(g->dirs[i], "cpu.cfs_quota_us", v);
                 }
                 if (r < 0)
                         return r;
@@ -161,7 +111,7 @@ int group_make(const ScriptRun *run, BuildGroup *g, char *how, size_t size) {
         char leaf[96], root[256];
         snprintf(leaf, sizeof leaf, "build.%s-%d", run->name, (int) getpid());
         int r = 0;
-        if (find_mount(NULL, root, sizeof root))
+        if (cgroup_mount(NULL, root, sizeof root))
                 r = group_v2(root, leaf, &run->lim, g);
         if (r == 0)
                 r = group_v1(leaf, &run->lim, g);
@@ -184,30 +134,18 @@ int group_make(const ScriptRun *run, BuildGroup *g, char *how, size_t size) {
         return r;
 }
 
-void group_result(const BuildGroup *g, ScriptRun *run) {
-        if (g->version == 2) {
-                run->oom = read_counter(g->dirs[0], "memory.events", "oom_kill") > 0;
-                run->tasks_hit = read_counter(g->dirs[0], "pids.events", "max") > 0;
-        } else if (g->version == 1) {
-                run->oom = read_counter(g->dirs[0], "memory.oom_control", "oom_kill") > 0;
-                run->tasks_hit = read_counter(g->dirs[1], "pids.events", "max") > 0;
-        }
+static uint64_t counter(const char *dir, const char *file, const char *key) {
+        char path[640];
+        snprintf(path, sizeof path, "%s/%s", dir, file);
+        return cgroup_counter(path, key);
 }
 
-/* Everything still in the group (nothing should be: the PID namespace
- * ends with bwrap). */
-void group_kill(const BuildGroup *g) {
-        if (g->n == 0 || (g->version == 2 && write_value(g->dirs[0], "cgroup.kill", "1") == 0))
-                return;
-        char path[640];
-        snprintf(path, sizeof path, "%s/cgroup.procs", g->dirs[0]);
-        _cleanup_free_ char *pids = NULL;
-        if (read_file(path, 1 << 20, &pids, NULL) < 0)
-                return;
-        char *save = NULL;
-        for (char *t = strtok_r(pids, "\n", &save); t; t = strtok_r(NULL, "\n", &save)) {
-                long pid;
-                if (parse_long(t, 2, 1L << 30, &pid) == 0)
-                        kill((pid_t) pid, SIGKILL);
+void group_result(const BuildGroup *g, ScriptRun *run) {
+        if (g->version == 2) {
+                run->oom = counter(g->dirs[0], "memory.events", "oom_kill") > 0;
+                run->tasks_hit = counter(g->dirs[0], "pids.events", "max") > 0;
+        } else if (g->version == 1) {
+                run->oom = counter(g->dirs[0], "memory.oom_control", "oom_kill") > 0;
+                run->tasks_hit = counter(g->dirs[1], "pids.events", "max") > 0;
         }
 }

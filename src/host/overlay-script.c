@@ -23,36 +23,13 @@
 
 /* ---- settings ---- */
 
-static int long_setting(const HostConfig *c, const char *key, long def, long min, long max, long *ret, Error *err) {
-        _cleanup_free_ char *s = NULL;
-        int r = config_setting(c, key, &s);
-        if (r < 0)
-                return error_set(err, r, "cannot read %s: %s", key, strerror(-r));
-        *ret = def;
-        if (r > 0 && parse_long(s, min, max, ret) < 0)
-                return error_set(err, -EINVAL, "%s='%s' is not a number from %ld to %ld", key, s, min, max);
-        return 0;
-}
-
-static int size_setting(const HostConfig *c, const char *key, uint64_t def, uint64_t *ret, Error *err) {
-        _cleanup_free_ char *s = NULL;
-        int r = config_setting(c, key, &s);
-        if (r < 0)
-                return error_set(err, r, "cannot read %s: %s", key, strerror(-r));
-        *ret = def;
-        if (r > 0 && parse_size(s, ret) < 0)
-                return error_set(err, -EINVAL, "%s='%s' is not a size (bytes with K, M, G or T, or 'infinity')", key,
-                                 s);
-        return 0;
-}
-
 static int script_limits(const HostConfig *c, ScriptLimits *ret, Error *err) {
-        ScriptLimits l;
+        ScriptLimits l = { .timeout_s = 1800, .memory_max = 2ULL << 30, .tasks_max = 512, .cpu_percent = 100 };
         int r;
-        if ((r = long_setting(c, "LEFT4ME_BUILD_TIMEOUT", 1800, 1, 7 * 86400, &l.timeout_s, err)) < 0 ||
-            (r = size_setting(c, "LEFT4ME_BUILD_MEMORY_MAX", 2ULL << 30, &l.memory_max, err)) < 0 ||
-            (r = long_setting(c, "LEFT4ME_BUILD_TASKS_MAX", 512, 0, 1 << 22, &l.tasks_max, err)) < 0 ||
-            (r = long_setting(c, "LEFT4ME_BUILD_CPU_QUOTA", 100, 0, 100000, &l.cpu_percent, err)) < 0)
+        if ((r = config_setting_long(c, "LEFT4ME_BUILD_TIMEOUT", 1, 7 * 86400, &l.timeout_s, err)) < 0 ||
+            (r = config_setting_size(c, "LEFT4ME_BUILD_MEMORY_MAX", &l.memory_max, err)) < 0 ||
+            (r = config_setting_long(c, "LEFT4ME_BUILD_TASKS_MAX", 0, 1 << 22, &l.tasks_max, err)) < 0 ||
+            (r = config_setting_long(c, "LEFT4ME_BUILD_CPU_QUOTA", 0, 100000, &l.cpu_percent, err)) < 0)
                 return r;
         *ret = l;
         return 0;
@@ -87,24 +64,7 @@ static void script_hash(const char *data, size_t len, char out[17]) {
 }
 
 static int check_script_overlay(const HostConfig *c, const char *name, Error *err) {
-        int r = overlay_check_name(name, err);
-        if (r < 0)
-                return r;
-        json_t *meta = NULL;
-        r = overlay_meta_load(c, name, &meta, err);
-        if (r == -ENOENT) {
-                _cleanup_close_ int pub = overlay_open_published(c, name);
-                return pub >= 0 ? error_set(err, -EINVAL, "overlay '%s' was made by hand: it has no script", name)
-                                : error_set(err, -ENOENT, "unknown overlay '%s' (see 'l4d2ctl overlay list')", name);
-        }
-        if (r < 0)
-                return r;
-        const char *kind = json_string_value(json_object_get(meta, "kind"));
-        if (!kind || !streq(kind, "script"))
-                r = error_set(err, -EINVAL, "overlay '%s' is a %s overlay: only script overlays have a script", name,
-                              kind ? kind : "unknown");
-        json_decref(meta);
-        return r;
+        return overlay_require_kind(c, name, OVERLAY_SCRIPT, "have a script", err);
 }
 
 /* builds/NAME, made if missing. */
@@ -486,8 +446,8 @@ static void open_up(int dir, const char *name, unsigned depth) {
 }
 
 static int publish_result(OverlayBuild *b, int builds_fd, Error *err) {
-        uint64_t max_size = 0, size = 0;
-        int r = size_setting(b->c, "LEFT4ME_BUILD_MAX_SIZE", 20ULL << 30, &max_size, err);
+        uint64_t max_size = 20ULL << 30, size = 0;
+        int r = config_setting_size(b->c, "LEFT4ME_BUILD_MAX_SIZE", &max_size, err);
         if (r < 0)
                 return r;
         _cleanup_close_ int tree = openat(builds_fd, "overlay", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -95,7 +95,7 @@ typedef struct BuildGroup {
 int group_make(const ScriptRun *run, BuildGroup *g, char *how, size_t size);
 /* Sets run->oom and run->tasks_hit from the group's counters. */
 void group_result(const BuildGroup *g, ScriptRun *run);
-void group_kill(const BuildGroup *g);
+/* Closes the procs fds, kills what is left in the group, removes it. */
 void group_remove(BuildGroup *g);
 
 int script_run_bwrap(ScriptRun *run, Error *err);

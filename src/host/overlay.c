@@ -76,6 +76,28 @@ int overlay_check_name(const char *name, Error *err) {
         return 0;
 }
 
+int overlay_require_kind(const HostConfig *c, const char *name, OverlayKind want, const char *what, Error *err) {
+        int r = overlay_check_name(name, err);
+        if (r < 0)
+                return r;
+        json_t *meta = NULL;
+        r = overlay_meta_load(c, name, &meta, err);
+        if (r == -ENOENT) {
+                _cleanup_close_ int pub = overlay_open_published(c, name);
+                return pub >= 0 ? error_set(err, -EINVAL, "overlay '%s' was made by hand: only %s overlays %s", name,
+                                            kinds[want].name, what)
+                                : error_set(err, -ENOENT, "unknown overlay '%s' (see 'l4d2ctl overlay list')", name);
+        }
+        if (r < 0)
+                return r;
+        OverlayKind k = meta_kind(meta);
+        json_decref(meta);
+        if (k != want)
+                return error_set(err, -EINVAL, "overlay '%s' is a %s overlay: only %s overlays %s", name,
+                                 kinds[k].name, kinds[want].name, what);
+        return 0;
+}
+
 /* ---- paths ---- */
 
 static const char *const store_dirs[] = { "overlays", "overlay-store/meta", "overlay-store/work",

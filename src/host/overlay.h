@@ -47,6 +47,11 @@ int overlay_kind_from_string(const char *s, OverlayKind *ret);
 /* The same rule as instance names (1-32 of [A-Za-z0-9_-]). */
 int overlay_check_name(const char *name, Error *err);
 
+/* 0 if name is a managed overlay of kind want, else a one-line error that
+ * says what it is ("… is a workshop overlay: only files overlays have files
+ * to edit", what being "have files to edit"), made by hand, or unknown. */
+int overlay_require_kind(const HostConfig *c, const char *name, OverlayKind want, const char *what, Error *err);
+
 /* Creates overlay-store/ and its folders if missing. */
 int overlay_store_ensure(const HostConfig *c, Error *err);
 
