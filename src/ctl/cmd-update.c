@@ -1,6 +1,7 @@
 /* l4d2ctl update check|fetch|canary|migrate|run: game updates without fleet
  * downtime (issue 14). The host library decides; this file gives it A2S and
  * RCON (src/proto), which it cannot link, and prints. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,9 +237,20 @@ static int migrate_loop(const HostConfig *c, Out *o, double wait_s, unsigned *re
         MigrateRun run = { .humans = humans_of, .cb = on_migrate, .userdata = o };
         struct timespec t0, now;
         clock_gettime(CLOCK_MONOTONIC, &t0);
+        /* A pass restarts servers: a SIGTERM (the panel stopping) waits
+         * until the pass is over, so no server is left stopped halfway
+         * through its restart; it ends the loop between passes. */
+        sigset_t stop, old;
+        sigemptyset(&stop);
+        sigaddset(&stop, SIGTERM);
+        sigaddset(&stop, SIGINT);
+        sigaddset(&stop, SIGHUP);
         for (;;) {
                 unsigned pending = 0;
-                if ((r = update_migrate(c, &run, &pending, err)) < 0)
+                sigprocmask(SIG_BLOCK, &stop, &old);
+                r = update_migrate(c, &run, &pending, err);
+                sigprocmask(SIG_SETMASK, &old, NULL);
+                if (r < 0)
                         return r;
                 *ret_pending = pending;
                 clock_gettime(CLOCK_MONOTONIC, &now);

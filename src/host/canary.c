@@ -27,6 +27,14 @@
 #define ERROR_LINES_SHOWN 5
 #define RCON_ANSWER_SHOWN 200
 
+/* Set by SIGTERM/SIGINT in a stack's process: stop waiting, remove the
+ * clones, go (an interrupted canary leaves no hidden server behind). */
+static volatile sig_atomic_t stopping;
+
+static void on_stop(int sig) {
+        stopping = sig;
+}
+
 static int64_t mono_ms(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -307,7 +315,7 @@ static void wait_a2s(const CanaryProbes *p, Clone *k, size_t n, long timeout_ms,
                         } else
                                 pending = true;
                 }
-                if (pending && mono_ms() - t0 >= timeout_ms)
+                if (pending && (mono_ms() - t0 >= timeout_ms || stopping))
                         break;
                 if (pending)
                         usleep(200 * 1000);
@@ -329,7 +337,7 @@ static void watch_alive(const HostConfig *c, Clone *k, size_t n, int64_t started
                                          instance_state_to_string(st.state), st.detail[0] ? ": " : "", st.detail);
                         }
                 }
-                if (mono_ms() - started >= alive_ms)
+                if (mono_ms() - started >= alive_ms || stopping)
                         return;
                 usleep(250 * 1000);
         }
@@ -525,6 +533,11 @@ static int run_stack(const HostConfig *c, const UpdateSettings *set, const Canar
                         k[i].errors = error_lines(c, k[i].name);
         for (size_t i = 0; i < n; i++)
                 clone_remove(c, &k[i]);
+        if (stopping) {
+                for (size_t i = 0; i < 2; i++)
+                        clone_free(&k[i]);
+                return error_set(err, -EINTR, "stopped by SIG%s before its verdict", sigabbrev_np(stopping) ?: "?");
+        }
         json_t *rep_json = verdict(c, st, build, &k[0], n > 1 ? &k[1] : NULL, set);
         for (size_t i = 0; i < 2; i++)
                 clone_free(&k[i]);
@@ -579,6 +592,11 @@ static void child_lines(Child *k, const CanaryRun *run) {
 
 static _noreturn_ void child_main(const HostConfig *c, const UpdateSettings *set, const CanaryRun *run, const Stack *st,
                                   const BuildInfo *build, const char *baseline, int fd) {
+        struct sigaction sa = { .sa_handler = on_stop };
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
         send_event(fd, json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:s}", "event", "canary", "state", "started", "build",
                                  build->id, "stack", st->hash, "overlays", st->overlays, "instances", st->instances,
                                  "baseline", baseline));
