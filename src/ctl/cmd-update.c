@@ -292,6 +292,12 @@ static int verb_run(const HostConfig *c, int argc, char **argv, bool json) {
         Error err = { 0 };
         json_t *check = NULL;
         int r = update_check(c, UPDATE_SOURCE_ALL, &check, &err);
+        if (r == -ENOENT) {
+                /* Not installed yet: nothing to update (install does it). */
+                if (!json)
+                        printf("no game installation yet: nothing to update\n");
+                return done(json, 0, &err, json_pack("{s:b}", "installed", false));
+        }
         if (r < 0)
                 return done(json, r, &err, NULL);
         const char *state = json_string_value(json_object_get(check, "state"));

@@ -18,7 +18,10 @@ typedef struct Cursor {
         ConsoleCursor cur;
         bool seen;        /* reported since it last started; a server repeats the line */
         long long pid;
+        long long last;   /* the last round that scanned it */
 } Cursor;
+
+#define FORGET_AFTER_S 600 /* a server not scanned for this long (stopped, deleted) */
 
 static Cursor *cursors;
 static size_t n_cursors;
@@ -37,10 +40,26 @@ static Cursor *cursor_of(const char *name) {
         return c;
 }
 
+/* Drops the cursors of servers not scanned for a while: a stopped server
+ * starts from its console's end again, which is what a new run wants. */
+static void forget_old(long long now) {
+        size_t k = 0;
+        for (size_t i = 0; i < n_cursors; i++) {
+                if (now - cursors[i].last > FORGET_AFTER_S && cursors[i].last) {
+                        console_cursor_free(&cursors[i].cur);
+                        continue;
+                }
+                cursors[k++] = cursors[i];
+        }
+        n_cursors = k;
+}
+
 json_t *watch_update_scan(const HostConfig *c, const char *name, long long pid, long long now) {
+        forget_old(now);
         Cursor *k = cursor_of(name);
         if (!k)
                 return NULL;
+        k->last = now;
         if (k->pid != pid) {
                 k->pid = pid; /* a new run: a new request would be news again */
                 k->seen = false;

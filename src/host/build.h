@@ -120,8 +120,8 @@ int build_layer_bytes(int layer_fd, bool exclusive, unsigned long long *ret);
 
 /* ---- which build an instance runs ---- */
 
-/* The stack hash: the overlays, in order, and the identity of each one's
- * published tree. Servers with the same hash run the same code. */
+/* The stack hash: the overlays' names, in order. Servers with the same hash
+ * get one canary. */
 int build_stack_hash(const HostConfig *c, char *const *overlays, size_t n, char ret[STACK_HASH_LEN + 1]);
 
 typedef struct BuildChoice {
@@ -137,7 +137,8 @@ typedef struct BuildChoice {
 void build_choice_free(BuildChoice *b);
 
 /* The build spec s starts on now: its pin, or for `follow` the newest build
- * that is trusted or passed the canary of its stack (or, with
+ * that is trusted or passed the canary of its stack, or, for a stack no
+ * canary tried on it, passed every canary it had (or, with
  * on_canary_failure: degrade, the newest build that failed it, without the
  * overlays it named). -ENOENT (err
  * says "run 'l4d2ctl install' first") when there is none. */

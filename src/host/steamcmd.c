@@ -388,7 +388,7 @@ static void info_line(const char *line, void *userdata) {
 
 /* The public branch's buildid in app_info_print's KeyValues text:
  * "222860" { ... "depots" { ... "branches" { "public" { "buildid" "N" ... */
-static bool public_buildid(const char *text, char ret[BUILD_ID_MAX_LEN + 1]) {
+bool steamcmd_parse_app_info(const char *text, char ret[BUILD_ID_MAX_LEN + 1]) {
         const char *b = strstr(text, "\"branches\"");
         const char *p = b ? strstr(b, "\"public\"") : NULL;
         const char *k = p ? strstr(p, "\"buildid\"") : NULL;
@@ -430,7 +430,7 @@ int steamcmd_app_info(const HostConfig *c, long timeout_ms, char ret[BUILD_ID_MA
                          err);
         if (r >= 0 && o.no_info)
                 r = error_set(err, -ENODATA, "steamcmd has no app info for %s (\"No app info for AppID\")", L4D2_APP_ID);
-        else if (r >= 0 && !public_buildid(o.text.data ? o.text.data : "", ret))
+        else if (r >= 0 && !steamcmd_parse_app_info(o.text.data ? o.text.data : "", ret))
                 r = error_set(err, -EBADMSG, "steamcmd's app_info_print %s",
                               o.text.data && strstr(o.text.data, "\"" L4D2_APP_ID "\"")
                                       ? "named no buildid of the public branch"

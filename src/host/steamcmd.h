@@ -39,6 +39,11 @@ int steamcmd_lock(const HostConfig *c, install_cb cb, void *userdata, int *ret_f
 int steamcmd_update(const HostConfig *c, const char *dir, bool validate, int lock, install_cb cb, void *userdata,
                     Error *err);
 
+/* The public branch's buildid in app_info_print's KeyValues text
+ * ("222860" { "depots" { "branches" { "public" { "buildid" "N" } } } }):
+ * false when there is none, or it is not a valid build id. */
+bool steamcmd_parse_app_info(const char *text, char ret[BUILD_ID_MAX_LEN + 1]);
+
 /* `app_info_update 1 +app_info_print 222860` with the cached appinfo.vdf
  * removed first (its own HOME, <state>/steam-check): the public branch's
  * buildid. -ENODATA ("No app info"), -EBADMSG (no buildid in what it

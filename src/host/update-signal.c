@@ -17,7 +17,8 @@
 #define SCAN_MAX (1024 * 1024)
 
 void console_cursor_free(ConsoleCursor *cur) {
-        free(cur->journal);
+        if (cur->journal)
+                sd_journal_close(cur->journal);
         *cur = (ConsoleCursor) { 0 };
 }
 
@@ -66,32 +67,28 @@ static int scan_file(const HostConfig *c, const char *name, ConsoleCursor *cur, 
         return 0;
 }
 
-static void journal_closep(sd_journal **j) {
-        if (*j)
-                sd_journal_close(*j);
-}
-
 /* The systemd backend's journal namespace left4me-NAME (the unit's
- * LogNamespace=), from the last cursor. */
+ * LogNamespace=), kept open from one round to the next: the first scan
+ * finds its end, later ones read what came since. */
 static int scan_journal(const char *name, ConsoleCursor *cur, bool *found) {
-        char ns[64], match[128];
-        snprintf(ns, sizeof ns, "left4me-%s", name);
-        snprintf(match, sizeof match, "_SYSTEMD_UNIT=left4me-server@%s.service", name);
-        _cleanup_(journal_closep) sd_journal *j = NULL;
-        int r = sd_journal_open_namespace(&j, ns, SD_JOURNAL_LOCAL_ONLY);
-        if (r < 0 || (r = sd_journal_add_match(j, match, 0)) < 0)
-                return r;
-        if (!cur->started || !cur->journal) {
+        sd_journal *j = cur->journal;
+        int r;
+        if (!j) {
+                char ns[64], match[128];
+                snprintf(ns, sizeof ns, "left4me-%s", name);
+                snprintf(match, sizeof match, "_SYSTEMD_UNIT=left4me-server@%s.service", name);
+                if ((r = sd_journal_open_namespace(&j, ns, SD_JOURNAL_LOCAL_ONLY)) < 0)
+                        return r;
+                if ((r = sd_journal_add_match(j, match, 0)) < 0 || (r = sd_journal_seek_tail(j)) < 0 ||
+                    (r = sd_journal_previous(j)) < 0) {
+                        sd_journal_close(j);
+                        return r;
+                }
+                cur->journal = j;
                 cur->started = true;
-                if ((r = sd_journal_seek_tail(j)) < 0 || (r = sd_journal_previous(j)) < 0)
-                        return r;
-        } else {
-                if ((r = sd_journal_seek_cursor(j, cur->journal)) < 0)
-                        return r;
-                /* The cursor's own entry was seen last time. */
-                if ((r = sd_journal_next(j)) < 0)
-                        return r;
+                return 0;
         }
+        (void) sd_journal_process(j); /* files journald added or rotated */
         size_t seen = 0;
         while (seen < SCAN_MAX && (r = sd_journal_next(j)) > 0) {
                 const void *data;
@@ -101,11 +98,6 @@ static int scan_journal(const char *name, ConsoleCursor *cur, bool *found) {
                         if (memmem(data, len, UPDATE_SIGNAL_LINE, strlen(UPDATE_SIGNAL_LINE)))
                                 *found = true;
                 }
-        }
-        char *c = NULL;
-        if (sd_journal_get_cursor(j, &c) >= 0) {
-                free(cur->journal);
-                cur->journal = c;
         }
         return r < 0 ? r : 0;
 }

@@ -37,7 +37,7 @@ typedef struct ConsoleCursor {
         dev_t dev;
         ino_t ino;
         off_t off;               /* supervisor backend: console.log */
-        char *journal;           /* systemd backend: a journal cursor */
+        void *journal;           /* systemd backend: the open journal namespace (sd_journal) */
 } ConsoleCursor;
 
 void console_cursor_free(ConsoleCursor *cur);

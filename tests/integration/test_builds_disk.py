@@ -49,6 +49,18 @@ def test_on_ext4_a_build_costs_the_changed_bytes(ctl, tmp_path):
     check_new_tree(ctl, tmp_path, ctl.port_min + 2)
 
 
+def test_a_fetch_checks_free_space_before_it_writes_anything(ctl, tmp_path):
+    ctl.install()
+    calls = (ctl.state.parent / "steamcmd.log").read_text()
+    publish(ctl, tmp_path, 101)
+    p = ctl.fail("install", env={"LEFT4ME_UPDATE_FREE_MIN": "1000000T"})
+    assert "are free on the filesystem of '%s'; a fetch needs 1048576000000 MiB first (LEFT4ME_UPDATE_FREE_MIN)" \
+        % ctl.state in p.stderr
+    assert (ctl.state.parent / "steamcmd.log").read_text() == calls  # steamcmd never ran
+    assert list((ctl.state / "install-store" / "staging").iterdir()) == []
+    assert sorted(builds(ctl)) == ["100"]
+
+
 @pytest.fixture
 def xfs(tmp_path):
     if not shutil.which("mkfs.xfs"):

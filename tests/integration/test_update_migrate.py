@@ -73,6 +73,12 @@ def test_a_deadline_moves_a_server_with_players_a_stopped_one_moves_at_start(ctl
     assert ctl.status("never")["pid"] == pids["never"] and ctl.status("never")["build"] == "100"
     ctl.ok("start", "stopped")
     assert ctl.wait_state("stopped", "running")["build"] == "101"
+    # A stack no canary tried yet (a new blueprint) starts on the newest
+    # build that passed everywhere it was tried, not on the first build.
+    ctl.overlay("extra", {"left4dead2/motd.txt": "extra"})
+    ctl.initialize("fresh", "overlays: [extra]\n", tmp_path)
+    ctl.ok("start", "fresh")
+    assert ctl.wait_state("fresh", "running")["build"] == "101"
 
 
 def test_pin_rolls_one_server_back_and_gc_keeps_what_is_used(ctl, tmp_path):
