@@ -166,6 +166,18 @@ static int parse_seconds(const char *s, double *ret) {
         return 0;
 }
 
+/* migrate's and run's only option, --wait SECONDS: 0 or a usage error. */
+static int wait_option(int argc, char **argv, double *ret) {
+        for (int i = 2; i < argc; i++) {
+                if (streq(argv[i], "--wait") && i + 1 < argc) {
+                        if (parse_seconds(argv[++i], ret) < 0)
+                                return ctl_usage("update", "--wait needs seconds from 0 to 86400, not '%s'", argv[i]);
+                } else
+                        return ctl_usage("update", "unexpected argument '%s'", argv[i]);
+        }
+        return 0;
+}
+
 static int verb_check(const HostConfig *c, int argc, char **argv, bool json) {
         unsigned sources = 0;
         for (int i = 2; i < argc; i++) {
@@ -263,13 +275,9 @@ static int migrate_loop(const HostConfig *c, Out *o, double wait_s, unsigned *re
 
 static int verb_migrate(const HostConfig *c, int argc, char **argv, bool json) {
         double wait_s = 0;
-        for (int i = 2; i < argc; i++) {
-                if (streq(argv[i], "--wait") && i + 1 < argc) {
-                        if (parse_seconds(argv[++i], &wait_s) < 0)
-                                return ctl_usage("update", "--wait needs seconds from 0 to 86400, not '%s'", argv[i]);
-                } else
-                        return ctl_usage("update", "unexpected argument '%s'", argv[i]);
-        }
+        int u = wait_option(argc, argv, &wait_s);
+        if (u)
+                return u;
         Out o = { .json = json };
         Error err = { 0 };
         unsigned pending = 0;
@@ -282,13 +290,9 @@ static int verb_migrate(const HostConfig *c, int argc, char **argv, bool json) {
  * pass. */
 static int verb_run(const HostConfig *c, int argc, char **argv, bool json) {
         double wait_s = 0;
-        for (int i = 2; i < argc; i++) {
-                if (streq(argv[i], "--wait") && i + 1 < argc) {
-                        if (parse_seconds(argv[++i], &wait_s) < 0)
-                                return ctl_usage("update", "--wait needs seconds from 0 to 86400, not '%s'", argv[i]);
-                } else
-                        return ctl_usage("update", "unexpected argument '%s'", argv[i]);
-        }
+        int u = wait_option(argc, argv, &wait_s);
+        if (u)
+                return u;
         Error err = { 0 };
         json_t *check = NULL;
         int r = update_check(c, UPDATE_SOURCE_ALL, &check, &err);

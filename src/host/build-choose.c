@@ -13,10 +13,6 @@
 #include "canary.h"
 #include "fs.h"
 
-#ifndef STATX_MNT_ID_UNIQUE
-#define STATX_MNT_ID_UNIQUE 0x00004000U
-#endif
-
 #define RECORD_MAX (64 * 1024)
 
 /* ---- stacks and the choice of a build ---- */
@@ -109,15 +105,6 @@ int build_write_instance_file(const HostConfig *c, int instance_dir_fd, const Bu
         if (r < 0)
                 return error_set(err, r, "cannot write its build file: %s", strerror(-r));
         return 0;
-}
-
-static uint64_t mount_unique_id(const char *path) {
-        struct statx stx;
-        if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_TYPE | STATX_MNT_ID_UNIQUE, &stx) < 0)
-                return 0;
-        if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) || !(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
-                return 0;
-        return (stx.stx_mask & STATX_MNT_ID_UNIQUE) ? stx.stx_mnt_id : 0;
 }
 
 void build_record_mount(const HostConfig *c, const char *instance, const BuildChoice *b) {
