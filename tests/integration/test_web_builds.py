@@ -82,3 +82,39 @@ def test_the_fleet_job_updates_an_empty_server_and_pin_rolls_it_back(fleet):
     assert c.post("/servers/%d/pin" % s, {"build": "../1"}).status == 422
     # The canaries were never one of the panel's servers.
     assert [n for (n,) in p.query("SELECT instance FROM servers")] == [inst]
+
+
+def test_a_blueprint_carries_the_update_policy_into_the_spec(tmp_path):
+    p = Panel(tmp_path / "p").start()
+    try:
+        c = p.login("admin", p.admin_password)
+        c.get("/blueprints/new")
+        r = c.post("/blueprints", {"name": "bad", "map": "c1m1_hotel", "maxplayers": "4", "tickrate": "30",
+                                   "update_build": "latest", "on_canary_failure": "ignore",
+                                   "update_deadline": "40d"})
+        assert r.status == 422
+        for msg in ("Game build: &#39;latest&#39; is not", "When a trial run fails: &#39;ignore&#39; is not",
+                    "Update deadline: &#39;40d&#39; is not a duration"):
+            assert msg in r.text, msg
+        tidy(r.text, "the blueprint form with update errors")
+        b = c.create_blueprint("pinned", update_build="100", on_canary_failure="degrade", update_deadline="6h")
+        page = c.get("/blueprints/%d" % b).text
+        assert 'name="update_build" type="text" value="100"' in page and '<option value="degrade" selected>' in page
+        s = c.create_server("Alpha", b)
+        c.get("/servers/%d" % s)
+        # A start initializes the instance from the blueprint (then fails:
+        # there is no game here; the spec is what this test is about).
+        c.post("/servers/%d/start" % s)
+        inst = p.query("SELECT instance FROM servers WHERE id = ?", s)[0][0]
+        wait_for(lambda: (p.state / "instances" / inst / "instance.json").exists(), what="initialized")
+        spec = json.loads((p.state / "instances" / inst / "instance.json").read_text())["spec"]
+        assert (spec["build"], spec["on_canary_failure"], spec["update_deadline"]) == ("100", "degrade", 21600)
+        # The server's own pin wins over its blueprint's (the pin restarts
+        # a server asked to run, which initializes it again).
+        wait_for(lambda: p.query("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')")[0][0] == 0,
+                 what="the start job")
+        c.post("/servers/%d/pin" % s, {"build": "101"})
+        wait_for(lambda: json.loads((p.state / "instances" / inst / "instance.json").read_text())["spec"]["build"]
+                 == "101", what="the server's pin")
+    finally:
+        p.cleanup()

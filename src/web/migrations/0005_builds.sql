@@ -4,6 +4,13 @@
 -- last read them (`l4d2ctl builds --json`, `update run --json`): the builds
 -- page renders from here, never by asking the host.
 ALTER TABLE servers ADD COLUMN build TEXT NOT NULL DEFAULT '';
+-- A blueprint's update policy, the spec keys of the same names: '' follows
+-- the newest passing build (else a build id that pins its servers), hold or
+-- degrade when a canary fails, how long servers with players may stay on
+-- an old build ('' none, else as typed: 6h).
+ALTER TABLE blueprints ADD COLUMN update_build TEXT NOT NULL DEFAULT '';
+ALTER TABLE blueprints ADD COLUMN on_canary_failure TEXT NOT NULL DEFAULT 'hold';
+ALTER TABLE blueprints ADD COLUMN update_deadline TEXT NOT NULL DEFAULT '';
 ALTER TABLE servers ADD COLUMN build_pin TEXT NOT NULL DEFAULT '';
 
 CREATE TABLE builds (
