@@ -66,6 +66,9 @@ def test_a_pasted_collection_link_builds_with_items_log_and_progress(wpanel, ste
     assert r.status == 303
     wait_job(p, job_of(p, o))
     assert not addon(p, o, 1).exists()
+    # Nothing to download: the bar of the finished build is full all the same.
+    assert p.query("SELECT progress, progress_label FROM jobs WHERE id = ?", job_of(p, o)) == [
+        (100.0, "nothing to download")]
     assert "None yet" in admin.get("/overlays/%d" % o).text
 
 
