@@ -56,3 +56,8 @@ void ctl_build_event(json_t *ev, void *userdata);
 int ctl_build_done(bool json, int r, bool changed, const Error *err);
 /* `workshop NAME add|remove|items`, argv[0] being "workshop". */
 int ctl_workshop_verbs(const HostConfig *c, int argc, char **argv, bool json);
+
+/* cmd-overlay-files.c: `overlay ls|get|put|mkdir|mv|rm|zip`, argv[0] being
+ * "overlay". */
+bool ctl_is_files_verb(const char *verb);
+int ctl_overlay_files(const HostConfig *c, int argc, char **argv);

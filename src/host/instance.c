@@ -13,6 +13,7 @@
 #include "backend.h"
 #include "fs.h"
 #include "instance.h"
+#include "overlay-files.h"
 #include "overlay.h"
 #include "process.h"
 #include "random.h"
@@ -473,6 +474,9 @@ static int start_locked(const HostConfig *c, const char *name, Error *err) {
 
         if ((r = write_runtime_files(c, name, &s, err)) < 0 || (r = unit_settings_sync(c, name, s.port, err)) < 0)
                 return r;
+        /* Edits to files overlays reach a server when it starts. */
+        if ((r = overlay_files_publish_pending(c, s.overlays, s.n_overlays, err)) < 0)
+                return error_prefix(err, r, "instance '%s'", name);
         /* No overlay build may swap a tree between our mount and the record
          * of what we mounted (overlay-gc.c). */
         _cleanup_(overlay_pins_release) OverlayPins pins = { 0 };

@@ -292,10 +292,10 @@ def test_build_sandbox_writes_only_its_output(ct, game):
     if ct.status("beta")["state"] != "running":
         ct.ctl("start", "beta")
     victim = str(ct.status("beta")["pid"])
-    ct.sh("install -d -o left4me -g left4me /var/lib/left4me/overlays/sm /var/lib/left4me/builds/sm"
+    ct.sh("install -d -o left4me -g left4me /var/lib/left4me/builds/sm /var/lib/left4me/builds/sm/overlay"
           " && install -o left4me -g left4me -m 0644 /mnt/share/build-script.sh /var/lib/left4me/builds/sm/script.sh"
-          " && echo %s > /var/lib/left4me/overlays/sm/victim.pid && chown left4me: /var/lib/left4me/overlays/sm/victim.pid"
-          % victim)
+          " && echo %s > /var/lib/left4me/builds/sm/overlay/victim.pid"
+          " && chown left4me: /var/lib/left4me/builds/sm/overlay/victim.pid" % victim)
     t0 = time.monotonic()
     p = ct.as_left4me("systemctl", "start", "left4me-build@sm.service", check=False)
     TIMES["build_unit_run_seconds"] = round(time.monotonic() - t0, 3)
@@ -310,8 +310,8 @@ def test_build_sandbox_writes_only_its_output(ct, game):
         assert r[k] == "denied", (k, r)
     assert r["state_dir_listing"] == "", r
     assert r["cap_eff"] == "0000000000000000", r
-    assert ct.run("cat", "/var/lib/left4me/overlays/sm/built.txt").stdout == "built\n"
-    assert ct.run("stat", "-c", "%U", "/var/lib/left4me/overlays/sm/built.txt").stdout.strip() == "left4me"
+    assert ct.run("cat", "/var/lib/left4me/builds/sm/overlay/built.txt").stdout == "built\n"
+    assert ct.run("stat", "-c", "%U", "/var/lib/left4me/builds/sm/overlay/built.txt").stdout.strip() == "left4me"
     assert ct.run("test", "-e", "/var/lib/left4me/evil", check=False).returncode != 0
     assert ct.status("beta")["state"] == "running"
     ct.ctl("stop", "beta")

@@ -66,7 +66,7 @@ def test_build_sandbox_profile_is_valid(tmp_path):
              if l.strip() and not l.lstrip().startswith("#")]
     assert any(l.startswith("TemporaryFileSystem=") for l in props)
     unit = tmp_path / "left4me-build-test.service"
-    unit.write_text("[Service]\nExecStart=/bin/true\nBindPaths=/tmp:/out\n" + "\n".join(props) + "\n")
+    unit.write_text("[Service]\nExecStart=/bin/true\nBindPaths=/tmp:/overlay\n" + "\n".join(props) + "\n")
     r = subprocess.run(["systemd-analyze", "verify", "--man=no", unit.name], cwd=tmp_path, capture_output=True, text=True)
     lines = [l for l in (r.stdout + r.stderr).splitlines() if l.strip()]
     if systemd_version() < 257:
