@@ -18,6 +18,7 @@
 #include "static.h"
 #include "svc-accounts.h"
 #include "throttle.h"
+#include "updater.h"
 #include "watch.h"
 #include "web.h"
 
@@ -40,12 +41,16 @@ const char cmd_serve_help[] =
         "loopback: the client address is the last X-Forwarded-For entry, TLS is\n"
         "X-Forwarded-Proto: https), LEFT4ME_PAGE_CACHE=0 (no render cache),\n"
         "LEFT4ME_WORKERS (job threads, default 2), LEFT4ME_POLL_INTERVAL_MS (the watch's\n"
-        "interval, default 5000), LEFT4ME_STATIC_DIR.\n"
+        "interval, default 5000), LEFT4ME_UPDATE_INTERVAL_MS (the fleet's game update\n"
+        "run: check, fetch, canaries, migration; default 300000, 0 = never),\n"
+        "LEFT4ME_UPDATE_MIGRATE_MS (migration passes while servers wait to move,\n"
+        "default 10000), LEFT4ME_STATIC_DIR.\n"
         "\n"
         "Connections: LEFT4ME_MAX_CONNECTIONS (default 4096),\n"
         "LEFT4ME_MAX_CONNECTIONS_PER_ADDRESS (default a sixteenth of those, 16 at least;\n"
-        "every client address but the trusted proxy's, an IPv6 client by its /64), LEFT4ME_HEADER_TIMEOUT (s to send a request's head, default\n"
-        "10), LEFT4ME_BODY_TIMEOUT (s for a body, default 30, plus 1 s per 64 KiB),\n"
+        "every client address but the trusted proxy's, an IPv6 client by its /64),\n"
+        "LEFT4ME_HEADER_TIMEOUT (s to send a request's head, default 10),\n"
+        "LEFT4ME_BODY_TIMEOUT (s for a body, default 30, plus 1 s per 64 KiB),\n"
         "LEFT4ME_IDLE_TIMEOUT (default 30), LEFT4ME_HTTP_THREADS (event loops, default\n"
         "twice the CPUs, 4-16), LEFT4ME_REQUEST_THREADS (for POSTs, default 8),\n"
         "LEFT4ME_PASSWORD_HASHES (argon2id hashes at once, 64 MiB each, default 2).\n"
@@ -172,6 +177,8 @@ int cmd_serve(int argc, char **argv) {
         }
         if (watch_start() < 0)
                 fprintf(stderr, "left4me: warning: the watch of the host did not start\n");
+        if (updater_start() < 0)
+                fprintf(stderr, "left4me: warning: the fleet's update checks did not start\n");
         printf("left4me: listening on http://%s%s%s:%u/ (l4d2ctl: %s on %s, state: %s)\n",
                strchr(config.listen_host, ':') ? "[" : "", config.listen_host,
                strchr(config.listen_host, ':') ? "]" : "", config.port,
@@ -185,6 +192,7 @@ int cmd_serve(int argc, char **argv) {
         shutdown_signal();
         http_stop();
         watch_stop();
+        updater_stop();
         jobs_stop(3000);
         pwhash_stop();
         static_free();

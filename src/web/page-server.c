@@ -7,6 +7,7 @@
 #include "html.h"
 #include "jobs.h"
 #include "layout.h"
+#include "page-overlays.h"
 #include "pages.h"
 #include "streams.h"
 #include "svc-blueprints.h"
@@ -193,6 +194,7 @@ void page_server_show(Req *r) {
         Buf *b = &r->out;
         page_begin(r, v.name);
         status_section(r, &v);
+        server_overlay_news(r, &v);
         char action[64];
         if (!v.deleting) {
                 html_raw(b, "<div class=\"actions\">\n");
@@ -206,6 +208,7 @@ void page_server_show(Req *r) {
         html_attr(b, path_id(action, sizeof action, "/servers", v.id, "/logs"));
         html_raw(b, "\" aria-live=\"polite\"></pre>\n<p class=\"hint\" id=\"console-state\">Connecting…</p>\n");
         blueprint_switch(r, &v);
+        server_build_section(r, &v);
         events_list(r, &v);
         page_end(r);
 }

@@ -40,6 +40,8 @@ typedef struct Config {
                                  * entry, TLS is X-Forwarded-Proto: https */
         unsigned workers;       /* job worker threads */
         unsigned poll_ms;       /* the watch's interval (l4d2ctl watch --interval) */
+        unsigned update_ms;     /* the fleet's update run (issue 14), 0 = never */
+        unsigned update_migrate_ms; /* migration passes while servers wait to move */
         unsigned max_connections;     /* open at once, panel-wide */
         unsigned max_per_address;     /* open at once from one address (the proxy: no limit) */
         unsigned http_threads;        /* event loops (libmicrohttpd's epoll thread pool) */
