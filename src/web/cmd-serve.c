@@ -12,6 +12,8 @@
 #include "fs.h"
 #include "hostlink.h"
 #include "jobs.h"
+#include "players-config.h"
+#include "players-upkeep.h"
 #include "random.h"
 #include "server.h"
 #include "static.h"
@@ -38,7 +40,14 @@ const char cmd_serve_help[] =
         "LEFT4ME_PAGE_CACHE=0 (no render cache), LEFT4ME_WORKERS (job threads, default\n"
         "2), LEFT4ME_POLL_INTERVAL_MS (the watch's interval, default 5000),\n"
         "LEFT4ME_STATIC_DIR, LEFT4ME_MAX_CONNECTIONS (default 256; on an address other\n"
-        "than loopback one client gets at most a quarter of them).\n";
+        "than loopback one client gets at most a quarter of them).\n"
+        "Players and the RCON console: LEFT4ME_ROSTER_INTERVAL (seconds between two\n"
+        "reads of a server's players, default 10, 0: none), LEFT4ME_RCON_TIMEOUT (a\n"
+        "console command's seconds, default 30), LEFT4ME_PLAYER_RETENTION_DAYS (player\n"
+        "data kept, default 90), LEFT4ME_STEAM_API_KEY (Steam profiles and avatars;\n"
+        "without it, in-game names), LEFT4ME_STEAM_API_URL, LEFT4ME_STEAM_API_TIMEOUT,\n"
+        "LEFT4ME_STEAM_PROFILE_TTL (seconds a profile is kept before it is asked again,\n"
+        "default 86400).\n";
 
 /* One panel per state dir: two would each re-queue the other's running
  * jobs at their start, and run them twice. An flock on left4me.lock, held
@@ -97,6 +106,8 @@ int cmd_serve(int argc, char **argv) {
         }
         if (lock_state_dir() < 0)
                 return 1;
+        if (players_config_load(setting) < 0)
+                return 1;
         sigset_t mask;
         sigemptyset(&mask);
         sigaddset(&mask, SIGINT);
@@ -151,6 +162,8 @@ int cmd_serve(int argc, char **argv) {
         }
         if (watch_start() < 0)
                 fprintf(stderr, "left4me: warning: the watch of the host did not start\n");
+        if (players_upkeep_start() < 0)
+                fprintf(stderr, "left4me: warning: the players' upkeep (Steam profiles, retention) did not start\n");
         printf("left4me: listening on http://%s%s%s:%u/ (l4d2ctl: %s on %s, state: %s)\n",
                strchr(config.listen_host, ':') ? "[" : "", config.listen_host,
                strchr(config.listen_host, ':') ? "]" : "", config.port,
@@ -164,11 +177,13 @@ int cmd_serve(int argc, char **argv) {
         shutdown_signal();
         http_stop();
         watch_stop();
+        players_upkeep_stop();
         jobs_stop(3000);
         static_free();
         cache_done();
         db_generations_done();
         host_done();
+        players_config_free();
         return 0;
 }
 

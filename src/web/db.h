@@ -107,6 +107,8 @@ enum {
         DB_SERVER_EVENTS = 1u << 5,
         DB_JOBS = 1u << 6,
         DB_JOB_LINES = 1u << 7,
+        DB_PLAYERS = 1u << 8,       /* roster snapshots, player sessions, Steam profiles */
+        DB_CONSOLE = 1u << 9,       /* the RCON console's history */
 };
 /* Opens the connection that watches for commits (PRAGMA data_version). */
 int db_generations_init(const char *path);

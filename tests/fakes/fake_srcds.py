@@ -50,7 +50,9 @@ Player tracking (issue 11): `fake_status_count` (how many `status` commands
 ran, over RCON or not), for tests that poll the roster and must show that
 polls happened; the roster itself comes from FAKE_SRCDS_PLAYERS or the
 players file below, re-read whenever it changes, to script join, leave and
-rejoin sequences.
+rejoin sequences. The knob a2s_silent (1: never answer A2S; as the cvar
+fake_srcds_a2s_silent, e.g. in server.cfg) makes a server whose process runs
+but that never becomes reachable.
 
 Knobs (environment variables):
   FAKE_SRCDS_AUTH_EMPTY_RESPONSE  1 (default): send the empty RESPONSE_VALUE
@@ -803,6 +805,8 @@ class Server:
 
     def a2s(self, data, addr):
         if len(data) < 5 or data[:4] != b"\xff\xff\xff\xff":
+            return
+        if self.knob("a2s_silent", "0") == "1":  # issue 11: up, but never reachable
             return
         kind = data[4]
         self.a2s_requests += 1
