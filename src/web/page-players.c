@@ -314,7 +314,7 @@ void page_player_avatar(Req *r) {
         void *data = NULL;
         size_t len = 0;
         char type[32];
-        if (players_avatar_load(r->db, r->id, &data, &len, type, sizeof type) < 0) {
+        if (players_avatar_load(r->db, r->id, &r->user, &data, &len, type, sizeof type) < 0) {
                 render_not_found(r);
                 return;
         }
@@ -331,8 +331,28 @@ static bool lifecycle(const char *kind) {
         return streq(kind, "start") || streq(kind, "restart") || streq(kind, "stop") || streq(kind, "delete");
 }
 
+static bool reach_applies(const JobRow *j) {
+        return j->server_id && (streq(j->kind, "start") || streq(j->kind, "restart")) && !streq(j->state, "failed");
+}
+
+/* The job page is cached on the job's tables alone (the watch's writes keep
+ * it): the line is a fragment it loads, which then refreshes itself until
+ * it is decided. */
 void job_reach_section(Req *r, const JobRow *j) {
-        if (!j->server_id || (!streq(j->kind, "start") && !streq(j->kind, "restart")) || streq(j->state, "failed"))
+        if (!reach_applies(j))
+                return;
+        Buf *b = &r->out;
+        char href[64];
+        path_id(href, sizeof href, "/jobs", j->id, "/reach");
+        html_raw(b, "<p id=\"job-reach\" class=\"reach-wait\" data-hx-get=\"");
+        html_attr(b, href);
+        html_raw(b, "\" data-hx-trigger=\"load\" data-hx-swap=\"outerHTML\" role=\"status\"><a href=\"");
+        html_attr(b, href);
+        html_raw(b, "\">Did the server become reachable?</a></p>\n");
+}
+
+static void reach_line(Req *r, const JobRow *j) {
+        if (!reach_applies(j))
                 return;
         Server v;
         if (server_load(r->db, j->server_id, &r->user, &v) < 0)
@@ -413,5 +433,5 @@ void page_job_reach(Req *r) {
                 render_not_found(r);
                 return;
         }
-        job_reach_section(r, &j);
+        reach_line(r, &j);
 }

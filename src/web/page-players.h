@@ -21,6 +21,8 @@ void players_section(Req *r, const Server *v);
  * SVG step chart with a title, a description and a text summary. */
 void players_chart(Req *r, const Server *v, const char *id, const char *title, int64_t from, int64_t to);
 
-/* page-players.c: on a start or restart job's page, whether the server
- * became reachable (answers A2S queries) after it. */
+/* page-players.c: on a start or restart job's page, the line that says
+ * whether the server became reachable (answers A2S queries) after it,
+ * loaded from GET /jobs/<id>/reach (the job page stays cached on the job's
+ * tables alone). */
 void job_reach_section(Req *r, const JobRow *j);

@@ -117,7 +117,7 @@ void players_chart(Req *r, const Server *v, const char *id, const char *title, i
         html_attr(b, id);
         html_raw(b, "-desc\" id=\"");
         html_attr(b, id);
-        html_raw(b, "\" preserveAspectRatio=\"none\">\n<title>");
+        html_raw(b, "\">\n<title>");
         html_txt(b, title);
         html_raw(b, "</title>\n<desc id=\"");
         html_attr(b, id);
@@ -191,7 +191,16 @@ void players_chart(Req *r, const Server *v, const char *id, const char *title, i
                 num(b, x_of(end, from, to));
                 drawing = true;
         }
-        html_raw(b, "\"/>\n</svg>\n<figcaption>");
+        html_raw(b, "\"/>\n");
+        /* Now, as a dot: a count that just began has no length yet. */
+        if (s.now >= 0) {
+                html_raw(b, "<circle class=\"chart-now\" cx=\"");
+                num(b, x_of(to, from, to) - 3);
+                html_raw(b, "\" cy=\"");
+                num(b, y_of(s.now > ymax ? ymax : s.now, ymax));
+                html_raw(b, "\" r=\"3\"/>\n");
+        }
+        html_raw(b, "</svg>\n<figcaption>");
         html_txt(b, title);
         html_raw(b, ": ");
         summary_text(b, &s, from);

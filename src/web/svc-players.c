@@ -632,13 +632,17 @@ int players_avatar_store(sqlite3 *db, int64_t steamid64, const char *url, const 
         return db_step_done(s);
 }
 
-int players_avatar_load(sqlite3 *db, int64_t steamid64, void **ret_data, size_t *ret_len, char *type,
+int players_avatar_load(sqlite3 *db, int64_t steamid64, const User *u, void **ret_data, size_t *ret_len, char *type,
                         size_t type_size) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        if (db_prepare(db, "SELECT avatar, avatar_type FROM steam_profiles WHERE steamid64 = ? AND avatar IS NOT NULL",
-                       &s) < 0)
+        /* Only of someone who played on a server u may see: no asking
+         * whether a SteamID played anywhere on this panel. */
+        if (db_prepare(db, "SELECT p.avatar, p.avatar_type FROM steam_profiles p WHERE p.steamid64 = ?1 "
+                           "AND p.avatar IS NOT NULL AND EXISTS (SELECT 1 FROM player_sessions s JOIN servers v "
+                           "ON v.id = s.server_id WHERE s.steamid64 = ?1 AND " DB_OWNED("v.user_id") ")", &s) < 0)
                 return -EIO;
         sqlite3_bind_int64(s, 1, steamid64);
+        db_bind_owner(s, u);
         if (sqlite3_step(s) != SQLITE_ROW)
                 return -ENOENT;
         size_t n = (size_t) sqlite3_column_bytes(s, 0);

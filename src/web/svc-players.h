@@ -105,8 +105,10 @@ typedef struct AvatarDue {
 int players_avatars_due(sqlite3 *db, AvatarDue *v, size_t max, size_t *ret_n);
 int players_avatar_store(sqlite3 *db, int64_t steamid64, const char *url, const void *data, size_t len,
                          const char *type);
-/* The avatar's bytes (caller frees *ret_data): -ENOENT without one. */
-int players_avatar_load(sqlite3 *db, int64_t steamid64, void **ret_data, size_t *ret_len, char *type, size_t type_size);
+/* The avatar's bytes (caller frees *ret_data): -ENOENT without one, or
+ * when the player never played on a server u may see. */
+int players_avatar_load(sqlite3 *db, int64_t steamid64, const User *u, void **ret_data, size_t *ret_len, char *type,
+                        size_t type_size);
 
 /* Deletes player data older than before (sessions that ended, snapshot
  * rows, profiles no session refers to), at most batch rows a table per

@@ -144,6 +144,9 @@ def test_sessions_names_charts_and_profiles(site, alpha):
     assert r.status == 200 and r.header("Content-Type") == "image/png" and r.body == FakeSteam.TINY_PNG
     assert all(0 < n <= 100 for n in site.steam.summaries_batches)
     assert c.get("/players/avatar/%d" % sid(12345)).status == 404
+    # Someone else's players' avatars are not theirs to see.
+    p.create_user("eve", "eve-password-1")
+    assert p.login("eve", "eve-password-1").get("/players/avatar/%d" % sid(300)).status == 404
 
     # The server list's live count: humans (the A2S count less bots).
     wait_for(lambda: "3 / 8" in c.get("/servers/rows").text, what="the list's count")
@@ -193,18 +196,21 @@ def test_job_page_says_whether_a_start_became_reachable(site, alpha):
     p, c = site.p, site.c
     ok_job = p.query("SELECT max(id) FROM jobs WHERE server_id = ? AND kind = 'start'", alpha)[0][0]
     page = c.get("/jobs/%d" % ok_job).text
-    assert 'id="job-reach" class="reach-ok"' in page and "Reachable: the server answers queries" in page
-    tidy(page, "job page, reachable")
+    assert 'data-hx-get="/jobs/%d/reach" data-hx-trigger="load"' % ok_job in page  # a fragment it loads
+    tidy(page, "job page")
+    line = c.get("/jobs/%d/reach" % ok_job).text
+    assert 'id="job-reach" class="reach-ok"' in line and "Reachable: the server answers queries" in line
 
     # A server whose process runs but never answers A2S.
     s = site.start_server("Mute", server_cfg="fake_srcds_a2s_silent 1")
     job = last_job(p)
     wait_job(p, job)
     wait_for(lambda: "Not reachable" in c.get("/jobs/%d/reach" % job).text, timeout=30, what="not reachable")
-    page = c.get("/jobs/%d" % job).text
-    assert 'class="reach-bad"' in page
-    assert "has not answered queries (A2S) since" in page
-    tidy(page, "job page, not reachable")
+    line = c.get("/jobs/%d/reach" % job).text
+    assert 'class="reach-bad"' in line and "data-hx-trigger" not in line  # decided: no more polling
+    assert "has not answered queries (A2S) since" in line
+    tidy("<!DOCTYPE html><html lang=\"en\"><head><title>f</title></head><body>%s</body></html>" % line,
+         "not reachable")
     c.get("/servers/%d" % s)
     assert c.post("/servers/%d/stop" % s).status == 303
     wait_job(p, last_job(p))
@@ -284,5 +290,30 @@ def test_old_player_data_is_pruned(tmp_path):
         assert [r[0] for r in p.query("SELECT at FROM roster_snapshots ORDER BY at")] == [old, recent]
         assert [r[0] for r in p.query("SELECT steamid64 FROM steam_profiles")] == [sid(2)]
         assert any("pruned 3 rows of player data older than 90 days" in l for l in p.output)
+    finally:
+        p.cleanup()
+
+
+def test_chart_steps_gaps_and_summary(tmp_path):
+    p, c, s = alone(tmp_path)
+    try:
+        now = int(time.time())
+        with p.db() as db:
+            # 2 players from 20 h ago, not known from 10 h ago (the roster
+            # could not be read), 5 from 5 h ago, 0 from 1 h ago; and a row
+            # 3 days ago that only the week's chart covers.
+            db.executemany("INSERT INTO roster_snapshots (server_id, at, humans, bots, players, error) "
+                           "VALUES (?, ?, ?, 0, ?, ?)",
+                           [(s, now - 3 * 86400, 7, "[]", ""), (s, now - 20 * 3600, 2, "[]", ""),
+                            (s, now - 10 * 3600, None, None, "no answer over RCON in time"),
+                            (s, now - 5 * 3600, 5, "[]", ""), (s, now - 3600, 0, "[]", "")])
+        page = c.get("/servers/%d/players" % s).text
+        day = page[page.index('id="chart-24h"'):page.index('id="chart-7d"')]
+        d = re.search(r'class="chart-line" d="([^"]*)"', day).group(1)
+        assert d.count("M") == 2 and d.count("V") == 2  # two runs: the unknown stretch breaks the line
+        assert "Peak: 7 players" in day  # what held when the day began counts
+        week = page[page.index('id="chart-7d"'):]
+        assert "Peak: 7 players" in week
+        assert "Now: 0." in day
     finally:
         p.cleanup()
