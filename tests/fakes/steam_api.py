@@ -73,6 +73,12 @@ class FakeSteam:
         self.server = None
         self.thread = None
         self.uptodate_init()
+        # Player profiles (issue 11).
+        self.players = {}
+        self.unknown_players = set()
+        self.players_key = None
+        self.summaries_batches = []
+        self.avatar_downloads = 0
         if fixture:
             for i, v in fixture.get("items", {}).items():
                 self.add_item(i, **v)
@@ -355,7 +361,6 @@ class FakeSteam:
         for key in ("required_version", "check_mode", "check_delay"):
             if key in cfg:
                 setattr(self, key, cfg[key])
-        for key in ("api_mode", "api_delay", "rate"):
         for key in ("api_mode", "api_delay", "rate", "players_key"):
             if key in cfg:
                 setattr(self, key, cfg[key])
