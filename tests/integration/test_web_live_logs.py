@@ -25,9 +25,12 @@ def fake_ctl(tmp_path):
 
 
 def logs_processes(p):
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    """The panel's own `logs` children: the fake's shell, forking its `sleep`,
+    has a copy of itself for a moment (the same command line, until the exec),
+    whose parent is that shell, not the panel."""
+    out = subprocess.run(["ps", "-eo", "pid,ppid,args"], capture_output=True, text=True).stdout
     return [l for l in out.splitlines() if " logs s" in l and str(p.state) in l and "--follow" in l
-            and "sleep" not in l]
+            and "sleep" not in l and int(l.split()[1]) == p.proc.pid]
 
 
 def test_200_viewers_over_20_servers_cost_20_processes(tmp_path):
