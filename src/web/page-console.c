@@ -330,8 +330,8 @@ void page_server_console(Req *r) {
                 size_t n = 0;
                 for (const char *p = e.command; *p && n < CONSOLE_COMMAND_MAX - 3; p++)
                         shortened[n++] = (unsigned char) *p < 0x20 || *p == 0x7f ? ' ' : *p;
-                /* Cut before a character, never inside one: back up while
-                 * the first byte left out continues the last one kept. */
+                /* Cut before a character, not inside one: back up while the
+                 * first byte left out continues a UTF-8 sequence. */
                 while (n > 0 && ((unsigned char) e.command[n] & 0xc0) == 0x80)
                         n--;
                 memcpy(shortened + n, "...", 4);
