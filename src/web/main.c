@@ -26,6 +26,7 @@ static const struct {
         { "serve", cmd_serve, cmd_serve_help },
         { "admin", cmd_admin, cmd_admin_help },
         { "db", cmd_db, cmd_db_help },
+        { "workshop", cmd_workshop, cmd_workshop_help },
 };
 
 static void usage(FILE *f) {
@@ -43,6 +44,7 @@ static void usage(FILE *f) {
               "  admin disable USER           disable an account; ends its sessions at once\n"
               "  admin enable USER            enable it again\n"
               "  db migrate                   bring the database schema up to date\n"
+              "  workshop refresh             queue the panel's Workshop refresh job (daily timer)\n"
               "  help [COMMAND]               this text, or a command's (also COMMAND --help)\n"
               "\n"
               "Options:\n"

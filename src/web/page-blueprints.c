@@ -5,6 +5,8 @@
 
 #include "html.h"
 #include "layout.h"
+#include "page-overlays.h"
+#include "svc-overlays.h"
 #include "pages.h"
 #include "svc-blueprints.h"
 #include "svc-servers.h"
@@ -61,21 +63,25 @@ static void num_txt(char *buf, size_t size, long v) {
                 buf[0] = '\0';
 }
 
-/* The form for a new blueprint (bp->id == 0) or an existing one. Values
- * that failed validation are shown as typed, via the raw form fields. */
-static void blueprint_form(Req *r, const Blueprint *bp, const FieldErrors *e) {
+/* The form for a new blueprint (bp->id == 0) or an existing one, with
+ * overlays the list its picker shows. With typed (a refused form, or one the
+ * overlay picker changed) the other values are shown as they were sent, via
+ * the raw form fields. */
+static void blueprint_form(Req *r, const Blueprint *bp, const char *overlays, const FieldErrors *e, bool typed) {
         char action[64], mp[16], tr[16];
-        bool typed = e && e->n; /* re-show exactly what was sent */
         const char *v_mp = typed ? form_get(r, "maxplayers") : NULL, *v_tr = typed ? form_get(r, "tickrate") : NULL;
         num_txt(mp, sizeof mp, bp->maxplayers);
         num_txt(tr, sizeof tr, bp->tickrate);
         form_open(r, bp->id ? path_id(action, sizeof action, "/blueprints", bp->id, NULL) : "/blueprints", "card");
+        /* Enter in a text field presses a form's first submit button; the
+         * overlay picker's buttons come before the visible save button. */
+        html_raw(&r->out, "<button type=\"submit\" class=\"default-submit\" tabindex=\"-1\" aria-hidden=\"true\">"
+                          "Save</button>\n");
         field_input(r, "Name", "name", "text", typed ? form_get(r, "name") : bp->name, e, TITLE_MAX, NULL);
         field_input(r, "Map", "map", "text", typed ? form_get(r, "map") : bp->map, e, 64, "The start map, e.g. c1m1_hotel.");
         field_input(r, "Max players", "maxplayers", "number", v_mp ? v_mp : mp, e, 2, "1 to 32.");
         field_input(r, "Tickrate", "tickrate", "number", v_tr ? v_tr : tr, e, 3, "10 to 128.");
-        field_textarea(r, "Overlays", "overlays", typed ? form_get(r, "overlays") : bp->overlays, e, TEXTAREA_MAX,
-                       "One overlay name a line; the first line has the highest precedence.");
+        overlay_picker(r, bp->id ? bp->user_id : r->user.id, overlays, e);
         field_textarea(r, "Cvars", "cvars", typed ? form_get(r, "cvars") : bp->cvars, e, TEXTAREA_MAX,
                        "One a line: name value, e.g. sv_gametypes coop");
         field_textarea(r, "server.cfg", "server_cfg", typed ? form_get(r, "server_cfg") : bp->server_cfg, e,
@@ -94,20 +100,36 @@ void page_blueprint_new(Req *r) {
         snprintf(bp.map, sizeof bp.map, "c1m1_hotel");
         bp.overlays = bp.server_cfg = bp.cvars = bp.args = (char *) "";
         page_begin(r, "New blueprint");
-        blueprint_form(r, &bp, NULL);
+        blueprint_form(r, &bp, bp.overlays, NULL, false);
         page_end(r);
 }
 
-/* Validates and saves; on a problem shows the form again with the errors. */
+/* Validates and saves; on a problem shows the form again with the errors.
+ * A press of an overlay picker button shows the form again, changed. The
+ * save checks, in its transaction, that every overlay is one the owner may
+ * stack (svc-overlays), whatever the browser sent. */
 static void submit(Req *r, Blueprint *bp, const char *saved_title) {
         char title[sizeof bp->name];
         snprintf(title, sizeof title, "%s", saved_title); /* bp->name changes below */
         FieldErrors e = { 0 };
+        _cleanup_free_ char *overlays = overlay_picker_join(r);
+        if (!overlays) {
+                render_error(r, 500, "Out of memory.");
+                return;
+        }
+        if (overlay_picker_apply(r, &overlays)) {
+                page_begin(r, title);
+                blueprint_form(r, bp, overlays, NULL, true);
+                page_end(r);
+                return;
+        }
         BlueprintFields in = { form_get(r, "name"), form_get(r, "map"), form_get(r, "maxplayers"),
-                               form_get(r, "tickrate"), form_get(r, "overlays"), form_get(r, "cvars"),
+                               form_get(r, "tickrate"), overlays, form_get(r, "cvars"),
                                form_get(r, "server_cfg"), form_get(r, "args") };
         if (blueprint_validate(&in, bp, &e)) {
-                int k = blueprint_save(r->db, bp, r->user.id);
+                OverlayUsable u = { .owner_id = bp->id ? bp->user_id : r->user.id, .admin = r->user.is_admin,
+                                  .overlays = bp->overlays };
+                int k = blueprint_save_checked(r->db, bp, r->user.id, overlays_usable_check, &u);
                 if (k == 0) {
                         char href[64];
                         req_redirect(r, path_id(href, sizeof href, "/blueprints", bp->id, "?notice=saved"));
@@ -118,6 +140,9 @@ static void submit(Req *r, Blueprint *bp, const char *saved_title) {
                 else if (k == -EDQUOT)
                         errors_add(&e, "name", "You have %d blueprints, the most one account may have.",
                                    BLUEPRINTS_PER_USER_MAX);
+                else if (k == -EPERM)
+                        errors_add(&e, "overlays", "Overlays: '%s' is not one of the owner's overlays or a global "
+                                                   "one (or it is being deleted); pick from the list.", u.bad);
                 else {
                         render_error(r, 500, "Could not save the blueprint; try again.");
                         return;
@@ -125,7 +150,7 @@ static void submit(Req *r, Blueprint *bp, const char *saved_title) {
         }
         r->status = 422;
         page_begin(r, title);
-        blueprint_form(r, bp, &e);
+        blueprint_form(r, bp, overlays, &e, true);
         page_end(r);
 }
 
@@ -169,7 +194,7 @@ static void show(Req *r, Blueprint *bp, bool delete_blocked) {
         page_begin(r, bp->name);
         if (delete_blocked)
                 linked_servers(r, bp->id, true);
-        blueprint_form(r, bp, NULL);
+        blueprint_form(r, bp, bp->overlays, NULL, false);
         if (!delete_blocked)
                 linked_servers(r, bp->id, false);
         html_raw(&r->out, "<h2>Delete</h2>\n");

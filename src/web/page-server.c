@@ -7,6 +7,7 @@
 #include "html.h"
 #include "jobs.h"
 #include "layout.h"
+#include "page-overlays.h"
 #include "pages.h"
 #include "streams.h"
 #include "svc-blueprints.h"
@@ -205,6 +206,7 @@ void page_server_show(Req *r) {
         html_raw(b, "<h2>Console</h2>\n<pre id=\"console\" class=\"log\" data-sse-log=\"");
         html_attr(b, path_id(action, sizeof action, "/servers", v.id, "/logs"));
         html_raw(b, "\" aria-live=\"polite\"></pre>\n<p class=\"hint\" id=\"console-state\">Connecting…</p>\n");
+        server_overlay_news(r, &v);
         blueprint_switch(r, &v);
         events_list(r, &v);
         page_end(r);

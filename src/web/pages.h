@@ -45,6 +45,16 @@ void page_admin_user_enable(Req *r);
 void page_admin_install(Req *r);
 void page_admin_install_start(Req *r);
 
+void page_overlays_list(Req *r);
+void page_overlay_create(Req *r);
+void page_overlays_refresh(Req *r);
+void page_overlay_show(Req *r);
+void page_overlay_build(Req *r);
+void page_overlay_delete(Req *r);
+void page_overlay_workshop_add(Req *r);
+void page_overlay_workshop_remove(Req *r);
+void page_server_overlay_news(Req *r);
+
 void page_static(Req *r);
 
 /* Markup more than one page shows. */

@@ -10,7 +10,7 @@
  * blueprint and job pages. The user (DB_USERS) is added for every page. */
 #define SERVER_LIST (DB_SERVERS | DB_SERVER_STATE | DB_BLUEPRINTS)
 #define SERVER_PAGE (SERVER_LIST | DB_JOBS | DB_SERVER_EVENTS)
-#define BLUEPRINT_PAGE (DB_BLUEPRINTS | DB_SERVERS)
+#define BLUEPRINT_PAGE (DB_BLUEPRINTS | DB_SERVERS | DB_OVERLAYS)
 #define JOB_PAGE (DB_JOBS | DB_JOB_LINES)
 
 static const Route routes[] = {
@@ -40,6 +40,18 @@ static const Route routes[] = {
         { "GET", "/blueprints/#", page_blueprint_show, ROUTE_USER | ROUTE_CACHE, BLUEPRINT_PAGE, 0 },
         { "POST", "/blueprints/#", page_blueprint_update, ROUTE_USER, 0, 0 },
         { "POST", "/blueprints/#/delete", page_blueprint_delete, ROUTE_USER, 0, 0 },
+
+        /* Overlays: what the host says is part of every page, so none is
+         * cached; each handler does the owner check (page-overlays.h). */
+        { "GET", "/overlays", page_overlays_list, ROUTE_USER, 0, 0 },
+        { "POST", "/overlays", page_overlay_create, ROUTE_USER, 0, 0 },
+        { "POST", "/overlays/refresh", page_overlays_refresh, ROUTE_ADMIN, 0, 0 },
+        { "GET", "/overlays/#", page_overlay_show, ROUTE_USER, 0, 0 },
+        { "POST", "/overlays/#/build", page_overlay_build, ROUTE_USER, 0, 0 },
+        { "POST", "/overlays/#/delete", page_overlay_delete, ROUTE_USER, 0, 0 },
+        { "POST", "/overlays/#/workshop/add", page_overlay_workshop_add, ROUTE_USER, 0, 0 },
+        { "POST", "/overlays/#/workshop/remove", page_overlay_workshop_remove, ROUTE_USER, 0, 0 },
+        { "GET", "/servers/#/overlay-news", page_server_overlay_news, ROUTE_USER, 0, 0 },
 
         { "GET", "/jobs", page_jobs_list, ROUTE_USER | ROUTE_CACHE, DB_JOBS, 0 },
         { "GET", "/jobs/#", page_job_show, ROUTE_USER | ROUTE_CACHE, JOB_PAGE, 0 },

@@ -82,6 +82,22 @@ int blueprint_save(sqlite3 *db, Blueprint *bp, int64_t owner_id) {
         return k;
 }
 
+int blueprint_save_checked(sqlite3 *db, Blueprint *bp, int64_t owner_id, blueprint_check_fn check, void *userdata) {
+        if (db_begin(db) < 0)
+                return -EIO;
+        int64_t id = bp->id;
+        int k = check ? check(db, userdata) : 0;
+        if (k == 0)
+                k = blueprint_save(db, bp, owner_id);
+        if (k == 0)
+                k = db_commit(db);
+        if (k < 0) {
+                db_rollback(db);
+                bp->id = id; /* a new blueprint stays new */
+        }
+        return k;
+}
+
 int blueprint_delete(sqlite3 *db, int64_t id) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         if (db_prepare(db, "DELETE FROM blueprints WHERE id = ?", &s) < 0)
@@ -109,4 +125,18 @@ static void list_row(sqlite3_stmt *s, void *ret) {
 
 bool blueprint_next(DbIter *it, BlueprintRow *ret) {
         return db_iter_row(it, list_row, ret);
+}
+
+int blueprints_using_overlay(DbIter *it, sqlite3 *db, const char *overlay) {
+        /* The list is names a line: a whole line must be the name (instr on
+         * newline-framed text; LIKE would take '_' in a name as a wildcard). */
+        db_iter_end(it);
+        if (db_prepare(db,
+                       "SELECT b.id, b.name, b.map, b.maxplayers, b.tickrate, u.username, "
+                       "(SELECT count(*) FROM servers s WHERE s.blueprint_id = b.id) "
+                       "FROM blueprints b JOIN users u ON u.id = b.user_id "
+                       "WHERE instr(char(10) || b.overlays || char(10), char(10) || :name || char(10)) > 0 "
+                       "ORDER BY u.username, b.name, b.id", &it->stmt) < 0)
+                return -EIO;
+        return db_bind_text(it->stmt, 1, overlay);
 }
