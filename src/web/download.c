@@ -108,6 +108,8 @@ static char *disposition(const char *filename) {
         char *o = v + sprintf(v, "attachment; filename=\"");
         for (size_t i = 0; i < n; i++) {
                 unsigned char c = (unsigned char) filename[i];
+                if (c >= 0x80 && c < 0xc0)
+                        continue; /* one '_' a character, not a byte */
                 *o++ = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
                                        c == '-' || c == '_' || c == ' '
                                ? (char) c

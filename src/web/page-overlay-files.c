@@ -91,23 +91,36 @@ void files_refused(Req *r, const Overlay *o, const char *err) {
 
 /* ---- reads ---- */
 
-/* `overlay ls NAME [-- PATH] --json` into *ret; false with the answer made. */
-static bool list(Req *r, const Overlay *o, const char *path, json_t **ret) {
+/* `overlay ls NAME [-- PATH] --json` into *ret; false with the answer made
+ * (with probe, a missing path is an answer: {"exists":false}). */
+static bool list_probe(Req *r, const Overlay *o, const char *path, bool probe, json_t **ret) {
         const char *args[] = { "overlay", "ls", o->host_name, "--json", *path ? "--" : NULL, path, NULL };
         char err[512];
         if (hostlink_run_json(host(), args, NULL, ret, err, sizeof err) < 0) {
-                files_refused(r, o, err);
+                if (probe && strstr(files_message(o, err), "does not exist"))
+                        req_json(r, 200, json_pack("{s:b}", "exists", 0));
+                else
+                        files_refused(r, o, err);
                 return false;
         }
         return true;
 }
 
+static bool list(Req *r, const Overlay *o, const char *path, json_t **ret) {
+        return list_probe(r, o, path, false, ret);
+}
+
+/* ?path=P: the folder's listing (or the file's facts); with &probe=1 a
+ * path that does not exist answers {"exists":false} instead of 404 (the
+ * editor asks before it makes a new file). */
 void page_overlay_files_ls(Req *r) {
         Overlay o;
-        const char *path;
+        const char *path, *probe = query_get(r, "probe");
         json_t *j;
-        if (!files_overlay(r, false, &o) || !(path = files_path_arg(r, "path", true)) || !list(r, &o, path, &j))
+        if (!files_overlay(r, false, &o) || !(path = files_path_arg(r, "path", true)) ||
+            !list_probe(r, &o, path, probe && streq(probe, "1"), &j))
                 return;
+        json_object_set_new(j, "exists", json_true());
         /* The browser knows the overlay by its id and name, not by the host's. */
         json_object_set_new(j, "overlay", json_string(o.name));
         json_t *entries = json_object_get(j, "entries");
@@ -175,8 +188,10 @@ void page_overlay_files_zip(Req *r) {
                 return;
         }
         const char *args[] = { "overlay", "zip", o.host_name, *path ? "--" : NULL, path, NULL };
+        /* l4d2ctl names the top folder's entries after the overlay's host
+         * name (u3-cfg/...): the file is named as its one folder is. */
         char name[NAME_MAX + 8];
-        snprintf(name, sizeof name, "%s.zip", base_name(path, o.name));
+        snprintf(name, sizeof name, "%s.zip", base_name(path, o.host_name));
         download(r, &o, args, name);
 }
 
@@ -336,9 +351,9 @@ static void render(Req *r, const OverlayPage *p, const FieldErrors *e) {
                 overlay_size_txt(b, max_size);
         else
                 html_raw(b, "no limit");
-        html_raw(b, " in all; it holds <span id=\"files-size\">");
+        html_raw(b, " in all; it held <span id=\"files-size\">");
         overlay_size_txt(b, json_integer_value(json_object_get(files, "size")));
-        html_raw(b, "</span>.</p>\n");
+        html_raw(b, "</span> when this page was made.</p>\n");
         const char *why = NULL, *dir = query_path(r, "dir", true, &why);
         if (!dir) {
                 html_raw(b, "<p class=\"error\" role=\"alert\">");
