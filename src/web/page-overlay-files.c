@@ -76,7 +76,15 @@ const char *files_message(const Overlay *o, const char *err) {
 }
 
 void files_refused(Req *r, const Overlay *o, const char *err) {
-        const char *m = files_message(o, err);
+        /* The message may quote a path that is not UTF-8 (the reason it was
+         * refused): then its other bytes are shown as '?', so that it can
+         * be JSON, and text. */
+        char m[512];
+        snprintf(m, sizeof m, "%s", files_message(o, err));
+        if (!utf8_is_valid(m))
+                for (char *c = m; *c; c++)
+                        if ((unsigned char) *c >= 0x80)
+                                *c = '?';
         unsigned status = 422;
         if (strstr(m, "larger than the limit") || strstr(m, "does not fit"))
                 status = 413;
@@ -355,13 +363,15 @@ static void render(Req *r, const OverlayPage *p, const FieldErrors *e) {
         overlay_size_txt(b, json_integer_value(json_object_get(files, "size")));
         html_raw(b, "</span> when this page was made.</p>\n");
         const char *why = NULL, *dir = query_path(r, "dir", true, &why);
-        if (!dir) {
-                html_raw(b, "<p class=\"error\" role=\"alert\">");
+        if (dir)
+                listing(r, p, dir);
+        else {
+                html_raw(b, "<div id=\"files-plain\">\n<p class=\"error\" role=\"alert\">");
                 html_txt(b, why);
-                html_raw(b, "</p>\n");
-                dir = "";
+                html_raw(b, " <a href=\"");
+                dir_href(b, o, "");
+                html_raw(b, "\">The top folder</a></p>\n</div>\n");
         }
-        listing(r, p, dir);
         html_raw(b, "<noscript><p class=\"hint\">Uploading, editing, moving and deleting files needs JavaScript; "
                     "without it you can browse and download. From a shell, <code>l4d2ctl overlay put</code> and "
                     "its sister verbs do the same.</p></noscript>\n"
