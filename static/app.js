@@ -161,6 +161,7 @@
       if (!show || select.selectedOptions.length === 0 || select.selectedOptions[0].disabled) {
         const first = Array.from(select.options).find((o) => !o.disabled);
         if (first) select.value = first.value;
+        else select.selectedIndex = -1;
       }
       const add = root.querySelector("button[name=pick][value=add]");
       if (add) add.disabled = !Array.from(select.options).some((o) => !o.disabled);
@@ -209,32 +210,34 @@
     });
 
     // Dragging by the handle, with pointer events (mouse, pen and touch):
-    // the entry goes before or after the one under the pointer.
+    // the entry goes before or after the one under the pointer. The moves
+    // are followed on the document: moving the entry in the list ends any
+    // pointer capture on its handle.
     list.addEventListener("pointerdown", (ev) => {
       const grip = ev.target.closest(".grip");
       if (!grip || ev.button > 0) return;
       const li = grip.closest("li.pick");
       ev.preventDefault();
-      grip.setPointerCapture(ev.pointerId);
       li.classList.add("dragging");
       const move = (e) => {
         const over = document.elementFromPoint(e.clientX, e.clientY);
         const target = over && over.closest("li.pick");
         if (!target || target === li || target.parentNode !== list) return;
         const r = target.getBoundingClientRect();
-        list.insertBefore(li, e.clientY < r.top + r.height / 2 ? target : target.nextSibling);
+        const before = e.clientY < r.top + r.height / 2 ? target : target.nextSibling;
+        if (before !== li && before !== li.nextSibling) list.insertBefore(li, before);
       };
       const end = () => {
-        grip.removeEventListener("pointermove", move);
-        grip.removeEventListener("pointerup", end);
-        grip.removeEventListener("pointercancel", end);
+        document.removeEventListener("pointermove", move);
+        document.removeEventListener("pointerup", end);
+        document.removeEventListener("pointercancel", end);
         li.classList.remove("dragging");
         renumber();
         moved(li);
       };
-      grip.addEventListener("pointermove", move);
-      grip.addEventListener("pointerup", end);
-      grip.addEventListener("pointercancel", end);
+      document.addEventListener("pointermove", move);
+      document.addEventListener("pointerup", end);
+      document.addEventListener("pointercancel", end);
     });
     renumber();
   }

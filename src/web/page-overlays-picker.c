@@ -182,45 +182,55 @@ void overlay_picker(Req *r, int64_t owner_id, const char *lines, const FieldErro
         }
         /* What the owner may add: theirs and the global ones not picked. */
         _cleanup_iter_ DbIter it = DB_ITER_INIT;
-        if (overlays_usable(&it, r->db, owner_id) < 0)
+        if (overlays_usable(&it, r->db, owner_id) < 0) {
+                html_raw(b, "</fieldset>\n");
                 return;
-        html_raw(b, "<div class=\"inline-form pick-add\"><label for=\"f-overlay-add\">Add</label>\n"
-                    "<select id=\"f-overlay-add\" name=\"overlay_add\"");
-        if (err)
-                html_raw(b, " aria-invalid=\"true\" aria-describedby=\"e-overlays\"");
-        html_raw(b, ">\n");
+        }
+        /* The options first, into a part of their own: the select shows an
+         * empty choice when none is left to add. */
+        Buf opts = BUF_INIT(PAGE_MAX / 4);
         Overlay o;
-        int offered = 0;
+        int offered = 0, usable = 0;
         while (overlay_next(&it, &o)) {
                 bool picked = false;
                 for (size_t i = 0; i < n && !picked; i++)
                         picked = streq(v[i], o.host_name);
                 const OverlayKind *k = overlay_kind(o.kind);
+                usable++;
                 if (!picked)
                         offered++;
-                html_raw(b, "<option value=\"");
-                html_attr(b, o.host_name);
-                html_raw(b, "\" data-label=\"");
-                html_attr(b, o.name);
-                html_raw(b, "\" data-about=\"");
-                html_attr(b, k ? k->label : o.kind);
+                html_raw(&opts, "<option value=\"");
+                html_attr(&opts, o.host_name);
+                html_raw(&opts, "\" data-label=\"");
+                html_attr(&opts, o.name);
+                html_raw(&opts, "\" data-about=\"");
+                html_attr(&opts, k ? k->label : o.kind);
                 if (!o.user_id)
-                        html_raw(b, ", global");
-                html_raw(b, "\"");
+                        html_raw(&opts, ", global");
+                html_raw(&opts, "\"");
                 if (picked)
-                        html_raw(b, " hidden disabled");
+                        html_raw(&opts, " hidden disabled");
                 else if (offered == 1)
-                        html_raw(b, " selected");
-                html_raw(b, ">");
-                html_txt(b, o.name);
-                html_txt(b, o.user_id ? "" : " (global)");
-                html_raw(b, "</option>\n");
+                        html_raw(&opts, " selected");
+                html_raw(&opts, ">");
+                html_txt(&opts, o.name);
+                html_txt(&opts, o.user_id ? "" : " (global)");
+                html_raw(&opts, "</option>\n");
         }
+        html_raw(b, "<div class=\"inline-form pick-add\"><label for=\"f-overlay-add\">Add</label>\n"
+                    "<select id=\"f-overlay-add\" name=\"overlay_add\"");
+        if (err)
+                html_raw(b, " aria-invalid=\"true\" aria-describedby=\"e-overlays\"");
+        html_raw(b, ">\n");
+        if (!offered)
+                html_raw(b, "<option value=\"\" disabled selected>–</option>\n");
+        html_built(b, &opts); /* every value went through an escaper above */
+        buf_free(&opts);
         html_raw(b, "</select>\n<button type=\"submit\" class=\"small\" name=\"pick\" value=\"add\"");
         if (!offered)
                 html_raw(b, " disabled");
         html_raw(b, ">Add</button></div>\n");
-        if (!offered)
+        if (!usable)
                 html_raw(b, "<p class=\"hint\">No overlays to add yet: <a href=\"/overlays\">create one</a>.</p>\n");
         if (r->user.is_admin)
                 html_raw(b, "<div class=\"inline-form pick-add\"><label for=\"f-overlay-add-name\">Add by host name"

@@ -104,15 +104,19 @@ static void running_on(Req *r, json_t *running) {
 }
 
 /* The blueprints that name it: links to those the viewer may open, a count
- * of the others. Returns how many there are. */
-static int used_by(Req *r, const Overlay *o) {
+ * of the others (in_alert: the list of a refused delete). Returns how many
+ * there are. */
+static int used_by(Req *r, const Overlay *o, bool in_alert) {
         Buf *b = &r->out;
         _cleanup_iter_ DbIter it = DB_ITER_INIT;
         if (blueprints_using_overlay(&it, r->db, o->host_name) < 0)
                 return 0;
         int n = 0, others = 0;
         BlueprintRow bp;
-        html_raw(b, "<ul id=\"used-by\">\n");
+        if (in_alert)
+                html_raw(b, "<ul id=\"delete-blockers\">\n");
+        else
+                html_raw(b, "<ul id=\"used-by\">\n");
         while (blueprint_next(&it, &bp)) {
                 if (!r->user.is_admin && !streq(bp.owner, r->user.username)) {
                         others++;
@@ -224,7 +228,7 @@ static void facts(Req *r, const OverlayPage *p) {
         html_raw(b, "<dt>Running on</dt><dd id=\"overlay-running\">");
         running_on(r, json_object_get(h, "running"));
         html_raw(b, "</dd>\n<dt>Used by</dt><dd>");
-        used_by(r, o);
+        used_by(r, o, false);
         html_raw(b, "</dd>\n</dl>\n</section>\n");
 }
 
@@ -313,7 +317,7 @@ static void show_page(Req *r, const Overlay *o, const FieldErrors *e, int alert,
         if (alert == ALERT_BLUEPRINTS) {
                 html_raw(b, "<div class=\"error\" role=\"alert\" id=\"delete-refused\"><p>This overlay cannot be "
                             "deleted while blueprints use it; take it out of them first:</p>\n");
-                used_by(r, o);
+                used_by(r, o, true);
                 html_raw(b, "</div>\n");
         } else if (alert == ALERT_HOST) {
                 html_raw(b, "<div class=\"error\" role=\"alert\" id=\"delete-refused\"><p>The host did not delete it: ");

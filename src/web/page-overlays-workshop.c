@@ -35,12 +35,23 @@ static void workshop_link_open(Buf *b, const char *id) {
         html_raw(b, "\">");
 }
 
-static void state_badge(Buf *b, const char *state) {
-        html_raw(b, "<span class=\"badge item-");
+/* An item's or a source's state, and what went wrong with it, at it. */
+static void state_cell(Buf *b, json_t *v) {
+        const char *state = json_string_value(json_object_get(v, "state"));
+        const char *msg = json_string_value(json_object_get(v, "message"));
+        if (!state)
+                state = "unknown";
+        html_raw(b, "<td data-label=\"State\"><span class=\"badge item-");
         html_attr(b, state);
         html_raw(b, "\">");
         html_txt(b, streq(state, "wrong-app") ? "another game" : state);
         html_raw(b, "</span>");
+        if (msg && *msg) {
+                html_raw(b, " <span class=\"item-message\">");
+                html_txt(b, msg);
+                html_raw(b, "</span>");
+        }
+        html_raw(b, "</td>");
 }
 
 static void add_form(Req *r, const Overlay *o, const FieldErrors *e) {
@@ -75,8 +86,6 @@ static void sources_table(Req *r, const OverlayPage *p, json_t *sources, const F
         json_array_foreach(sources, i, v) {
                 const char *id = json_string_value(json_object_get(v, "id"));
                 const char *kind = json_string_value(json_object_get(v, "kind"));
-                const char *state = json_string_value(json_object_get(v, "state"));
-                const char *msg = json_string_value(json_object_get(v, "message"));
                 if (!id || !is_id(id))
                         continue;
                 html_raw(b, "<tr><td data-label=\"ID\">");
@@ -86,14 +95,8 @@ static void sources_table(Req *r, const OverlayPage *p, json_t *sources, const F
                 html_txt(b, kind && streq(kind, "unknown") ? "not resolved yet" : kind);
                 html_raw(b, "</td><td data-label=\"Title\">");
                 html_txt(b, json_string_value(json_object_get(v, "title")));
-                html_raw(b, "</td><td data-label=\"State\">");
-                state_badge(b, state ? state : "unknown");
-                if (msg && *msg) {
-                        html_raw(b, " <span class=\"item-message\">");
-                        html_txt(b, msg);
-                        html_raw(b, "</span>");
-                }
                 html_raw(b, "</td>");
+                state_cell(b, v);
                 if (p->writable) {
                         html_raw(b, "<td>");
                         form_open(r, path_id(action, sizeof action, "/overlays", p->row.id, "/workshop/remove"),
@@ -123,8 +126,6 @@ static void items_table(Req *r, json_t *items) {
                 const char *id = json_string_value(json_object_get(v, "id"));
                 const char *title = json_string_value(json_object_get(v, "title"));
                 const char *preview = json_string_value(json_object_get(v, "preview_url"));
-                const char *state = json_string_value(json_object_get(v, "state"));
-                const char *msg = json_string_value(json_object_get(v, "message"));
                 if (!id || !is_id(id))
                         continue;
                 html_raw(b, "<tr id=\"item-");
@@ -146,14 +147,9 @@ static void items_table(Req *r, json_t *items) {
                 overlay_size_txt(b, size > 0 ? size : -1);
                 html_raw(b, "</td><td data-label=\"Updated\">");
                 overlay_time_txt(b, json_integer_value(json_object_get(v, "time_updated")));
-                html_raw(b, "</td><td data-label=\"State\">");
-                state_badge(b, state ? state : "unknown");
-                if (msg && *msg) {
-                        html_raw(b, " <span class=\"item-message\">");
-                        html_txt(b, msg);
-                        html_raw(b, "</span>");
-                }
-                html_raw(b, "</td></tr>\n");
+                html_raw(b, "</td>");
+                state_cell(b, v);
+                html_raw(b, "</tr>\n");
         }
         if (!json_array_size(items))
                 html_raw(b, "<tr><td colspan=\"6\">None yet: items show here after the first build.</td></tr>\n");

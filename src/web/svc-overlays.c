@@ -205,6 +205,16 @@ int overlay_job_link(sqlite3 *db, int64_t job_id, int64_t overlay_id) {
         return db_step_done(s);
 }
 
+/* The first row's id of s: 1 (*ret), 0 no row, -EIO. */
+static int first_id(sqlite3_stmt *s, int64_t *ret) {
+        int r = sqlite3_step(s);
+        if (r == SQLITE_ROW) {
+                *ret = sqlite3_column_int64(s, 0);
+                return 1;
+        }
+        return r == SQLITE_DONE ? 0 : -EIO;
+}
+
 int overlay_job_queued(sqlite3 *db, int64_t overlay_id, const char *kind, int64_t *ret_job) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         if (db_prepare(db, "SELECT j.id FROM overlay_jobs oj JOIN jobs j ON j.id = oj.job_id "
@@ -213,12 +223,7 @@ int overlay_job_queued(sqlite3 *db, int64_t overlay_id, const char *kind, int64_
                 return -EIO;
         sqlite3_bind_int64(s, 1, overlay_id);
         db_bind_text(s, 2, kind);
-        int r = sqlite3_step(s);
-        if (r == SQLITE_ROW) {
-                *ret_job = sqlite3_column_int64(s, 0);
-                return 1;
-        }
-        return r == SQLITE_DONE ? 0 : -EIO;
+        return first_id(s, ret_job);
 }
 
 int overlay_job_latest(sqlite3 *db, int64_t overlay_id, int64_t *ret_job) {
@@ -226,12 +231,7 @@ int overlay_job_latest(sqlite3 *db, int64_t overlay_id, int64_t *ret_job) {
         if (db_prepare(db, "SELECT job_id FROM overlay_jobs WHERE overlay_id = ? ORDER BY job_id DESC LIMIT 1", &s) < 0)
                 return -EIO;
         sqlite3_bind_int64(s, 1, overlay_id);
-        int r = sqlite3_step(s);
-        if (r == SQLITE_ROW) {
-                *ret_job = sqlite3_column_int64(s, 0);
-                return 1;
-        }
-        return r == SQLITE_DONE ? 0 : -EIO;
+        return first_id(s, ret_job);
 }
 
 int overlay_of_job(sqlite3 *db, int64_t job_id, Overlay *ret) {
