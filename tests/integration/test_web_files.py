@@ -241,3 +241,47 @@ def test_owners_global_overlays_and_other_kinds(panel):
                      headers={"Content-Type": "application/octet-stream"})
     assert r.status == 403 and not (work_tree(p, mine) / "z").exists()
     assert anon.get("/overlays/%d/files/get?path=x" % mine).status in (303, 401)
+
+
+def test_an_upload_without_a_session_is_not_stored_at_all(panel):
+    """An upload may be gigabytes: a request without a live session and its
+    CSRF token is refused from its headers, before a byte of its body is
+    stored (the panel hangs up once it has read a little of it), so nobody
+    fills the disk without logging in."""
+    p = panel
+    admin = p.login("admin", p.admin_password)
+    o = create_overlay(admin, "cfg", kind="files")
+    f = Files(admin, o)
+    size = 64 << 20
+
+    def send(headers):
+        s = socket.create_connection(("127.0.0.1", p.port))
+        s.settimeout(30)
+        head = "POST %s/put?path=big.bin&size=%d HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n%s\r\n" % (
+            f.base, size, size, "".join("%s: %s\r\n" % kv for kv in headers.items()))
+        s.sendall(head.encode())
+        sent, chunk = 0, b"\0" * 65536
+        try:
+            while sent < size:
+                s.sendall(chunk)
+                sent += len(chunk)
+            answer = s.recv(200)
+        except (BrokenPipeError, ConnectionResetError):
+            answer = b""
+        s.close()
+        return sent, answer
+
+    cookie = "; ".join("%s=%s" % kv for kv in admin.cookies.items())
+    for headers in ({}, {"Cookie": cookie}, {"X-CSRF-Token": admin.csrf},
+                    {"Cookie": "l4m_session=" + "0" * 64, "X-CSRF-Token": admin.csrf},
+                    {"Cookie": cookie, "X-CSRF-Token": "0" * 64}):
+        sent, answer = send(headers)
+        # Cut off after a little (1 MiB read and dropped, plus what the
+        # sockets hold), or answered 403 at the end: never stored.
+        assert sent < size or answer.startswith(b"HTTP/1.1 403"), (headers.keys(), sent, answer)
+        assert sent < 24 << 20, (headers.keys(), sent)
+    assert not (work_tree(p, o) / "big.bin").exists()
+    # With both, the same upload goes through.
+    sent, answer = send({"Cookie": cookie, "X-CSRF-Token": admin.csrf})
+    assert sent == size and answer.startswith(b"HTTP/1.1 200"), answer
+    assert (work_tree(p, o) / "big.bin").stat().st_size == size
