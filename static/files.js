@@ -253,7 +253,21 @@
       return null;
     }
 
+    // Folders being loaded (and refreshes waiting): the tree is settled at
+    // 0 (data-loading on the section, for people's eyes and for tests).
+    let loading = 0;
+    const busy = (d) => { loading += d; root.dataset.loading = String(loading); };
+
     async function fill(li) {
+      busy(1);
+      try {
+        await fillNow(li);
+      } finally {
+        busy(-1);
+      }
+    }
+
+    async function fillNow(li) {
       const path = li.dataset.path;
       const group = li.querySelector(":scope > ul");
       let j;
@@ -285,12 +299,13 @@
     const refreshing = new Map();
     function refresh(path) {
       if (refreshing.has(path)) return refreshing.get(path);
+      busy(1);
       const p = new Promise((resolve) => setTimeout(resolve, 150)).then(() => {
         refreshing.delete(path);
         let li = findNode(path);
         while (!li && path) { path = parentOf(path); li = findNode(path); }
         if (li && li.getAttribute("aria-expanded") === "true") return fill(li);
-      });
+      }).finally(() => busy(-1));
       refreshing.set(path, p);
       return p;
     }
@@ -345,9 +360,12 @@
     if (writable) {
       tree.addEventListener("dragover", (ev) => {
         const k = dropKind(ev), li = dropFolder(ev);
-        if (!k || !li || (k === "move" && dragging !== null && moveRefusal(dragging, li.dataset.path))) {
+        const why = k === "move" && li && dragging !== null ? moveRefusal(dragging, li.dataset.path) : null;
+        if (!k || !li || why) {
           highlight(null);
           if (k) { ev.preventDefault(); ev.dataTransfer.dropEffect = "none"; }
+          // Said while the pointer is there, since no drop will come.
+          if (why === "A folder cannot go into itself." && said.textContent !== why) say(why);
           return;
         }
         ev.preventDefault();
@@ -371,13 +389,6 @@
         }
       });
     }
-    // Files dropped beside the tree: not opened by the browser in place of
-    // the page.
-    window.addEventListener("dragover", (ev) => {
-      if (!tree.contains(ev.target) && dropKind(ev) === "upload") { ev.preventDefault(); ev.dataTransfer.dropEffect = "none"; }
-    });
-    window.addEventListener("drop", (ev) => { if (!tree.contains(ev.target)) ev.preventDefault(); });
-
     // Throws what the host said when it refused.
     async function move(from, to) {
       try {
@@ -807,6 +818,17 @@
     fill(top);
     root.dataset.ready = "1";
   }
+
+  // Files dropped beside the tree are not opened by the browser in place of
+  // the page. Once for the page: the tree may be replaced (below).
+  const inTree = (ev) => ev.target && ev.target.closest && ev.target.closest("#files-tree");
+  window.addEventListener("dragover", (ev) => {
+    if (!inTree(ev) && Array.from(ev.dataTransfer.types || []).includes("Files")) {
+      ev.preventDefault();
+      ev.dataTransfer.dropEffect = "none";
+    }
+  });
+  window.addEventListener("drop", (ev) => { if (!inTree(ev)) ev.preventDefault(); });
 
   // The section is there at load, and again whenever the overlay's page
   // puts a fresh one in (after a build, app.js replaces the kind's view).

@@ -77,6 +77,8 @@ async function dropFromDesktop(locator, paths) {
 }
 
 const row = (p) => page.locator(`#files-tree li[data-path="${p}"] > .row`);
+// The tree has loaded every folder it shows and has no refresh waiting.
+const settled = () => page.waitForSelector("#files[data-loading='0']");
 
 test("a files overlay: drop a folder, edit, move, zip, delete", { timeout: 180000 }, async () => {
   await login();
@@ -139,6 +141,7 @@ test("a files overlay: drop a folder, edit, move, zip, delete", { timeout: 18000
 
   // Open the folder in the tree; edit the Windows-1252 file.
   await page.click('#files-tree li[data-path="pack"] > .row button.name');
+  await settled();
   await row("pack/legacy.cfg").locator("button.name").click();
   await page.waitForSelector("#fe-text:not([hidden])");
   assert.match(await page.textContent("#fe-encoding"), /Windows-1252, CRLF/);
@@ -164,12 +167,15 @@ test("a files overlay: drop a folder, edit, move, zip, delete", { timeout: 18000
   // Move the edited file into cfg/deep by dragging it there.
   await page.click('#files-tree li[data-path="pack/cfg"] > .row button.name');
   await page.click('#files-tree li[data-path="pack/cfg/deep"] > .row button.name');
+  await settled();
   await row("pack/legacy.cfg").dragTo(row("pack/cfg/deep"));
   await page.waitForSelector('#files-tree li[data-path="pack/cfg/deep/legacy.cfg"]');
   assert.equal(fs.existsSync(tree("cfg", "pack/legacy.cfg")), false);
   assert.equal(fs.readFileSync(tree("cfg", "pack/cfg/deep/legacy.cfg"), "latin1"), "// caf\xe9 config\r\nsv_alltalk 0\r\nsv_pure 1\r\n");
   // A folder dragged into its own sub-folder is refused, and nothing moves.
+  await settled();
   await row("pack/cfg").dragTo(row("pack/cfg/deep"));
+  await page.waitForSelector("#files-said >> text=A folder cannot go into itself.");
   assert.ok(fs.existsSync(tree("cfg", "pack/cfg/deep/legacy.cfg")));
   assert.equal(fs.existsSync(tree("cfg", "pack/cfg/deep/cfg")), false);
   await shot("04-moved");
@@ -218,6 +224,7 @@ test("a files overlay: drop a folder, edit, move, zip, delete", { timeout: 18000
   assert.equal(inside.stdout.toString("latin1"), "// caf\xe9 config\r\nsv_alltalk 0\r\nsv_pure 1\r\n");
 
   // Delete a file (no question), then a folder (after one).
+  await settled();
   await row("pack/banner.bin").locator("button", { hasText: "delete" }).click();
   await page.waitForSelector('#files-tree li[data-path="pack/banner.bin"]', { state: "detached" });
   assert.equal(fs.existsSync(tree("cfg", "pack/banner.bin")), false);
@@ -229,6 +236,37 @@ test("a files overlay: drop a folder, edit, move, zip, delete", { timeout: 18000
   assert.equal(fs.existsSync(tree("cfg", "pack/cfg")), false);
   assert.ok(fs.existsSync(tree("cfg", "pack/maps/m12.txt")));
   await shot("05-deleted");
+
+  // Build now publishes the edits: the page then says nothing is pending,
+  // and the file manager in the refreshed view works as before.
+  await page.click("button:has-text('Build now')");
+  await page.waitForURL(/notice=queued/);
+  await page.waitForSelector("#job-state.job-succeeded", { timeout: 60000 });
+  // A page shown while the build ran puts a fresh view in when it ends
+  // (app.js), and files.js starts again on it; one shown after it ended
+  // (a fast build) is fresh already.
+  await page.waitForFunction(() => document.body.dataset.overlayRefreshed === "1" ||
+    !document.querySelector("pre[data-overlay-refresh]"), null, { timeout: 30000 });
+  await page.waitForSelector("#files[data-ready='1'] #files-tree li.top[aria-expanded=true]");
+  assert.equal(await page.isVisible("#files-pending"), false);
+  assert.ok(fs.existsSync(path.join(panel.state, "overlays", "u1-cfg", "pack", "maps", "m12.txt")));
+  // The pickers, for browsers without drag and drop (and here because
+  // Chromium takes one protocol drop per page): a folder through "Upload a
+  // folder" (webkitdirectory: each file with its path below the folder).
+  const late = path.join(work, "late");
+  fs.mkdirSync(path.join(late, "sub"), { recursive: true });
+  fs.writeFileSync(path.join(late, "a.cfg"), "sv_late 1\n");
+  fs.writeFileSync(path.join(late, "sub", "b.cfg"), "sv_late 2\n");
+  await page.setInputFiles("#files-pick-folder", late);
+  await page.waitForSelector("#upload-summary >> text=2 of 2 uploaded.");
+  assert.equal(fs.readFileSync(tree("cfg", "late/a.cfg"), "utf8"), "sv_late 1\n");
+  assert.equal(fs.readFileSync(tree("cfg", "late/sub/b.cfg"), "utf8"), "sv_late 2\n");
+  assert.equal(await page.isVisible("#files-pending"), true);
+  // ... and files through "Upload files", into the folder last opened.
+  await page.click('#files-tree li[data-path="late"] > .row button.name');
+  await page.setInputFiles("#files-pick", [path.join(late, "a.cfg")]);
+  await page.waitForSelector("#upload-summary >> text=3 of 3 uploaded.");
+  assert.equal(fs.readFileSync(tree("cfg", "late/a.cfg"), "utf8"), "sv_late 1\n");
 
   // A phone-sized screen: the tree stays usable.
   await page.setViewportSize({ width: 390, height: 844 });
