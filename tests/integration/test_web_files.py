@@ -19,6 +19,13 @@ def work_tree(p, overlay_id):
     return p.state / "overlay-store" / "work" / host_name(p, overlay_id)
 
 
+def files_overlay(p, name="cfg"):
+    """admin's client, a new files overlay of theirs, its routes, its tree."""
+    admin = p.login("admin", p.admin_password)
+    o = create_overlay(admin, name, kind="files")
+    return admin, o, Files(admin, o), work_tree(p, o)
+
+
 def tidy(html, where):
     r = subprocess.run(["tidy", "-q", "-e", "--show-warnings", "yes", "-utf8"], input=html.encode(),
                        capture_output=True)
@@ -27,10 +34,7 @@ def tidy(html, where):
 
 def test_uploads_downloads_folders_moves_and_removals(panel):
     p = panel
-    admin = p.login("admin", p.admin_password)
-    o = create_overlay(admin, "cfg", kind="files")
-    f = Files(admin, o)
-    work = work_tree(p, o)
+    admin, o, f, work = files_overlay(p)
     blobs = {
         "left4dead2/cfg/server.cfg": b'hostname "x"\r\nsv_cheats 0\r\n',
         "left4dead2/addons/plugin.smx": bytes(range(256)) * 300 + b"\0\0\0",
@@ -135,10 +139,7 @@ def test_uploads_downloads_folders_moves_and_removals(panel):
 
 def test_an_upload_is_the_body_as_it_is_and_a_short_one_writes_nothing(panel):
     p = panel
-    admin = p.login("admin", p.admin_password)
-    o = create_overlay(admin, "cfg", kind="files")
-    f = Files(admin, o)
-    work = work_tree(p, o)
+    admin, o, f, work = files_overlay(p)
     # multipart/form-data is refused (its framing would become the file).
     body = (b"--x\r\nContent-Disposition: form-data; name=\"f\"; filename=\"../../" + b"a" * 5000 +
             b"\"\r\n\r\nevil\r\n--x--\r\n")
@@ -166,10 +167,7 @@ def test_an_upload_is_the_body_as_it_is_and_a_short_one_writes_nothing(panel):
 def test_size_limits_answer_with_the_hosts_message_and_write_nothing(tmp_path):
     p = Panel(tmp_path, env={"LEFT4ME_FILES_MAX_FILE_SIZE": "1K", "LEFT4ME_FILES_MAX_OVERLAY_SIZE": "3K"}).start()
     try:
-        admin = p.login("admin", p.admin_password)
-        o = create_overlay(admin, "cfg", kind="files")
-        f = Files(admin, o)
-        work = work_tree(p, o)
+        admin, o, f, work = files_overlay(p)
         page = admin.get(f.page).text
         assert 'data-max-file="1024"' in page and 'data-max-size="3072"' in page
         assert "Up to 1.0 KiB a file, 3.0 KiB in all" in page
@@ -249,9 +247,7 @@ def test_an_upload_without_a_session_is_not_stored_at_all(panel):
     stored (the panel hangs up once it has read a little of it), so nobody
     fills the disk without logging in."""
     p = panel
-    admin = p.login("admin", p.admin_password)
-    o = create_overlay(admin, "cfg", kind="files")
-    f = Files(admin, o)
+    admin, o, f, _ = files_overlay(p)
     size = 64 << 20
 
     def send(headers):

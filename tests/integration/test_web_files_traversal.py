@@ -210,26 +210,20 @@ def test_overlong_requests_and_multipart_filenames(panel):
     # A path past PATH_MAX in the query: the panel's bound, before l4d2ctl.
     r = f.put(None, b"x", query="path=" + "a%2f" * 2100 + "x&size=1")
     assert r.status == 400 and "longer than 4095 bytes" in r.text
-    # A request line of 200 KiB: libmicrohttpd refuses it, or hangs up.
-    s = socket.create_connection(("127.0.0.1", p.port))
-    s.settimeout(10)
-    s.sendall(b"GET " + f.base.encode() + b"/get?path=" + b"a" * 200000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
-    try:
-        answer = s.recv(100)
-    except (ConnectionResetError, socket.timeout):
-        answer = b""
-    s.close()
-    assert answer == b"" or answer.split(b" ")[1][:1] == b"4", answer
-    # A header of 100 KiB: the same.
-    s = socket.create_connection(("127.0.0.1", p.port))
-    s.settimeout(10)
-    s.sendall(b"GET " + f.base.encode() + b"/ls HTTP/1.1\r\nHost: x\r\nX-File-Name: " + b"../" * 40000 + b"\r\n\r\n")
-    try:
-        answer = s.recv(100)
-    except (ConnectionResetError, socket.timeout):
-        answer = b""
-    s.close()
-    assert answer == b"" or answer.split(b" ")[1][:1] == b"4", answer
+    # A request line of 200 KiB, a header of 100 KiB: libmicrohttpd refuses
+    # them, or hangs up.
+    for request in (b"GET " + f.base.encode() + b"/get?path=" + b"a" * 200000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+                    b"GET " + f.base.encode() + b"/ls HTTP/1.1\r\nHost: x\r\nX-File-Name: " + b"../" * 40000 +
+                    b"\r\n\r\n"):
+        s = socket.create_connection(("127.0.0.1", p.port))
+        s.settimeout(10)
+        try:
+            s.sendall(request)
+            answer = s.recv(100)
+        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+            answer = b""
+        s.close()
+        assert answer == b"" or answer.split(b" ")[1][:1] == b"4", answer
     # multipart/form-data whose filename is a traversal, or overlong: the
     # panel takes no name from a body, and refuses the framing.
     for name in (b"../../../etc/passwd", b"a" * 70000, b"..%2f..%2fetc%2fpasswd", b"x\0.png"):
