@@ -155,52 +155,50 @@ static void prefer_json(Req *r) {
                 r->json = true;
 }
 
-static void download(Req *r, const Overlay *o, const char *const args[], const char *filename) {
+static void download(Req *r, const char *const args[], const char *filename) {
         int k = download_response(r->conn, args, filename, &r->custom);
         if (k < 0)
                 render_error(r, 503, "The download could not be started on the panel's host; try again.");
 }
 
-void page_overlay_files_get(Req *r) {
-        Overlay o;
+/* A download's path, once the overlay may be read and `ls` says the path
+ * is a want ("file", "folder"): every refusal is answered before a byte is
+ * sent (NULL then). optional: no path is the top folder. */
+static const char *download_path(Req *r, Overlay *o, bool optional, const char *want, const char *otherwise) {
         const char *path;
         json_t *j;
         prefer_json(r);
-        if (!files_overlay(r, false, &o) || !(path = files_path_arg(r, "path", false)))
-                return;
-        /* First whether it is a file (the refusals, as a page, before any
-         * byte is sent); then its bytes, streamed. */
-        if (!list(r, &o, path, &j))
-                return;
-        bool file = streq(json_string_value(json_object_get(j, "type")), "file");
+        if (!files_overlay(r, false, o) || !(path = files_path_arg(r, "path", optional)) || !list(r, o, path, &j))
+                return NULL;
+        bool ok = streq(json_string_value(json_object_get(j, "type")), want);
         json_decref(j);
-        if (!file) {
-                render_error(r, 422, "That is a folder: download it as a zip.");
-                return;
+        if (!ok) {
+                render_error(r, 422, otherwise);
+                return NULL;
         }
+        return path;
+}
+
+void page_overlay_files_get(Req *r) {
+        Overlay o;
+        const char *path = download_path(r, &o, false, "file", "That is a folder: download it as a zip.");
+        if (!path)
+                return;
         const char *args[] = { "overlay", "get", o.host_name, "--", path, NULL };
-        download(r, &o, args, base_name(path, "file"));
+        download(r, args, base_name(path, "file"));
 }
 
 void page_overlay_files_zip(Req *r) {
         Overlay o;
-        const char *path;
-        json_t *j;
-        prefer_json(r);
-        if (!files_overlay(r, false, &o) || !(path = files_path_arg(r, "path", true)) || !list(r, &o, path, &j))
+        const char *path = download_path(r, &o, true, "folder", "That is a file: download it as it is.");
+        if (!path)
                 return;
-        bool folder = streq(json_string_value(json_object_get(j, "type")), "folder");
-        json_decref(j);
-        if (!folder) {
-                render_error(r, 422, "That is a file: download it as it is.");
-                return;
-        }
         const char *args[] = { "overlay", "zip", o.host_name, *path ? "--" : NULL, path, NULL };
         /* l4d2ctl names the top folder's entries after the overlay's host
          * name (u3-cfg/...): the file is named as its one folder is. */
         char name[NAME_MAX + 8];
         snprintf(name, sizeof name, "%s.zip", base_name(path, o.host_name));
-        download(r, &o, args, name);
+        download(r, args, name);
 }
 
 /* ---- the view ---- */
