@@ -94,6 +94,9 @@ static bool run(JobCtx *c, const char **ret_result) {
                         return job_fail(c, "overlay '%s' was still being built by another build after %d minutes",
                                         o.name, WAIT_MAX_S / 60);
         }
+        /* A build with nothing to download sent no progress: its bar is full. */
+        if (c->last_percent < 100)
+                job_set_progress(c->db, c->job->id, 100, c->last_label[0] ? c->last_label : "nothing to download");
         _cleanup_buf_ Buf b = BUF_INIT(sizeof result - 1);
         (void) buf_puts(&b, n.changed ? "Built: servers get the new content at their next start."
                                       : "Built: nothing changed.");

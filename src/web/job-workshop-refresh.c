@@ -37,6 +37,8 @@ static bool run(JobCtx *c, const char **ret_result) {
         const char *args[] = { "workshop", "refresh", "--json", NULL };
         if (!job_ctl(c, args, NULL))
                 return false;
+        if (c->last_percent < 100) /* nothing changed: nothing to download */
+                job_set_progress(c->db, c->job->id, 100, c->last_label[0] ? c->last_label : "nothing to download");
         if (t.overlays == 0)
                 snprintf(result, sizeof result, "No workshop overlay to refresh.");
         else

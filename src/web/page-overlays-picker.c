@@ -21,11 +21,12 @@
 #include "spec-rules.h"
 
 char *overlay_picker_join(const Req *r) {
-        /* Capped just past what the form takes: a longer list is refused by
-         * the field's length check, never saved cut short. */
-        Buf b = BUF_INIT(TEXTAREA_MAX + 2);
+        /* The whole form is at most BODY_MAX bytes and FORM_FIELDS_MAX
+         * fields, so every value fits: nothing is cut, and a list too long
+         * is refused by the field's length check, never saved shorter. */
+        Buf b = BUF_INIT(BODY_MAX + FORM_FIELDS_MAX + 1);
         bool any = false;
-        for (size_t i = 0; i < r->form.n && !b.overflowed; i++) {
+        for (size_t i = 0; i < r->form.n; i++) {
                 if (!streq(r->form.f[i].key, "overlays"))
                         continue;
                 if (any)

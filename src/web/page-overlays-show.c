@@ -301,8 +301,10 @@ static void build_section(Req *r, const OverlayPage *p) {
         html_raw(b, "</pre>\n");
         if (live && !visible)
                 html_raw(b, "<p class=\"hint\">An administrator's build is running; reload to see how far it got.</p>\n");
-        html_raw(b, "<p class=\"hint\">The daily Workshop refresh builds outside these jobs: its results show in the "
-                    "last build above and at each item.</p>\n</section>\n");
+        if (streq(p->row.kind, "workshop"))
+                html_raw(b, "<p class=\"hint\">The daily Workshop refresh builds outside these jobs: its results show "
+                            "in the last build above and at each item.</p>\n");
+        html_raw(b, "</section>\n");
 }
 
 enum { ALERT_NONE, ALERT_BLUEPRINTS, ALERT_HOST };

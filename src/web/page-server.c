@@ -194,6 +194,7 @@ void page_server_show(Req *r) {
         Buf *b = &r->out;
         page_begin(r, v.name);
         status_section(r, &v);
+        server_overlay_news(r, &v);
         char action[64];
         if (!v.deleting) {
                 html_raw(b, "<div class=\"actions\">\n");
@@ -206,7 +207,6 @@ void page_server_show(Req *r) {
         html_raw(b, "<h2>Console</h2>\n<pre id=\"console\" class=\"log\" data-sse-log=\"");
         html_attr(b, path_id(action, sizeof action, "/servers", v.id, "/logs"));
         html_raw(b, "\" aria-live=\"polite\"></pre>\n<p class=\"hint\" id=\"console-state\">Connecting…</p>\n");
-        server_overlay_news(r, &v);
         blueprint_switch(r, &v);
         events_list(r, &v);
         page_end(r);

@@ -2,7 +2,8 @@
 // Workshop overlay and watch its build's progress bar climb to 100 %, stack
 // it with a second overlay in a blueprint and reorder the two by dragging,
 // start a server from it and find the Workshop item in the server's merged
-// tree. The Steam Web API is the fake (tests/fakes/steam_api.py), serving
+// tree; add an item while it runs and restart it from the notice its page
+// shows. The Steam Web API is the fake (tests/fakes/steam_api.py), serving
 // its files at a fixed rate so that the bar has a way to go.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -19,6 +20,7 @@ fs.mkdirSync(shots, { recursive: true });
 const ITEMS = ["1001", "1002", "1003", "1004", "1005", "1006"];
 const ITEM_SIZE = 1024 * 1024;
 const COLLECTION = "2000";
+const EXTRA = "3000";
 
 let steam, steamDir, panel, browser, page;
 const consoleErrors = [];
@@ -29,6 +31,7 @@ async function startSteam() {
   const fixture = { items: {}, collections: {} };
   ITEMS.forEach((id, i) => { fixture.items[id] = { size: ITEM_SIZE, title: `Campaign part ${i + 1}` }; });
   fixture.collections[COLLECTION] = { children: ITEMS, title: "A whole campaign" };
+  fixture.items[EXTRA] = { size: 4096, title: "A later add-on" };
   fs.writeFileSync(path.join(steamDir, "fixture.json"), JSON.stringify(fixture));
   const urlFile = path.join(steamDir, "url");
   // 512 KiB/s a download, 4 at a time: about three seconds for the build.
@@ -181,9 +184,22 @@ test("a Workshop collection, a blueprint ordered by dragging, a server that has 
       assert.ok(fs.existsSync(vpk), vpk);
       assert.equal(fs.statSync(vpk).size, ITEM_SIZE);
     }
-    // The overlay's page knows the server runs it.
+    // The overlay's page knows the server runs it. An item added now is
+    // built, but the running server keeps what it mounted: its page says a
+    // restart would pick the new content up.
     await page.goto(overlayUrl);
     await page.waitForSelector("#overlay-running >> text=Workshop server");
+    await page.fill("#f-sources", EXTRA);
+    await page.click("text=Add and build");
+    await page.waitForSelector("#job-state.job-succeeded", { timeout: 30000 });
+    assert.ok(!fs.existsSync(path.join(addons, `${EXTRA}.vpk`)));
+    await page.goto(`${panel.url}/servers/${id}`);
+    await page.waitForSelector("#overlay-news >> text=Newer content is ready in campaign");
+    await shot("overlays-06-restart-offered");
+    await page.click("#overlay-news button:has-text('Restart to pick it up')");
+    await page.waitForURL(/notice=queued/);
+    for (let i = 0; i < 300 && !fs.existsSync(path.join(addons, `${EXTRA}.vpk`)); i++) await page.waitForTimeout(100);
+    assert.ok(fs.existsSync(path.join(addons, `${EXTRA}.vpk`)), "the restart brought the new item");
 
     assert.deepEqual(consoleErrors, []);
   });

@@ -201,6 +201,13 @@ def test_the_picker_orders_and_the_spec_keeps_the_order(wpanel, steam):
     r = alice.request("POST", "/blueprints", body=body)
     assert r.status == 303
     assert p.query("SELECT overlays FROM blueprints")[0][0] == "\n".join(order)
+    # A list too long is refused whole, never saved without its long entry.
+    alice.get("/blueprints/new")
+    body = urllib.parse.urlencode(list(dict(base, name="long").items()) + [("overlays", names[0]),
+                                  ("overlays", "y" * 17000), ("csrf", alice.csrf)])
+    r = alice.request("POST", "/blueprints", body=body)
+    assert r.status == 422 and "at most 16384 characters" in field_error(r.text, "overlays")
+    assert p.query("SELECT count(*) FROM blueprints WHERE name = 'long'")[0][0] == 0
 
 
 def test_refresh_command_queues_one_job_for_the_serving_panel(wpanel, steam):

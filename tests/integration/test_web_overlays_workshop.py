@@ -66,6 +66,9 @@ def test_a_pasted_collection_link_builds_with_items_log_and_progress(wpanel, ste
     assert r.status == 303
     wait_job(p, job_of(p, o))
     assert not addon(p, o, 1).exists()
+    # Nothing to download: the bar of the finished build is full all the same.
+    assert p.query("SELECT progress, progress_label FROM jobs WHERE id = ?", job_of(p, o)) == [
+        (100.0, "nothing to download")]
     assert "None yet" in admin.get("/overlays/%d" % o).text
 
 
@@ -111,6 +114,15 @@ def test_bad_input_is_said_at_the_field_or_the_item_and_keeps_the_last_content(w
     assert "keeps its last good content" in page
     assert addon(p, o, 1).read_bytes() == good
     steam.truncate = {}
+    # One larger than the Workshop announced: the same.
+    steam.lie = {"1": -100}
+    admin.get("/overlays/%d" % o)
+    assert admin.post("/overlays/%d/build" % o).status == 303
+    assert "1 item failed" in wait_job(p, job_of(p, o), "failed")
+    said = re.search(r'<span class="item-message">([^<]*)</span>', item_row(admin.get("/overlays/%d" % o).text, 1))
+    assert said and "larger than" in said.group(1), said and said.group(1)
+    assert addon(p, o, 1).read_bytes() == good
+    steam.lie = {}
 
     # An API that answers garbage, or not at all: the build fails, the
     # message is on the overlay's page, the content stays.
