@@ -736,11 +736,12 @@
       form.addEventListener("submit", async (ev) => {
         ev.preventDefault();
         if (!state || !writable) return;
-        const to = pathInput.value.replace(/\/+$/, "");
+        const typed = pathInput.value;
+        const to = typed.replace(/\/+$/, "");
         error.hidden = true;
         save.disabled = true;
         try {
-          if (!to || to.endsWith("/")) throw new Error("Give it a name.");
+          if (!to || (state.mode === "create" && typed.endsWith("/"))) throw new Error("Give it a name after the folder.");
           if (state.mode === "folder") {
             await post("mkdir", { path: to });
             say("Made the folder " + to + ".");
