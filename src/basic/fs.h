@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <limits.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -101,6 +102,10 @@ int rm_rf(const char *path);
 /* True if path (not following a final symlink) is the root of a mount. */
 bool path_is_mount_point(const char *path);
 bool fd_is_mount_point(int fd);
+/* The unique id of the mount whose root is path (STATX_MNT_ID_UNIQUE: never
+ * reused, Linux >= 6.8), or 0 (not a mount point, or an older kernel). What
+ * a start records of its mount is valid while this stays the same. */
+uint64_t mount_unique_id(const char *path);
 
 /* Disk usage in bytes of everything below path (st_blocks, hard links counted
  * once per walk), without crossing mounts. */

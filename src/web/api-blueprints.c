@@ -47,13 +47,16 @@ void api_blueprint_create(Req *r) {
                 render_error(r, 400, msg);
                 return;
         }
-        char b[8][24];
+        char b[11][24];
         Blueprint bp = { 0 };
         FieldErrors e = { 0 }, types = { 0 };
         BlueprintFields in = { field(j, "name", b[0], 24, &types), field(j, "map", b[1], 24, &types),
                                field(j, "maxplayers", b[2], 24, &types), field(j, "tickrate", b[3], 24, &types),
                                field(j, "overlays", b[4], 24, &types), field(j, "cvars", b[5], 24, &types),
-                               field(j, "server_cfg", b[6], 24, &types), field(j, "args", b[7], 24, &types) };
+                               field(j, "server_cfg", b[6], 24, &types), field(j, "args", b[7], 24, &types),
+                               field(j, "update_build", b[8], 24, &types),
+                               field(j, "on_canary_failure", b[9], 24, &types),
+                               field(j, "update_deadline", b[10], 24, &types) };
         if (types.n)
                 e = types;
         else if (blueprint_validate(&in, &bp, &e)) {

@@ -182,7 +182,10 @@ bool job_initialize(JobCtx *c) {
         Blueprint b;
         if (blueprint_load(c->db, srv->blueprint_id, NULL, &b) < 0)
                 return job_fail(c, "the server's blueprint is gone");
-        _cleanup_free_ char *spec = blueprint_spec(&b, srv->name, srv->game_port);
+        /* The build its owner pinned it to (issue 14), else it follows. */
+        ServerBuild sb = { 0 };
+        (void) server_build(c->db, srv->id, &sb);
+        _cleanup_free_ char *spec = blueprint_spec(&b, srv->name, srv->game_port, sb.pin);
         blueprint_free(&b);
         if (!spec)
                 return job_fail(c, "out of memory writing the spec");

@@ -158,6 +158,8 @@ static int load_config(const char *flag_state, const char *flag_listen) {
         config.trust_proxy = proxy && streq(proxy, "1");
         config.workers = setting_uint("LEFT4ME_WORKERS", 2, 1, 16);
         config.poll_ms = setting_uint("LEFT4ME_POLL_INTERVAL_MS", 5000, 200, 600000);
+        config.update_ms = setting_uint("LEFT4ME_UPDATE_INTERVAL_MS", 300000, 0, 86400000);
+        config.update_migrate_ms = setting_uint("LEFT4ME_UPDATE_MIGRATE_MS", 10000, 200, 3600000);
         config.max_connections = setting_uint("LEFT4ME_MAX_CONNECTIONS", 256, 8, 4096);
 
         config.static_dir = setting(NULL, "LEFT4ME_STATIC_DIR", NULL);

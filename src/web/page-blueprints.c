@@ -63,6 +63,46 @@ static void num_txt(char *buf, size_t size, long v) {
                 buf[0] = '\0';
 }
 
+/* Game updates (issue 14): which build the servers run, what a failed
+ * trial run of a new build means for them, how long players may keep them
+ * on an old one. */
+static void update_fields(Req *r, const Blueprint *bp, const FieldErrors *e, bool typed) {
+        Buf *b = &r->out;
+        const char *pol = typed ? form_get(r, "on_canary_failure") : bp->on_canary_failure;
+        bool degrade = pol && streq(pol, "degrade");
+        html_raw(b, "<fieldset><legend>Game updates</legend>\n");
+        field_input(r, "Game build", "update_build", "text", typed ? form_get(r, "update_build") : bp->update_build, e,
+                    20, "Empty: the newest build that passed a trial run with these overlays. A build id pins "
+                        "the servers to it (players whose game updated may be refused by an older build).");
+        const char *err = e ? errors_get(e, "on_canary_failure") : NULL;
+        html_raw(b, "<div class=\"field");
+        if (err)
+                html_raw(b, " invalid");
+        html_raw(b, "\"><label for=\"f-on_canary_failure\">When a new build fails its trial run</label>\n"
+                    "<select id=\"f-on_canary_failure\" name=\"on_canary_failure\"");
+        if (err)
+                html_raw(b, " aria-invalid=\"true\" aria-describedby=\"e-on_canary_failure\"");
+        html_raw(b, ">\n<option value=\"hold\"");
+        if (!degrade)
+                html_raw(b, " selected");
+        html_raw(b, ">stay on the last build that passed (try again every 30 minutes)</option>\n<option "
+                    "value=\"degrade\"");
+        if (degrade)
+                html_raw(b, " selected");
+        html_raw(b, ">move to it without the overlays whose plugins failed</option>\n</select>\n");
+        if (err) {
+                html_raw(b, "<p class=\"field-error\" id=\"e-on_canary_failure\">");
+                html_txt(b, err);
+                html_raw(b, "</p>\n");
+        }
+        html_raw(b, "</div>\n");
+        field_input(r, "Update deadline", "update_deadline", "text",
+                    typed ? form_get(r, "update_deadline") : bp->update_deadline, e, 12,
+                    "Empty: servers move to a new build only when nobody plays or at their next restart. A "
+                    "duration (e.g. 6h) moves them once it passed, players or not.");
+        html_raw(b, "</fieldset>\n");
+}
+
 /* The form for a new blueprint (bp->id == 0) or an existing one, with
  * overlays the list its picker shows. With typed (a refused form, or one the
  * overlay picker changed) the other values are shown as they were sent, via
@@ -88,6 +128,7 @@ static void blueprint_form(Req *r, const Blueprint *bp, const char *overlays, co
                        TEXTAREA_MAX, "Lines written to server.cfg at each start.");
         field_textarea(r, "Extra launch arguments", "args", typed ? form_get(r, "args") : bp->args, e, TEXTAREA_MAX,
                        "One argument a line, e.g. -insecure.");
+        update_fields(r, bp, e, typed);
         if (bp->id)
                 html_raw(&r->out, "<button type=\"submit\">Save blueprint</button>\n");
         else
@@ -99,6 +140,7 @@ void page_blueprint_new(Req *r) {
         Blueprint bp = { .maxplayers = 8, .tickrate = 30 };
         snprintf(bp.map, sizeof bp.map, "c1m1_hotel");
         bp.overlays = bp.server_cfg = bp.cvars = bp.args = (char *) "";
+        snprintf(bp.on_canary_failure, sizeof bp.on_canary_failure, "hold");
         page_begin(r, "New blueprint");
         blueprint_form(r, &bp, bp.overlays, NULL, false);
         page_end(r);
@@ -125,7 +167,8 @@ static void submit(Req *r, Blueprint *bp, const char *saved_title) {
         }
         BlueprintFields in = { form_get(r, "name"), form_get(r, "map"), form_get(r, "maxplayers"),
                                form_get(r, "tickrate"), overlays, form_get(r, "cvars"),
-                               form_get(r, "server_cfg"), form_get(r, "args") };
+                               form_get(r, "server_cfg"), form_get(r, "args"), form_get(r, "update_build"),
+                               form_get(r, "on_canary_failure"), form_get(r, "update_deadline") };
         if (blueprint_validate(&in, bp, &e)) {
                 OverlayUsable u = { .owner_id = bp->id ? bp->user_id : r->user.id, .admin = r->user.is_admin,
                                   .overlays = bp->overlays };

@@ -208,6 +208,7 @@ void page_server_show(Req *r) {
         html_attr(b, path_id(action, sizeof action, "/servers", v.id, "/logs"));
         html_raw(b, "\" aria-live=\"polite\"></pre>\n<p class=\"hint\" id=\"console-state\">Connecting…</p>\n");
         blueprint_switch(r, &v);
+        server_build_section(r, &v);
         events_list(r, &v);
         page_end(r);
 }

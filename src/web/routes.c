@@ -9,7 +9,7 @@
  * another table keeps them: the watch's server state never touches the
  * blueprint and job pages. The user (DB_USERS) is added for every page. */
 #define SERVER_LIST (DB_SERVERS | DB_SERVER_STATE | DB_BLUEPRINTS)
-#define SERVER_PAGE (SERVER_LIST | DB_JOBS | DB_SERVER_EVENTS)
+#define SERVER_PAGE (SERVER_LIST | DB_JOBS | DB_SERVER_EVENTS | DB_BUILDS)
 #define BLUEPRINT_PAGE (DB_BLUEPRINTS | DB_SERVERS | DB_OVERLAYS)
 #define JOB_PAGE (DB_JOBS | DB_JOB_LINES)
 /* One file uploaded into a files overlay: the host's own limit
@@ -37,6 +37,7 @@ static const Route routes[] = {
         { "POST", "/servers/#/restart", page_server_restart, ROUTE_USER, 0, 0 },
         { "POST", "/servers/#/delete", page_server_delete, ROUTE_USER, 0, 0 },
         { "POST", "/servers/#/blueprint", page_server_blueprint, ROUTE_USER, 0, 0 },
+        { "POST", "/servers/#/pin", page_server_pin, ROUTE_USER, 0, 0 },
 
         { "GET", "/blueprints", page_blueprints_list, ROUTE_USER | ROUTE_CACHE, BLUEPRINT_PAGE, 0 },
         { "GET", "/blueprints/new", page_blueprint_new, ROUTE_USER, 0, 0 },
@@ -80,6 +81,8 @@ static const Route routes[] = {
         { "POST", "/admin/users/#/enable", page_admin_user_enable, ROUTE_ADMIN, 0, 0 },
         { "GET", "/admin/install", page_admin_install, ROUTE_ADMIN, 0, 0 },
         { "POST", "/admin/install", page_admin_install_start, ROUTE_ADMIN, 0, 0 },
+        { "GET", "/admin/builds", page_admin_builds, ROUTE_ADMIN | ROUTE_CACHE, DB_BUILDS | DB_SERVERS, 0 },
+        { "POST", "/admin/builds/check", page_admin_builds_check, ROUTE_ADMIN, 0, 0 },
 
         { "POST", "/api/blueprints", api_blueprint_create, ROUTE_USER | ROUTE_JSON, 0, 64 * 1024 },
 

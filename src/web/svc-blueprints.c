@@ -18,6 +18,9 @@ static void load_row(sqlite3_stmt *s, void *ret) {
         b.server_cfg = strdup(db_col_text(s, 7));
         b.cvars = strdup(db_col_text(s, 8));
         b.args = strdup(db_col_text(s, 9));
+        db_col_copy(s, 10, b.update_build, sizeof b.update_build);
+        db_col_copy(s, 11, b.on_canary_failure, sizeof b.on_canary_failure);
+        db_col_copy(s, 12, b.update_deadline, sizeof b.update_deadline);
         l->b = b;
         l->r = b.overlays && b.server_cfg && b.cvars && b.args ? 0 : -ENOMEM;
 }
@@ -25,7 +28,8 @@ static void load_row(sqlite3_stmt *s, void *ret) {
 int blueprint_load(sqlite3 *db, int64_t id, const User *u, Blueprint *ret) {
         Loaded l = { .r = 0 };
         int r = db_load_row(db,
-                            "SELECT id, user_id, name, map, maxplayers, tickrate, overlays, server_cfg, cvars, args "
+                            "SELECT id, user_id, name, map, maxplayers, tickrate, overlays, server_cfg, cvars, args, "
+                            "update_build, on_canary_failure, update_deadline "
                             "FROM blueprints WHERE id = ?1 AND " DB_OWNED("user_id"), id, u, load_row, &l);
         if (r == 0 && l.r < 0) {
                 blueprint_free(&l.b);
@@ -57,12 +61,14 @@ int blueprint_save(sqlite3 *db, Blueprint *bp, int64_t owner_id) {
         if (bp->id)
                 k = db_prepare(db,
                                "UPDATE blueprints SET name = ?1, map = ?2, maxplayers = ?3, tickrate = ?4, overlays = ?5, "
-                               "server_cfg = ?6, cvars = ?7, args = ?8, updated_at = ?9 WHERE id = ?10",
+                               "server_cfg = ?6, cvars = ?7, args = ?8, updated_at = ?9, update_build = ?11, "
+                               "on_canary_failure = ?12, update_deadline = ?13 WHERE id = ?10",
                                &s);
         else
                 k = db_prepare(db,
                                "INSERT INTO blueprints (name, map, maxplayers, tickrate, overlays, server_cfg, cvars, "
-                               "args, updated_at, user_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9)",
+                               "args, updated_at, user_id, created_at, update_build, on_canary_failure, update_deadline) "
+                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9, ?11, ?12, ?13)",
                                &s);
         if (k < 0)
                 return k;
@@ -76,6 +82,9 @@ int blueprint_save(sqlite3 *db, Blueprint *bp, int64_t owner_id) {
         db_bind_text(s, 8, bp->args);
         sqlite3_bind_int64(s, 9, now_sec());
         sqlite3_bind_int64(s, 10, bp->id ? bp->id : owner_id);
+        db_bind_text(s, 11, bp->update_build);
+        db_bind_text(s, 12, bp->on_canary_failure[0] ? bp->on_canary_failure : "hold");
+        db_bind_text(s, 13, bp->update_deadline);
         k = db_step_done(s);
         if (k == 0 && !bp->id)
                 bp->id = sqlite3_last_insert_rowid(db);

@@ -18,6 +18,7 @@ UNITS = [
     "left4me-units.service",
     "left4me-diskwatch@alpha.service",
     "left4me-diskwatch@alpha.timer",
+    "left4me-stage@fetch-1-ab.service",
     "left4me-workshop-refresh.service",
     "left4me-workshop-refresh.timer",
 ]

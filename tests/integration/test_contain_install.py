@@ -76,7 +76,7 @@ def test_kill_9_of_l4d2ctl_takes_steamcmd_along_and_the_rerun_installs(ctl, tmp_
     assert lines[0].startswith("left4me: the earlier install's steamcmd is gone; ending what is left of its "
                                "process group %d" % steamcmd)
     assert events[-1] == {"event": "done", "ok": True}, p.stdout + p.stderr
-    assert os.access(ctl.state / "installation" / "srcds_run", os.X_OK)
+    assert os.access(ctl.state / "installations" / "100" / "srcds_run", os.X_OK)
     assert procs_with(marker) == []
 
 

@@ -36,7 +36,7 @@ def site(tmp_path_factory):
 
 PAGES = ["/login", "/servers", "/servers/new", "/servers/{s}", "/servers/{s}/status?fragment",
          "/blueprints", "/blueprints/new", "/blueprints/{b}", "/jobs", "/jobs/1", "/jobs/2", "/profile",
-         "/admin/users", "/admin/install", "/nope", "/servers/424242"]
+         "/admin/users", "/admin/install", "/admin/builds", "/nope", "/servers/424242"]
 
 
 @pytest.mark.parametrize("path", PAGES)
