@@ -228,6 +228,9 @@ test("a files overlay: drop a folder, edit, move, zip, delete", { timeout: 18000
   await row("pack/banner.bin").locator("button", { hasText: "delete" }).click();
   await page.waitForSelector('#files-tree li[data-path="pack/banner.bin"]', { state: "detached" });
   assert.equal(fs.existsSync(tree("cfg", "pack/banner.bin")), false);
+  // The tree listing the open folders again after that delete must be over
+  // first: a folder deleted while its listing is on the way answers 404.
+  await settled();
   let asked = null;
   page.once("dialog", (d) => { asked = d.message(); d.accept(); });
   await row("pack/cfg").locator("button", { hasText: "delete" }).click();
