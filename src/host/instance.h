@@ -14,10 +14,20 @@
 int instance_initialize(const HostConfig *c, const char *name, const char *yaml, size_t len, const char *source,
                         Error *err);
 
-/* Mounts, stages server.cfg and starts; a running instance is left alone. */
-int instance_start(const HostConfig *c, const char *name, Error *err);
+/* What a start did that its caller should tell: the allocated port was
+ * held by another program, so the instance moved to a free pair (moved_to
+ * 0: nothing moved). */
+typedef struct StartNote {
+        long moved_from, moved_to, taken;
+        char what[16];    /* "port" or "SourceTV port": what was taken */
+        char holder[128]; /* "'nc', pid 12", or "" when that cannot be told */
+} StartNote;
+
+/* Mounts, stages server.cfg and starts; a running instance is left alone.
+ * note may be NULL. */
+int instance_start(const HostConfig *c, const char *name, StartNote *note, Error *err);
 int instance_stop(const HostConfig *c, const char *name, Error *err);
-int instance_restart(const HostConfig *c, const char *name, Error *err);
+int instance_restart(const HostConfig *c, const char *name, StartNote *note, Error *err);
 
 /* Stops, unmounts and removes; a missing instance is success. */
 int instance_delete(const HostConfig *c, const char *name, Error *err);
