@@ -1,4 +1,5 @@
 #include <string.h>
+#include <time.h>
 
 #include "svc-jobs.h"
 
@@ -102,23 +103,40 @@ static int prune(sqlite3 *db, int64_t user_id) {
         return db_step_done(u);
 }
 
-void job_finish(sqlite3 *db, const Job *j, bool ok, const char *result) {
-        /* One transaction: whoever sees the job finished sees the old ones
-         * gone. */
-        bool tx = db_begin(db) == 0;
+static int finish_once(sqlite3 *db, const Job *j, bool ok, const char *result) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        if (db_prepare(db, "UPDATE jobs SET state = ?, result = ?, finished_at = ?, "
-                           "progress = CASE WHEN ?1 = 'succeeded' AND progress IS NOT NULL THEN 100 ELSE progress END "
-                           "WHERE id = ?", &s) == 0) {
+        if (db_begin(db) < 0)
+                return -EBUSY;
+        int r = db_prepare(db, "UPDATE jobs SET state = ?, result = ?, finished_at = ?, "
+                               "progress = CASE WHEN ?1 = 'succeeded' AND progress IS NOT NULL THEN 100 ELSE progress END "
+                               "WHERE id = ?", &s);
+        if (r == 0) {
                 db_bind_text(s, 1, ok ? "succeeded" : "failed");
                 db_bind_text(s, 2, result);
                 sqlite3_bind_int64(s, 3, now_sec());
                 sqlite3_bind_int64(s, 4, j->id);
-                (void) db_step_done(s);
+                r = db_step_done(s);
         }
-        (void) prune(db, j->user_id);
-        if (tx && db_commit(db) < 0)
+        if (r == 0)
+                r = prune(db, j->user_id);
+        if (r == 0)
+                r = db_commit(db);
+        if (r < 0)
                 db_rollback(db);
+        return r;
+}
+
+void job_finish(sqlite3 *db, const Job *j, bool ok, const char *result) {
+        /* One transaction: whoever sees the job finished sees the old ones
+         * gone. Never the two statements on their own when the database is
+         * busy past its timeout (a loaded machine): try again instead. */
+        for (int attempt = 0; attempt < 20; attempt++) {
+                if (finish_once(db, j, ok, result) == 0)
+                        return;
+                struct timespec ts = { .tv_nsec = 100 * 1000000L };
+                nanosleep(&ts, NULL);
+        }
+        /* Still running in the table: the next start's recovery finds it. */
 }
 
 int jobs_recover(sqlite3 *db, job_gave_up_fn gave_up, int *ret_requeued, int *ret_failed) {
