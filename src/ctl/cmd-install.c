@@ -74,6 +74,15 @@ static void on_install(const char *line, const InstallProgress *p, void *userdat
         }
 }
 
+/* {"event":"done","ok":true[,"build":"12345678"]}. */
+static json_t *done_ok(const HostConfig *c) {
+        char build[32];
+        json_t *j = json_pack("{s:s, s:b}", "event", "done", "ok", 1);
+        if (j && steamcmd_installed_build(c, build, sizeof build) == 0)
+                json_object_set_new(j, "build", json_string(build));
+        return j;
+}
+
 static int run_install(const HostConfig *c, int argc, char **argv) {
         Out o = { 0 };
         if ((argc = ctl_common_options("install", argc, argv, &o.json)) < 0)
@@ -94,7 +103,7 @@ static int run_install(const HostConfig *c, int argc, char **argv) {
                 _cleanup_free_ char *msg = utf8_escape(err.msg);
                 ctl_print_json(r < 0 ? json_pack("{s:s, s:b, s:s}", "event", "done", "ok", 0, "error",
                                                  msg ? msg : "out of memory")
-                                     : json_pack("{s:s, s:b}", "event", "done", "ok", 1));
+                                     : done_ok(c));
         }
         if (r < 0)
                 return ctl_fail(&err, r);
@@ -141,7 +150,8 @@ const Command cmd_install = {
                 "    --json       one JSON object a line: {\"event\":\"line\",\"line\":...},\n"
                 "                 {\"event\":\"progress\",\"phase\":\"windows\"|\"linux\",\"state\":...,\n"
                 "                 \"percent\":12.34,\"done\":N,\"total\":N}, and last\n"
-                "                 {\"event\":\"done\",\"ok\":true|false[,\"error\":...]};\n"
+                "                 {\"event\":\"done\",\"ok\":true|false[,\"build\":\"ID\"][,\"error\":...]}\n"
+                "                 (build: the build steamcmd installed, when it says);\n"
                 "                 bytes of a line that are not UTF-8 appear as \\xNN\n"
                 "\n"
                 "EXIT STATUS\n"

@@ -393,3 +393,27 @@ failed:
         return error_set(err, -EIO, "steamcmd failed (%s pass): %s", p.phase,
                          p.last_error[0] ? p.last_error : "it never reported \"Success! App '222860' fully installed\"");
 }
+
+int steamcmd_installed_build(const HostConfig *c, char *buf, size_t size) {
+        _cleanup_close_ int dir = path_open_beneath_dir(c->state_dir, "installation/steamapps", O_RDONLY | O_DIRECTORY,
+                                                        0, PATH_NO_SYMLINKS);
+        if (dir < 0)
+                return dir;
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        int r = read_file_at(dir, "appmanifest_" L4D2_APP_ID ".acf", 64 * 1024, &text, &len);
+        if (r < 0)
+                return r;
+        /* KeyValues text: "buildid"<whitespace>"digits". */
+        const char *p = strstr(text, "\"buildid\"");
+        if (!p)
+                return -ENOENT;
+        p += strlen("\"buildid\"");
+        p += strspn(p, " \t");
+        size_t n = *p == '"' ? strspn(p + 1, "0123456789") : 0;
+        if (n == 0 || n >= size || p[1 + n] != '"')
+                return -ENOENT;
+        memcpy(buf, p + 1, n);
+        buf[n] = '\0';
+        return 0;
+}

@@ -31,3 +31,7 @@ bool steamcmd_parse_progress(char *buf, InstallProgress *ret);
  * installation, not by its exit code. Refuses while instances are running
  * unless force. */
 int steamcmd_install(const HostConfig *c, bool validate, bool force, install_cb cb, void *userdata, Error *err);
+
+/* The build id steamcmd recorded for the installation ("buildid" in
+ * steamapps/appmanifest_222860.acf), into buf; -ENOENT when there is none. */
+int steamcmd_installed_build(const HostConfig *c, char *buf, size_t size);

@@ -39,13 +39,14 @@ def test_update_that_hits_invalid_platform_falls_back(ctl):
 
 
 def test_install_json_progress_events(ctl):
-    p = ctl.ok("install", "--json")
+    p = ctl.ok("install", "--json", env={"FAKE_STEAMCMD_BUILDID": "9876543"})
     events = [json.loads(line) for line in p.stdout.splitlines()]
     progress = [e for e in events if e["event"] == "progress"]
     assert progress[0]["phase"] == "windows" and progress[-1]["phase"] == "linux"
     assert progress[-1]["percent"] == 100.0 and progress[-1]["total"] == 2048000
     assert any(e["event"] == "line" and "Success! App '222860'" in e["line"] for e in events)
-    assert events[-1] == {"event": "done", "ok": True}
+    # The last event says which build steamcmd installed (its manifest's buildid).
+    assert events[-1] == {"event": "done", "ok": True, "build": "9876543"}
 
 
 def test_install_judges_by_result_not_exit_code(ctl):
