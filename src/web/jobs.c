@@ -89,15 +89,22 @@ static int on_line(const char *line, void *userdata) {
         if (event && streq(event, "progress")) {
                 const char *phase = json_string_value(json_object_get(j, "phase"));
                 const char *state = json_string_value(json_object_get(j, "state"));
+                double percent = json_number_value(json_object_get(j, "percent"));
                 char label[64];
-                snprintf(label, sizeof label, "%s%s%s", phase ? phase : "", phase && state ? ": " : "",
-                         state ? state : "");
-                set_progress(c, json_number_value(json_object_get(j, "percent")), label);
+                const JobKind *k = job_kind(c->job->kind);
+                if (k && k->progress)
+                        percent = k->progress(c, phase ? phase : "", state ? state : "", percent, label, sizeof label);
+                else
+                        snprintf(label, sizeof label, "%s%s%s", phase ? phase : "", phase && state ? ": " : "",
+                                 state ? state : "");
+                set_progress(c, percent, label);
         } else if (event && streq(event, "line")) {
                 const char *l = json_string_value(json_object_get(j, "line"));
                 job_log(c->db, c->job->id, l ? l : "");
         } else if (event && streq(event, "done")) {
                 c->done_ok = json_is_true(json_object_get(j, "ok"));
+                const char *build = json_string_value(json_object_get(j, "build"));
+                snprintf(c->build, sizeof c->build, "%s", build ? build : "");
         } else if (json_object_get(j, "state") && json_object_get(j, "name")) {
                 json_decref(c->status);
                 c->status = json_incref(j);
@@ -140,7 +147,10 @@ bool job_initialize(JobCtx *c) {
         Blueprint b;
         if (blueprint_load(c->db, srv->blueprint_id, NULL, &b) < 0)
                 return job_fail(c, "the server's blueprint is gone");
-        _cleanup_free_ char *spec = blueprint_spec(&b, srv->name, srv->game_port);
+        /* No port: l4d2ctl keeps the one it allocated, and may move it
+         * when another program took it; a port named here would be the
+         * user's choice, never moved. */
+        _cleanup_free_ char *spec = blueprint_spec(&b, srv->name);
         blueprint_free(&b);
         if (!spec)
                 return job_fail(c, "out of memory writing the spec");

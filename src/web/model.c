@@ -179,7 +179,7 @@ static json_t *lines_array(const char *text) {
         return a;
 }
 
-char *blueprint_spec(const Blueprint *b, const char *server_name, int game_port) {
+char *blueprint_spec(const Blueprint *b, const char *server_name) {
         /* The server's name is free text; its hostname is one l4d2ctl takes. */
         char hostname[SPEC_HOSTNAME_MAX + 1];
         spec_make_hostname(server_name, "left4me", hostname, sizeof hostname);
@@ -206,8 +206,6 @@ char *blueprint_spec(const Blueprint *b, const char *server_name, int game_port)
                                  "args", lines_array(b->args));
         if (!spec)
                 return NULL;
-        if (game_port > 0)
-                json_object_set_new(spec, "port", json_integer(game_port));
         /* UTF-8 as it is, not \u escapes: YAML takes no surrogate pairs, so
          * an escaped character past U+FFFF (an emoji) would not parse. */
         char *text = json_dumps(spec, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

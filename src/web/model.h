@@ -33,7 +33,7 @@ bool blueprint_validate(const BlueprintFields *in, Blueprint *b, FieldErrors *e)
 /* The instance spec l4d2ctl initialize reads. JSON is valid YAML, and
  * jansson's escaping keeps every user value a plain string. The hostname is
  * made from the server's name (spec_make_hostname). */
-char *blueprint_spec(const Blueprint *b, const char *server_name, int game_port);
+char *blueprint_spec(const Blueprint *b, const char *server_name);
 
 typedef struct Server {
         int64_t id, user_id, blueprint_id;

@@ -18,6 +18,8 @@ int blueprint_load(sqlite3 *db, int64_t id, const User *u, Blueprint *ret);
 int blueprint_save(sqlite3 *db, Blueprint *bp, int64_t owner_id);
 /* -EBUSY while servers link to it. */
 int blueprint_delete(sqlite3 *db, int64_t id);
+/* How many blueprints a user owns. */
+int blueprints_count_of_user(sqlite3 *db, int64_t user_id);
 
 typedef struct BlueprintRow {
         int64_t id;

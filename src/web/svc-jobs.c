@@ -175,14 +175,15 @@ int jobs_recover(sqlite3 *db, job_gave_up_fn gave_up, int *ret_requeued, int *re
 
 #define COLUMNS                                                                                          \
         "j.id, j.user_id, coalesce(j.server_id, 0), j.created_at, j.kind, j.state, j.target, u.username, " \
-        "j.result, j.progress_label, j.progress, j.attempts"
+        "j.result, j.progress_label, j.progress, j.attempts, coalesce(j.started_at, 0), coalesce(j.finished_at, 0)"
 #define FROM " FROM jobs j JOIN users u ON u.id = j.user_id "
 
 static void from_row(sqlite3_stmt *s, void *ret) {
         JobRow v = { .id = sqlite3_column_int64(s, 0), .user_id = sqlite3_column_int64(s, 1),
                      .server_id = sqlite3_column_int64(s, 2), .created_at = sqlite3_column_int64(s, 3),
                      .has_progress = sqlite3_column_type(s, 10) != SQLITE_NULL,
-                     .progress = sqlite3_column_double(s, 10), .attempts = sqlite3_column_int(s, 11) };
+                     .progress = sqlite3_column_double(s, 10), .attempts = sqlite3_column_int(s, 11),
+                     .started_at = sqlite3_column_int64(s, 12), .finished_at = sqlite3_column_int64(s, 13) };
         db_col_copy(s, 4, v.kind, sizeof v.kind);
         db_col_copy(s, 5, v.state, sizeof v.state);
         db_col_copy(s, 6, v.target, sizeof v.target);
@@ -200,6 +201,18 @@ int job_load(sqlite3 *db, int64_t id, const User *u, JobRow *ret) {
 int job_latest(sqlite3 *db, const char *kind, JobRow *ret) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         if (db_prepare(db, "SELECT " COLUMNS FROM "WHERE j.kind = ? ORDER BY j.id DESC LIMIT 1", &s) < 0)
+                return -EIO;
+        db_bind_text(s, 1, kind);
+        if (sqlite3_step(s) != SQLITE_ROW)
+                return -ENOENT;
+        from_row(s, ret);
+        return 0;
+}
+
+int job_latest_succeeded(sqlite3 *db, const char *kind, JobRow *ret) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(db, "SELECT " COLUMNS FROM "WHERE j.kind = ? AND j.state = 'succeeded' ORDER BY j.id DESC LIMIT 1",
+                       &s) < 0)
                 return -EIO;
         db_bind_text(s, 1, kind);
         if (sqlite3_step(s) != SQLITE_ROW)
@@ -247,4 +260,12 @@ static void line_row(sqlite3_stmt *s, void *ret) {
 
 bool job_line_next(DbIter *it, JobLine *ret) {
         return db_iter_row(it, line_row, ret);
+}
+
+int jobs_forget_user(sqlite3 *db, int64_t user_id) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(db, "DELETE FROM jobs WHERE user_id = ? AND state IN ('succeeded', 'failed')", &s) < 0)
+                return -EIO;
+        sqlite3_bind_int64(s, 1, user_id);
+        return db_step_done(s);
 }
