@@ -113,26 +113,11 @@ static int run_initialize(const HostConfig *c, int argc, char **argv) {
         return 0;
 }
 
-typedef int (*instance_op)(const HostConfig *c, const char *name, Error *err);
+/* start, stop and restart: the operation, then the status; after a start
+ * that moved the instance's port, with a note saying so. */
+typedef int (*instance_op)(const HostConfig *c, const char *name, StartNote *note, Error *err);
 
 static int run_op(const char *cmd, instance_op op, const HostConfig *c, int argc, char **argv) {
-        bool json = false;
-        if ((argc = ctl_common_options(cmd, argc, argv, &json)) < 0)
-                return 0;
-        const char *name;
-        int r = one_name(cmd, argc, argv, &name);
-        if (r > 0)
-                return r;
-        Error err = { 0 };
-        r = op(c, name, &err);
-        if (r < 0)
-                return ctl_fail(&err, r);
-        return print_status(c, name, json);
-}
-
-/* start and restart: the status, with a note when the port moved. */
-static int run_start_op(const char *cmd, int (*op)(const HostConfig *, const char *, StartNote *, Error *),
-                        const HostConfig *c, int argc, char **argv) {
         bool json = false;
         if ((argc = ctl_common_options(cmd, argc, argv, &json)) < 0)
                 return 0;
@@ -149,18 +134,23 @@ static int run_start_op(const char *cmd, int (*op)(const HostConfig *, const cha
         if (note.moved_to)
                 snprintf(text, sizeof text, "instance '%s': %s %ld was in use by another program%s%s%s, so it moved "
                          "from port %ld to %ld (SourceTV %ld)", name, note.what, note.taken,
-                         note.holder[0] ? " (" : "", note.holder, note.holder[0] ? ")" : "", note.moved_from, note.moved_to, note.moved_to + 1);
+                         note.holder[0] ? " (" : "", note.holder, note.holder[0] ? ")" : "", note.moved_from,
+                         note.moved_to, note.moved_to + 1);
         return print_status_noted(c, name, json, text[0] ? text : NULL);
 }
 
+static int stop_op(const HostConfig *c, const char *name, StartNote *note, Error *err) {
+        return instance_stop(c, name, err);
+}
+
 static int run_start(const HostConfig *c, int argc, char **argv) {
-        return run_start_op("start", instance_start, c, argc, argv);
+        return run_op("start", instance_start, c, argc, argv);
 }
 static int run_stop(const HostConfig *c, int argc, char **argv) {
-        return run_op("stop", instance_stop, c, argc, argv);
+        return run_op("stop", stop_op, c, argc, argv);
 }
 static int run_restart(const HostConfig *c, int argc, char **argv) {
-        return run_start_op("restart", instance_restart, c, argc, argv);
+        return run_op("restart", instance_restart, c, argc, argv);
 }
 
 static int run_delete(const HostConfig *c, int argc, char **argv) {

@@ -204,24 +204,24 @@ void field_number(Req *r, const char *label, const char *name, const char *value
         buf_free(&extra);
 }
 
-void field_password(Req *r, const char *label, const char *name, const FieldErrors *e, const char *autocomplete,
-                    const char *hint) {
+static void input_autocomplete(Req *r, const char *label, const char *name, const char *type, const char *value,
+                               const FieldErrors *e, unsigned maxlength, const char *autocomplete, const char *hint) {
         Buf extra = BUF_INIT(128);
         html_raw(&extra, " autocomplete=\"");
         html_attr(&extra, autocomplete);
         html_raw(&extra, "\"");
-        input(r, label, name, "password", NULL, e, PASSWORD_MAX, hint, &extra);
+        input(r, label, name, type, value, e, maxlength, hint, &extra);
         buf_free(&extra);
+}
+
+void field_password(Req *r, const char *label, const char *name, const FieldErrors *e, const char *autocomplete,
+                    const char *hint) {
+        input_autocomplete(r, label, name, "password", NULL, e, PASSWORD_MAX, autocomplete, hint);
 }
 
 void field_text(Req *r, const char *label, const char *name, const char *value, const FieldErrors *e,
                 unsigned maxlength, const char *autocomplete, const char *hint) {
-        Buf extra = BUF_INIT(128);
-        html_raw(&extra, " autocomplete=\"");
-        html_attr(&extra, autocomplete);
-        html_raw(&extra, "\"");
-        input(r, label, name, "text", value, e, maxlength, hint, &extra);
-        buf_free(&extra);
+        input_autocomplete(r, label, name, "text", value, e, maxlength, autocomplete, hint);
 }
 
 void field_textarea(Req *r, const char *label, const char *name, const char *value, const FieldErrors *e,

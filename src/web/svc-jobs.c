@@ -198,27 +198,27 @@ int job_load(sqlite3 *db, int64_t id, const User *u, JobRow *ret) {
                            ret);
 }
 
-int job_latest(sqlite3 *db, const char *kind, JobRow *ret) {
+/* The newest job of a kind, in any state (state NULL) or in one. */
+static int latest(sqlite3 *db, const char *kind, const char *state, JobRow *ret) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        if (db_prepare(db, "SELECT " COLUMNS FROM "WHERE j.kind = ? ORDER BY j.id DESC LIMIT 1", &s) < 0)
+        if (db_prepare(db, "SELECT " COLUMNS FROM "WHERE j.kind = ?1 AND (?2 IS NULL OR j.state = ?2) "
+                           "ORDER BY j.id DESC LIMIT 1", &s) < 0)
                 return -EIO;
         db_bind_text(s, 1, kind);
+        if (state)
+                db_bind_text(s, 2, state);
         if (sqlite3_step(s) != SQLITE_ROW)
                 return -ENOENT;
         from_row(s, ret);
         return 0;
 }
 
+int job_latest(sqlite3 *db, const char *kind, JobRow *ret) {
+        return latest(db, kind, NULL, ret);
+}
+
 int job_latest_succeeded(sqlite3 *db, const char *kind, JobRow *ret) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        if (db_prepare(db, "SELECT " COLUMNS FROM "WHERE j.kind = ? AND j.state = 'succeeded' ORDER BY j.id DESC LIMIT 1",
-                       &s) < 0)
-                return -EIO;
-        db_bind_text(s, 1, kind);
-        if (sqlite3_step(s) != SQLITE_ROW)
-                return -ENOENT;
-        from_row(s, ret);
-        return 0;
+        return latest(db, kind, "succeeded", ret);
 }
 
 int jobs_list(DbIter *it, sqlite3 *db, const User *u) {
