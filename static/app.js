@@ -263,3 +263,201 @@
     document.querySelectorAll("[data-follow-job]").forEach(followJob);
   });
 })();
+
+// ---- Overlays (overlays-web): the blueprint's overlay picker and the
+// overlay page. Values go into the page as text or attribute values set
+// through the DOM, never as HTML.
+(function () {
+  // The picker (page-overlays-picker.c): a list of entries, each with its
+  // hidden input "overlays" (the form posts them in list order) and its
+  // buttons. Without this script the buttons post the form and the panel
+  // answers with the list changed; here they change it in place.
+  function picker(root) {
+    const list = root.querySelector("#overlays-picked");
+    const select = root.querySelector("#f-overlay-add");
+    const byName = root.querySelector("#f-overlay-add-name");
+    const said = root.querySelector("#overlays-said");
+    if (!list) return;
+
+    const entries = () => Array.from(list.querySelectorAll("li.pick"));
+    const labelOf = (li) => li.querySelector(".pick-name").textContent;
+    const say = (text) => { if (said) said.textContent = text; };
+
+    function renumber() {
+      const all = entries();
+      all.forEach((li, i) => {
+        li.querySelectorAll("button[name=pick]").forEach((b) => {
+          const op = b.value.split(":")[0];
+          b.value = op + ":" + i;
+          if (op === "up") b.disabled = i === 0;
+          if (op === "down") b.disabled = i === all.length - 1;
+        });
+      });
+      const none = document.getElementById("overlays-none");
+      if (none) none.hidden = all.length > 0;
+    }
+
+    function moved(li) {
+      const all = entries();
+      say(labelOf(li) + ": position " + (all.indexOf(li) + 1) + " of " + all.length);
+    }
+
+    function button(op, text, aria) {
+      const b = document.createElement("button");
+      b.type = "submit";
+      b.className = "small";
+      b.name = "pick";
+      b.value = op + ":0";
+      b.textContent = text;
+      b.setAttribute("aria-label", aria);
+      return b;
+    }
+
+    function entry(name, label, about) {
+      const li = document.createElement("li");
+      li.className = "pick";
+      li.dataset.name = name;
+      const input = document.createElement("input");
+      input.type = "hidden";
+      input.name = "overlays";
+      input.value = name;
+      const grip = document.createElement("span");
+      grip.className = "grip";
+      grip.title = "Drag to reorder";
+      grip.setAttribute("aria-hidden", "true");
+      grip.textContent = "\u283f";
+      const nm = document.createElement("span");
+      nm.className = "pick-name";
+      nm.textContent = label;
+      const hint = document.createElement("span");
+      hint.className = "hint";
+      hint.textContent = about;
+      const buttons = document.createElement("span");
+      buttons.className = "pick-buttons";
+      buttons.append(button("up", "\u2191", "Move up: " + label), button("down", "\u2193", "Move down: " + label),
+        button("remove", "\u2715", "Remove: " + label));
+      li.append(input, grip, " ", nm, " ", hint, " ", buttons);
+      return li;
+    }
+
+    function offer(name, show) {
+      if (!select) return;
+      for (const o of select.options) {
+        if (o.value === name) { o.hidden = !show; o.disabled = !show; }
+      }
+      if (!show || select.selectedOptions.length === 0 || select.selectedOptions[0].disabled) {
+        const first = Array.from(select.options).find((o) => !o.disabled);
+        if (first) select.value = first.value;
+        else select.selectedIndex = -1;
+      }
+      const add = root.querySelector("button[name=pick][value=add]");
+      if (add) add.disabled = !Array.from(select.options).some((o) => !o.disabled);
+    }
+
+    root.addEventListener("click", (ev) => {
+      const b = ev.target.closest("button[name=pick]");
+      if (!b || !root.contains(b)) return;
+      ev.preventDefault();
+      const [op] = b.value.split(":");
+      const li = b.closest("li.pick");
+      if (op === "up" && li && li.previousElementSibling) {
+        list.insertBefore(li, li.previousElementSibling);
+      } else if (op === "down" && li && li.nextElementSibling) {
+        list.insertBefore(li.nextElementSibling, li);
+      } else if (op === "remove" && li) {
+        const next = li.nextElementSibling || li.previousElementSibling;
+        li.remove();
+        offer(li.dataset.name, true);
+        renumber();
+        say("Removed " + labelOf(li));
+        const focus = next && next.querySelector("button[value^=remove]");
+        if (focus) focus.focus();
+        return;
+      } else if (op === "add" && select && select.value) {
+        const o = select.selectedOptions[0];
+        if (!o || o.disabled) return;
+        list.append(entry(o.value, o.dataset.label || o.value, o.dataset.about || ""));
+        offer(o.value, false);
+      } else if (op === "add-name" && byName && byName.value.trim()) {
+        const name = byName.value.trim();
+        if (entries().some((e) => e.dataset.name === name)) return;
+        list.append(entry(name, name, "by host name"));
+        byName.value = "";
+      } else {
+        return;
+      }
+      renumber();
+      const target = op.startsWith("add") ? list.lastElementChild : li;
+      moved(target);
+      // Keep the keyboard where it was: on the same button of the entry.
+      if (!op.startsWith("add")) {
+        const same = target.querySelector("button[value^=" + op + "]");
+        if (same && !same.disabled) same.focus();
+      }
+    });
+
+    // Dragging by the handle, with pointer events (mouse, pen and touch):
+    // the entry goes before or after the one under the pointer. The moves
+    // are followed on the document: moving the entry in the list ends any
+    // pointer capture on its handle.
+    list.addEventListener("pointerdown", (ev) => {
+      const grip = ev.target.closest(".grip");
+      if (!grip || ev.button > 0) return;
+      const li = grip.closest("li.pick");
+      ev.preventDefault();
+      li.classList.add("dragging");
+      const move = (e) => {
+        const over = document.elementFromPoint(e.clientX, e.clientY);
+        const target = over && over.closest("li.pick");
+        if (!target || target === li || target.parentNode !== list) return;
+        const r = target.getBoundingClientRect();
+        const before = e.clientY < r.top + r.height / 2 ? target : target.nextSibling;
+        if (before !== li && before !== li.nextSibling) list.insertBefore(li, before);
+      };
+      const end = () => {
+        document.removeEventListener("pointermove", move);
+        document.removeEventListener("pointerup", end);
+        document.removeEventListener("pointercancel", end);
+        li.classList.remove("dragging");
+        renumber();
+        moved(li);
+      };
+      document.addEventListener("pointermove", move);
+      document.addEventListener("pointerup", end);
+      document.addEventListener("pointercancel", end);
+    });
+    renumber();
+  }
+
+  // The overlay page: when its build job ends (app.js's job stream sets
+  // #job-state), the facts and the kind's view are fetched again.
+  function overlayPage(log) {
+    const state = document.getElementById("job-state");
+    if (!state) return;
+    const watch = new MutationObserver(() => {
+      if (!/^(succeeded|failed)$/.test(state.textContent)) return;
+      watch.disconnect();
+      fetch(window.location.pathname, { credentials: "same-origin" })
+        .then((r) => r.text())
+        .then((html) => {
+          const fresh = new DOMParser().parseFromString(html, "text/html");
+          ["overlay-facts", "overlay-view"].forEach((id) => {
+            const now = document.getElementById(id), next = fresh.getElementById(id);
+            if (!now || !next) return;
+            const node = document.importNode(next, true);
+            now.replaceWith(node);
+            if (window.htmx) window.htmx.process(node);
+          });
+          document.body.dataset.overlayRefreshed = "1";
+        });
+    });
+    watch.observe(state, { childList: true, characterData: true, subtree: true });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    const p = document.getElementById("overlay-picker");
+    if (p) picker(p);
+    const log = document.querySelector("pre[data-overlay-refresh]");
+    if (log) overlayPage(log);
+  });
+})();

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -105,6 +106,221 @@ int path_open_beneath_dir(const char *anchor, const char *relpath, int open_flag
         if (afd < 0)
                 return negative_errno();
         return path_open_beneath(afd, relpath, open_flags, mode, flags);
+}
+
+/* ---- paths that users name ---- */
+
+static bool utf8_valid(const unsigned char *s, size_t n) {
+        for (size_t i = 0; i < n;) {
+                unsigned char c = s[i];
+                size_t k;
+                uint32_t cp;
+                if (c < 0x80) {
+                        i++;
+                        continue;
+                } else if ((c & 0xe0) == 0xc0)
+                        k = 1, cp = c & 0x1f;
+                else if ((c & 0xf0) == 0xe0)
+                        k = 2, cp = c & 0x0f;
+                else if ((c & 0xf8) == 0xf0)
+                        k = 3, cp = c & 0x07;
+                else
+                        return false;
+                if (i + k >= n)
+                        return false;
+                for (size_t j = 1; j <= k; j++) {
+                        if ((s[i + j] & 0xc0) != 0x80)
+                                return false;
+                        cp = (cp << 6) | (s[i + j] & 0x3f);
+                }
+                /* No overlong forms, no surrogates, nothing past U+10FFFF. */
+                static const uint32_t min[] = { 0, 0x80, 0x800, 0x10000 };
+                if (cp < min[k] || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+                        return false;
+                i += k + 1;
+        }
+        return true;
+}
+
+static bool is_hex(char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* NULL if the component s[0..n) is a name a user may give, else why not. */
+static const char *user_name_why(const char *s, size_t n) {
+        if (n == 0)
+                return "a name is empty (two '/' in a row)";
+        bool dots_spaces = true;
+        for (size_t i = 0; i < n; i++) {
+                unsigned char ch = (unsigned char) s[i];
+                if (ch == '\0')
+                        return "a name holds a NUL byte";
+                if (ch < 0x20 || ch == 0x7f)
+                        return "a name holds a control character";
+                if (ch == '\\')
+                        return "a name holds a backslash: use '/' between folders";
+                /* %2e, and IIS's %u002e */
+                if (ch == '%' && ((i + 2 < n && is_hex(s[i + 1]) && is_hex(s[i + 2])) ||
+                                  (i + 5 < n && (s[i + 1] == 'u' || s[i + 1] == 'U') && is_hex(s[i + 2]) &&
+                                   is_hex(s[i + 3]) && is_hex(s[i + 4]) && is_hex(s[i + 5]))))
+                        return "a name holds a URL escape such as %2e: decode the path once";
+                if (ch != '.' && ch != ' ')
+                        dots_spaces = false;
+        }
+        if (dots_spaces)
+                return (n == 1 || n == 2) && s[0] == '.' && s[n - 1] == '.' ? "'.' and '..' are not allowed: paths stay inside"
+                                                                           : "a name made only of dots and spaces is not allowed";
+        if (!utf8_valid((const unsigned char *) s, n))
+                return "a name is not valid UTF-8";
+        return NULL;
+}
+
+static const char *open_why(int r) {
+        switch (r) {
+        case -ELOOP:
+                return "a folder on the way is a symlink";
+        case -EXDEV:
+                return "a folder on the way is another mount";
+        case -ENOENT:
+                return "a folder on the way does not exist";
+        case -ENOTDIR:
+                return "a part of the path is a file, not a folder";
+        default:
+                return "a folder on the way cannot be opened";
+        }
+}
+
+static const char *type_why(mode_t m) {
+        return S_ISLNK(m)                 ? "it is a symlink: only files and folders are allowed"
+               : S_ISFIFO(m)              ? "it is a FIFO: only files and folders are allowed"
+               : S_ISSOCK(m)              ? "it is a socket: only files and folders are allowed"
+               : S_ISCHR(m) || S_ISBLK(m) ? "it is a device: only files and folders are allowed"
+                                          : NULL;
+}
+
+/* Opens (creating if missing) each folder of rel[0..n) beneath anchor. */
+static int open_parents(int anchor, char *rel, size_t n, bool make, const char **why) {
+        rel[n] = '\0';
+        if (!make) {
+                int fd = path_open_beneath(anchor, rel, O_PATH | O_DIRECTORY, 0, PATH_NO_SYMLINKS | PATH_NO_XDEV);
+                if (fd < 0)
+                        *why = open_why(fd);
+                return fd;
+        }
+        _cleanup_close_ int cur = fcntl(anchor, F_DUPFD_CLOEXEC, 3);
+        if (cur < 0)
+                return negative_errno();
+        char *save = NULL;
+        for (char *part = strtok_r(rel, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
+                int fd = path_open_beneath(cur, part, O_PATH | O_DIRECTORY, 0, PATH_NO_SYMLINKS | PATH_NO_XDEV);
+                if (fd == -ENOENT) {
+                        if (mkdirat(cur, part, 0755) < 0 && errno != EEXIST) {
+                                *why = "a folder on the way cannot be created";
+                                return negative_errno();
+                        }
+                        /* A new folder: its mode is ours to set (umask aside). */
+                        fd = path_open_beneath(cur, part, O_RDONLY | O_DIRECTORY, 0, PATH_NO_SYMLINKS | PATH_NO_XDEV);
+                        if (fd >= 0)
+                                (void) fchmod(fd, 0755);
+                }
+                if (fd < 0) {
+                        *why = open_why(fd);
+                        return fd;
+                }
+                close(cur);
+                cur = fd;
+        }
+        return TAKE_FD(cur);
+}
+
+int path_resolve_user(int anchor_fd, const char *path, size_t len, unsigned flags, UserPath *ret, const char **ret_why) {
+        const char *ignored;
+        const char **why = ret_why ? ret_why : &ignored;
+        *why = NULL;
+        if (!path) {
+                *why = "no path given";
+                return -EINVAL;
+        }
+        if (len > 0 && path[0] == '/') {
+                *why = "absolute paths are not allowed: name it relative to the top folder";
+                return -EINVAL;
+        }
+        if (len >= PATH_MAX) {
+                *why = "the path is longer than 4095 bytes";
+                return -ENAMETOOLONG;
+        }
+        if (len > 1 && path[len - 1] == '/')
+                len--; /* "cfg/" is the folder cfg */
+        UserPath p = USER_PATH_INIT;
+        memcpy(p.path, path, len);
+        p.path[len] = '\0';
+        struct stat anchor_st;
+        if (fstat(anchor_fd, &anchor_st) < 0)
+                return negative_errno();
+
+        if (len == 0) {
+                if (!(flags & USER_PATH_ROOT_OK)) {
+                        *why = "an empty path is not allowed here";
+                        return -EINVAL;
+                }
+                p.dirfd = fcntl(anchor_fd, F_DUPFD_CLOEXEC, 3);
+                if (p.dirfd < 0)
+                        return negative_errno();
+                strcpy(p.name, ".");
+                p.exists = true;
+                p.st = anchor_st;
+                *ret = p;
+                return 0;
+        }
+        size_t last = 0;
+        for (size_t i = 0, start = 0; i <= len; i++)
+                if (i == len || p.path[i] == '/') {
+                        if (i - start > NAME_MAX) {
+                                *why = "a name is longer than 255 bytes";
+                                return -ENAMETOOLONG;
+                        }
+                        const char *w = user_name_why(p.path + start, i - start);
+                        if (w) {
+                                *why = w;
+                                return -EINVAL;
+                        }
+                        last = start;
+                        start = i + 1;
+                }
+        memcpy(p.name, p.path + last, len - last + 1);
+
+        char parent[PATH_MAX];
+        memcpy(parent, p.path, last);
+        if (last == 0)
+                p.dirfd = fcntl(anchor_fd, F_DUPFD_CLOEXEC, 3);
+        else
+                p.dirfd = open_parents(anchor_fd, parent, last - 1, flags & USER_PATH_MAKE_PARENTS, why);
+        if (p.dirfd < 0)
+                return p.dirfd;
+        if (fstatat(p.dirfd, p.name, &p.st, AT_SYMLINK_NOFOLLOW) == 0) {
+                p.exists = true;
+                const char *w = type_why(p.st.st_mode);
+                int r = w ? -EPERM : p.st.st_dev != anchor_st.st_dev ? -EXDEV : 0;
+                if (r < 0) {
+                        *why = w ? w : "it is another mount";
+                        close(p.dirfd);
+                        return r;
+                }
+        } else if (errno != ENOENT) {
+                int r = negative_errno();
+                *why = "it cannot be read";
+                close(p.dirfd);
+                return r;
+        }
+        *ret = p;
+        return 0;
+}
+
+void user_path_done(UserPath *p) {
+        if (p && p->dirfd >= 0) {
+                close(p->dirfd);
+                p->dirfd = -1;
+        }
 }
 
 int mkdir_p_at(int dirfd, const char *relpath, mode_t mode) {
@@ -381,6 +597,19 @@ bool fd_is_mount_point(int fd) {
         if (statx(fd, "", AT_EMPTY_PATH | AT_NO_AUTOMOUNT, STATX_TYPE, &stx) < 0)
                 return false;
         return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U
+#endif
+
+uint64_t mount_unique_id(const char *path) {
+        struct statx stx;
+        if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_TYPE | STATX_MNT_ID_UNIQUE, &stx) < 0)
+                return 0;
+        if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) || !(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+                return 0;
+        return (stx.stx_mask & STATX_MNT_ID_UNIQUE) ? stx.stx_mnt_id : 0;
 }
 
 bool path_is_mount_point(const char *path) {

@@ -75,6 +75,16 @@ bool name_is_valid(const char *s) {
         return true;
 }
 
+bool build_id_is_valid(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+        if (n == 0 || n > BUILD_ID_MAX_LEN || (s[0] == '0' && n > 1))
+                return false;
+        for (const char *p = s; *p; p++)
+                if (*p < '0' || *p > '9')
+                        return false;
+        return true;
+}
+
 int parse_long(const char *s, long min, long max, long *ret) {
         if (!s || !*s || isspace((unsigned char) *s))
                 return -EINVAL;

@@ -45,6 +45,12 @@ static inline void buf_freep(Buf *b) {
 #define NAME_MAX_LEN 32
 bool name_is_valid(const char *s);
 
+/* Game build ids (Steam's buildid of app 222860): 1-19 decimal digits
+ * without a leading zero (or "0"), so every one fits a uint64 and compares
+ * as a number. Safe as a path component. */
+#define BUILD_ID_MAX_LEN 19
+bool build_id_is_valid(const char *s);
+
 /* Parses a decimal integer in [min, max]; the whole string must be used. */
 int parse_long(const char *s, long min, long max, long *ret);
 

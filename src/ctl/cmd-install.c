@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "build.h"
 #include "ctl.h"
 #include "steamcmd.h"
 #include "strutil.h"
@@ -74,42 +75,60 @@ static void on_install(const char *line, const InstallProgress *p, void *userdat
         }
 }
 
-/* {"event":"done","ok":true[,"build":"12345678"]}. */
-static json_t *done_ok(const HostConfig *c) {
-        char build[32];
-        json_t *j = json_pack("{s:s, s:b}", "event", "done", "ok", 1);
-        if (j && steamcmd_installed_build(c, build, sizeof build) == 0)
-                json_object_set_new(j, "build", json_string(build));
-        return j;
+/* The build event (before done): which build, and whether it is new. */
+static void print_fetched(const HostConfig *c, const FetchResult *f, bool json) {
+        if (json) {
+                ctl_print_json(json_pack("{s:s, s:s, s:s?, s:b, s:s, s:I, s:b}", "event", "build", "id", f->id, "parent",
+                                         f->parent[0] ? f->parent : NULL, "created", f->created, "layer",
+                                         f->diff ? "diff" : "full", "bytes", (json_int_t) f->bytes, "flattening",
+                                         f->flattening));
+                return;
+        }
+        if (f->created)
+                printf("installed: build %s (%s, %.1f MiB on disk%s%s) in %s/installations/%s\n", f->id,
+                       f->diff ? "a diff layer" : "a full tree", f->bytes / 1048576.0,
+                       f->parent[0] ? ", after build " : "", f->parent, c->state_dir, f->id);
+        else
+                printf("up to date: build %s is installed\n", f->id);
+        if (f->flattening)
+                printf("its chain of layers is flattened in the background\n");
 }
 
-static int run_install(const HostConfig *c, int argc, char **argv) {
+int ctl_fetch_events(const HostConfig *c, bool validate, bool json, Error *err) {
+        Out o = { .json = json };
+        FetchResult f = { 0 };
+        int r = build_fetch(c, validate, on_install, &o, &f, err);
+        if (r >= 0)
+                print_fetched(c, &f, json);
+        return r;
+}
+
+/* install and update fetch: the same fetch. */
+int ctl_fetch(const HostConfig *c, const char *cmd, int argc, char **argv) {
         Out o = { 0 };
-        if ((argc = ctl_common_options("install", argc, argv, &o.json)) < 0)
+        if ((argc = ctl_common_options(cmd, argc, argv, &o.json)) < 0)
                 return 0;
-        bool validate = false, force = false;
+        bool validate = false;
         for (int i = 1; i < argc; i++) {
                 if (streq(argv[i], "--validate"))
                         validate = true;
-                else if (streq(argv[i], "--force"))
-                        force = true;
                 else
-                        return ctl_usage("install", "unexpected argument '%s'", argv[i]);
+                        return ctl_usage(cmd, "unexpected argument '%s'", argv[i]);
         }
         Error err = { 0 };
-        int r = steamcmd_install(c, validate, force, on_install, &o, &err);
+        int r = ctl_fetch_events(c, validate, o.json, &err);
         if (o.json) {
                 /* The last event always comes, whatever bytes the error quotes. */
                 _cleanup_free_ char *msg = utf8_escape(err.msg);
                 ctl_print_json(r < 0 ? json_pack("{s:s, s:b, s:s}", "event", "done", "ok", 0, "error",
                                                  msg ? msg : "out of memory")
-                                     : done_ok(c));
+                                     : json_pack("{s:s, s:b}", "event", "done", "ok", 1));
         }
-        if (r < 0)
-                return ctl_fail(&err, r);
-        if (!o.json)
-                printf("installed: %s/installation\n", c->state_dir);
-        return 0;
+        return r < 0 ? ctl_fail(&err, r) : 0;
+}
+
+static int run_install(const HostConfig *c, int argc, char **argv) {
+        return ctl_fetch(c, "install", argc, argv);
 }
 
 const Command cmd_install = {
@@ -120,12 +139,17 @@ const Command cmd_install = {
                 "    l4d2ctl install - install or update Left 4 Dead 2 (app 222860)\n"
                 "\n"
                 "SYNOPSIS\n"
-                "    l4d2ctl install [--validate] [--force] [--json]\n"
+                "    l4d2ctl install [--validate] [--json]\n"
                 "\n"
                 "DESCRIPTION\n"
                 "    Runs steamcmd (LEFT4ME_STEAMCMD, else 'steamcmd' from PATH) to install\n"
-                "    or update the dedicated server into STATE/installation, which every\n"
-                "    instance shares read-only. steamcmd's HOME is STATE/steam.\n"
+                "    the dedicated server, or fetch its newest build, into\n"
+                "    STATE/installations/BUILDID, which instances share read-only (see\n"
+                "    'l4d2ctl builds'). It is the same as 'l4d2ctl update fetch': it never\n"
+                "    writes a build that exists, so it runs beside running servers. The\n"
+                "    first build is the one every server starts on; a later one only once\n"
+                "    it passed the canary of a server's overlays ('l4d2ctl update canary').\n"
+                "    steamcmd's HOME is STATE/steam.\n"
                 "\n"
                 "    An anonymous Linux install of app 222860 fails with 'Invalid platform';\n"
                 "    a fresh install therefore runs a first pass with the platform forced to\n"
@@ -133,8 +157,12 @@ const Command cmd_install = {
                 "    by steamcmd's 'Success!' line and a srcds_run in the installation, not\n"
                 "    by steamcmd's exit code, which is unreliable.\n"
                 "\n"
-                "    Updating files under running servers is unsafe, so install refuses\n"
-                "    while instances run, unless --force.\n"
+                "    A new build is made in STATE/install-store/staging from the newest one:\n"
+                "    a reflink copy on filesystems that have them (btrfs, XFS), else an\n"
+                "    overlay whose upper layer, what steamcmd changed, becomes the new\n"
+                "    build (a diff layer). It needs LEFT4ME_UPDATE_FREE_MIN (4G) of free\n"
+                "    space first. Steam's buildid (steamapps/appmanifest_222860.acf) names\n"
+                "    it; when that build is installed already, nothing is published.\n"
                 "\n"
                 "    steamcmd runs in a process group of its own and dies with l4d2ctl\n"
                 "    (PR_SET_PDEATHSIG; SIGTERM, SIGINT and SIGHUP stop its whole group).\n"
@@ -146,12 +174,12 @@ const Command cmd_install = {
                 "\n"
                 "OPTIONS\n"
                 "    --validate   verify every file of an existing installation\n"
-                "    --force      install even while instances are running\n"
                 "    --json       one JSON object a line: {\"event\":\"line\",\"line\":...},\n"
                 "                 {\"event\":\"progress\",\"phase\":\"windows\"|\"linux\",\"state\":...,\n"
-                "                 \"percent\":12.34,\"done\":N,\"total\":N}, and last\n"
-                "                 {\"event\":\"done\",\"ok\":true|false[,\"build\":\"ID\"][,\"error\":...]}\n"
-                "                 (build: the build steamcmd installed, when it says);\n"
+                "                 \"percent\":12.34,\"done\":N,\"total\":N},\n"
+                "                 {\"event\":\"build\",\"id\":...,\"parent\":...,\"created\":bool,\n"
+                "                 \"layer\":\"full\"|\"diff\",\"bytes\":N,\"flattening\":bool}, and last\n"
+                "                 {\"event\":\"done\",\"ok\":true|false[,\"error\":...]};\n"
                 "                 bytes of a line that are not UTF-8 appear as \\xNN\n"
                 "\n"
                 "EXIT STATUS\n"

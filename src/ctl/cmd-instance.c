@@ -182,7 +182,7 @@ static int run_list(const HostConfig *c, int argc, char **argv) {
                 return ctl_usage("list", "unexpected argument '%s'", argv[1]);
         Error err = { 0 };
         _cleanup_strv_ char **names = NULL;
-        int r = instance_list(c, &names, &err);
+        int r = instance_list_visible(c, &names, &err);
         if (r < 0)
                 return ctl_fail(&err, r);
         json_t *all = json_array();

@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ctl.h"
+#include "overlay-script.h"
 #include "overlay.h"
 #include "strutil.h"
 
@@ -164,14 +166,32 @@ static int overlay_build_cmd(const HostConfig *c, const char *name, bool json) {
 /* ---- the group ---- */
 
 static int run_overlay(const HostConfig *c, int argc, char **argv) {
+        /* The files verbs parse their own options: their paths may start
+         * with '-' after "--". */
+        for (int i = 1; i < argc; i++)
+                if (argv[i][0] != '-') {
+                        if (ctl_is_files_verb(argv[i]))
+                                return ctl_overlay_files(c, argc, argv);
+                        break;
+                }
         bool json = false;
         if ((argc = ctl_common_options("overlay", argc, argv, &json)) < 0)
                 return 0;
         if (argc < 2)
-                return ctl_usage("overlay", "missing a verb: list, create, delete, show, build or workshop");
+                return ctl_usage("overlay", "missing a verb: list, create, delete, show, build, workshop, ls, get, "
+                                            "put, mkdir, mv, rm or zip");
         const char *verb = argv[1];
         if (streq(verb, "workshop"))
                 return ctl_workshop_verbs(c, argc - 1, argv + 1, json);
+        if (streq(verb, "script")) {
+                if (argc != 4 || (!streq(argv[3], "set") && !streq(argv[3], "show")))
+                        return ctl_usage("overlay", "usage: l4d2ctl overlay script NAME set < script.sh, or "
+                                         "l4d2ctl overlay script NAME show");
+                Error err = { 0 };
+                int r = streq(argv[3], "set") ? overlay_script_set(c, argv[2], STDIN_FILENO, &err)
+                                              : overlay_script_show(c, argv[2], STDOUT_FILENO, &err);
+                return r < 0 ? ctl_fail(&err, r) : 0;
+        }
         if (streq(verb, "list")) {
                 if (argc > 2)
                         return ctl_usage("overlay", "unexpected argument '%s'", argv[2]);
@@ -233,6 +253,15 @@ const Command cmd_overlay = {
                 "    l4d2ctl overlay delete NAME\n"
                 "    l4d2ctl overlay show NAME [--json]\n"
                 "    l4d2ctl overlay build NAME [--json]\n"
+                "    l4d2ctl overlay ls NAME [PATH] [--json]\n"
+                "    l4d2ctl overlay get NAME PATH > FILE\n"
+                "    l4d2ctl overlay put NAME PATH [--size BYTES] [--json] < FILE\n"
+                "    l4d2ctl overlay mkdir NAME PATH\n"
+                "    l4d2ctl overlay mv NAME FROM TO\n"
+                "    l4d2ctl overlay rm NAME PATH [--recursive]\n"
+                "    l4d2ctl overlay zip NAME [PATH] > FILE.zip\n"
+                "    l4d2ctl overlay script NAME set < script.sh\n"
+                "    l4d2ctl overlay script NAME show\n"
                 "    l4d2ctl overlay workshop NAME add ID|URL...\n"
                 "    l4d2ctl overlay workshop NAME remove ID|URL...\n"
                 "    l4d2ctl overlay workshop NAME items [--json]\n"
@@ -246,9 +275,10 @@ const Command cmd_overlay = {
                 "    workshop  Steam Workshop items and collections (see 'l4d2ctl workshop\n"
                 "              --help'), downloaded once into a shared cache and linked in\n"
                 "              as left4dead2/addons/ID.vpk\n"
-                "    files     a working tree (STATE/overlay-store/work/NAME), published by\n"
-                "              build as a hard-link snapshot\n"
-                "    script    built by a script in a sandbox (not available yet)\n"
+                "    files     a working tree (STATE/overlay-store/work/NAME), edited with\n"
+                "              the verbs below and published as a hard-link snapshot by\n"
+                "              build, and by the start of an instance that stacks it\n"
+                "    script    built by a bash script in a sandbox (see below)\n"
                 "\n"
                 "    A build never changes what a running server sees: it makes a fresh tree\n"
                 "    and swaps it in with one rename; the old tree stays, retired, for as long\n"
@@ -267,8 +297,45 @@ const Command cmd_overlay = {
                 "             when a build fails\n"
                 "    workshop the verbs of 'l4d2ctl workshop NAME ...'\n"
                 "\n"
+                "  Files overlays (PATH is relative to the overlay's top folder):\n"
+                "    ls       a folder's entries (name, type file|folder|symlink|other,\n"
+                "             size, mtime), or one file; no PATH: the top folder\n"
+                "    get      a file's bytes, unchanged, on stdout\n"
+                "    put      a file from stdin, streamed to disk and put in place only\n"
+                "             when complete (missing folders are made): a put that fails,\n"
+                "             is killed, or with --size gets fewer bytes, leaves nothing\n"
+                "    mkdir    a folder and any missing folders above it\n"
+                "    mv       renames or moves a file or folder; TO must not exist, and a\n"
+                "             folder cannot move into itself\n"
+                "    rm       a file or an empty folder; a full one with --recursive\n"
+                "    zip      a folder (or file) as a zip on stdout, named after it\n"
+                "    Paths are checked before anything is opened: no '..', '.', absolute\n"
+                "    paths, backslashes, URL escapes (%2e), control characters, invalid\n"
+                "    UTF-8, names of only dots and spaces, names over 255 or paths over\n"
+                "    4095 bytes; no symlink is followed and nothing but files and folders\n"
+                "    is read or made. Edits do not change what a running server sees:\n"
+                "    they reach a server when it is next started (show's files.pending).\n"
+                "    A path that starts with '-' goes after '--'.\n"
+                "\n"
+                "  Script overlays:\n"
+                "    script set   stores the script (stdin, at most 1 MiB) as\n"
+                "                 STATE/builds/NAME/script.sh; show prints it\n"
+                "    build        runs it in a sandbox: the OS read-only, the network,\n"
+                "                 nothing of the state or config dir, and a fresh folder\n"
+                "                 at /overlay (its working directory) that replaces the\n"
+                "                 overlay only if the script exits 0 within its limits;\n"
+                "                 else the overlay keeps its content and the error says\n"
+                "                 which limit it hit. Its output comes as it is written\n"
+                "                 ({\"event\":\"output\",\"line\":...} with --json). With\n"
+                "                 systemd (the systemd backend) the sandbox is the unit\n"
+                "                 left4me-build@NAME.service, else bubblewrap (bwrap) in a\n"
+                "                 cgroup of its own when l4d2ctl is root, else with rlimits\n"
+                "                 (the first line of the build says which)\n"
+                "\n"
                 "OPTIONS\n"
                 "    --kind KIND  workshop, files or script (create)\n"
+                "    --size BYTES put: the upload's length; fewer bytes are refused\n"
+                "    -r, --recursive  rm: a folder and everything in it\n"
                 "    --json       machine-readable output: list gives {\"overlays\":[...]},\n"
                 "                 show and create the overlay object, build one event per\n"
                 "                 line ({\"event\":\"item\"|\"progress\"|\"line\"|\"problem\"|\n"
@@ -280,7 +347,22 @@ const Command cmd_overlay = {
                 "    STATE/overlay-store/meta/NAME.json  kind, state, size, items, last build\n"
                 "    STATE/overlay-store/logs/NAME/  the newest build logs\n"
                 "    STATE/overlay-store/retired/    replaced trees still in use\n"
+                "    STATE/overlay-store/work/NAME/  a files overlay's working tree\n"
+                "    STATE/builds/NAME/script.sh     a script overlay's script\n"
                 "    STATE/workshop-cache/           one file per Workshop item version\n"
+                "\n"
+                "ENVIRONMENT\n"
+                "    LEFT4ME_FILES_MAX_FILE_SIZE (default 4G) and\n"
+                "    LEFT4ME_FILES_MAX_OVERLAY_SIZE (default 20G): the limits of a files\n"
+                "    overlay's files, one and all together (K, M, G, T; 0 or infinity for\n"
+                "    none); in host.env or the environment\n"
+                "    LEFT4ME_BUILD_SANDBOX (auto, unit or bwrap), LEFT4ME_BUILD_TIMEOUT\n"
+                "    (seconds, 1800), LEFT4ME_BUILD_MEMORY_MAX (2G), LEFT4ME_BUILD_TASKS_MAX\n"
+                "    (512), LEFT4ME_BUILD_CPU_QUOTA (% of one core, 100),\n"
+                "    LEFT4ME_BUILD_MAX_SIZE (of the output, 20G), LEFT4ME_BUILD_USER (bwrap\n"
+                "    as root: who runs the script; left4me if it exists, else nobody),\n"
+                "    LEFT4ME_BWRAP. The unit's memory, task and cpu caps are in its unit\n"
+                "    file (build-sandbox.conf)\n"
                 "\n"
                 "EXIT STATUS\n"
                 "    0 on success, 1 on failure with one line 'error: ...' on stderr (a build\n"

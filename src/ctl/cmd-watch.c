@@ -34,6 +34,7 @@
 #include "instance.h"
 #include "strutil.h"
 #include "watch-state.h"
+#include "watch-update.h"
 
 #define ANSWER_WINDOW_MAX_MS 2000
 #define RECV_BURST_MAX 4096 /* datagrams read per wakeup, so a flood cannot stall the loop */
@@ -213,6 +214,17 @@ static int emit_removed(Watch *w, const char *name, long long now) {
         return emit_json(json_pack("{s:s, s:I, s:s}", "event", "removed", "time", (json_int_t) now, "name", name));
 }
 
+static int emit_update(Watch *w, json_t *ev) {
+        if (!ev)
+                return 0;
+        if (w->json)
+                return emit_json(ev);
+        int r = emit_human("%s: the master server asks it to restart for a game update (MasterRequestRestart)",
+                           json_string_value(json_object_get(ev, "name")));
+        json_decref(ev);
+        return r;
+}
+
 static int emit_synced(Watch *w, long long now) {
         if (!w->json)
                 return emit_human("synced: following %zu instance%s", w->n, w->n == 1 ? "" : "s");
@@ -300,7 +312,7 @@ static Watched *polled_by_port(Watch *w, uint16_t port) {
  * up. */
 static int round_start(Watch *w, Error *err) {
         _cleanup_strv_ char **names = NULL;
-        int r = instance_list(w->c, &names, err);
+        int r = instance_list_visible(w->c, &names, err);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < w->n; i++)
@@ -434,6 +446,9 @@ static int round_finish(Watch *w) {
                 if (watch_decide(&x->t, &st, w->misses_max, !w->synced, now, &rep) &&
                     (r = emit_instance(w, x, &rep, now)) != 0)
                         return r;
+                /* Game updates: MasterRequestRestart in its console. */
+                if (st.pid > 0 && (r = emit_update(w, watch_update_scan(w->c, x->name, st.pid, now))) != 0)
+                        return r;
         }
         if (!w->synced) {
                 w->synced = true;
@@ -549,6 +564,7 @@ static int run_watch(const HostConfig *c, int argc, char **argv) {
         free(w.v);
         free(w.polled);
         close(w.udp);
+        watch_update_done();
         return r < 0 ? ctl_fail(&err, r) : 0;
 }
 
@@ -595,6 +611,9 @@ const Command cmd_watch = {
                 "          players, bots, maxplayers, restarts, detail, pid or ports change.\n"
                 "      {\"event\":\"removed\",\"name\":NAME}  the instance was deleted.\n"
                 "      {\"event\":\"synced\"}  once, after the first line of every instance.\n"
+                "      {\"event\":\"update\",\"name\":NAME,\"signal\":\"MasterRequestRestart\"}\n"
+                "          the server's console says the master server asked it to restart\n"
+                "          for a game update (once per run; 'l4d2ctl update check' reads it).\n"
                 "    Readers ignore events they do not know.\n"
                 "\n"
                 "OPTIONS\n"

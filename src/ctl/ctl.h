@@ -40,6 +40,13 @@ extern const Command cmd_install, cmd_initialize, cmd_start, cmd_stop, cmd_resta
         cmd_list, cmd_logs, cmd_run, cmd_supervise;
 extern const Command cmd_rcon, cmd_query, cmd_players; /* cmd-proto.c */
 extern const Command cmd_watch;                       /* cmd-watch.c */
+extern const Command cmd_builds, cmd_build, cmd_pin;  /* cmd-build.c */
+extern const Command cmd_update;                      /* cmd-update.c */
+
+/* install and update fetch (cmd-install.c): fetch the newest build. */
+int ctl_fetch(const HostConfig *c, const char *cmd, int argc, char **argv);
+/* The fetch itself: its events or lines, without the closing done event. */
+int ctl_fetch_events(const HostConfig *c, bool validate, bool json, Error *err);
 
 /* cmd-overlay.c, cmd-workshop.c */
 extern const Command cmd_overlay, cmd_workshop;
@@ -56,3 +63,8 @@ void ctl_build_event(json_t *ev, void *userdata);
 int ctl_build_done(bool json, int r, bool changed, const Error *err);
 /* `workshop NAME add|remove|items`, argv[0] being "workshop". */
 int ctl_workshop_verbs(const HostConfig *c, int argc, char **argv, bool json);
+
+/* cmd-overlay-files.c: `overlay ls|get|put|mkdir|mv|rm|zip`, argv[0] being
+ * "overlay". */
+bool ctl_is_files_verb(const char *verb);
+int ctl_overlay_files(const HostConfig *c, int argc, char **argv);

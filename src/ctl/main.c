@@ -15,7 +15,7 @@ static const Command *const commands[] = {
         &cmd_install, &cmd_initialize, &cmd_start, &cmd_stop, &cmd_restart, &cmd_delete,
         &cmd_status,  &cmd_list,       &cmd_logs,  &cmd_run,  &cmd_supervise,
         &cmd_rcon,    &cmd_query,      &cmd_players, &cmd_watch,
-        &cmd_overlay, &cmd_workshop,
+        &cmd_overlay, &cmd_workshop, &cmd_builds, &cmd_build, &cmd_pin, &cmd_update,
 };
 
 static const char main_help[] =
@@ -36,7 +36,7 @@ static const char main_help[] =
         "%s"
         "\n"
         "OPTIONS\n"
-        "    --state-dir DIR   where installation/, overlays/, instances/ and runtime/\n"
+        "    --state-dir DIR   where installations/, overlays/, instances/ and runtime/\n"
         "                      live (default: $LEFT4ME_STATE_DIR, else /var/lib/left4me)\n"
         "    --json            machine-readable output (see each command)\n"
         "    -h, --help        this text; COMMAND --help for one command\n"

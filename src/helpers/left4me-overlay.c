@@ -48,6 +48,7 @@
 #include "strutil.h"
 
 #define MAX_OVERLAYS 32
+#define MAX_BUILD_LAYERS 16 /* BUILD_CHAIN_LIMIT in src/host/build.h */
 
 static int die(const char *fmt, ...) _printf_(1, 2);
 static int die(const char *fmt, ...) {
@@ -65,11 +66,19 @@ static int usage(void) {
               "                       mount NAME\n"
               "       left4me-overlay [--state-dir DIR] [--host-mountns] umount NAME\n"
               "       left4me-overlay [--state-dir DIR] --disk-max SIZE [--project ID] check-disk|over-disk NAME\n"
+              "       left4me-overlay [--state-dir DIR] [--host-mountns] mount-staging|umount-staging ENTRY\n"
               "\n"
               "Mounts <state>/runtime/NAME/merged as an overlayfs of the overlays listed in\n"
-              "<state>/instances/NAME/overlays (first = highest precedence) over\n"
-              "<state>/installation, with upper and work dirs beside it; or unmounts it.\n"
-              "Both are idempotent. Default state dir: /var/lib/left4me.\n"
+              "<state>/instances/NAME/overlays (first = highest precedence) over the game\n"
+              "build's layers listed in <state>/instances/NAME/build (<state>/installations/ID,\n"
+              "top first; without that file <state>/installation), with upper and work dirs\n"
+              "beside it; or unmounts it. Both are idempotent. Default state dir:\n"
+              "/var/lib/left4me.\n"
+              "\n"
+              "mount-staging mounts a game build being fetched or flattened,\n"
+              "<state>/install-store/staging/ENTRY/merged: the layers its file 'chain' lists,\n"
+              "below its folder 'upper' (writable, for steamcmd) or, without one, read-only;\n"
+              "umount-staging unmounts it (l4d2ctl as root, or left4me-stage@ENTRY.service).\n"
               "\n"
               "--launch-guard: first remove launch files the server planted in its upper layer.\n"
               "--server-user: the unit's dynamic user; every layer is idmapped so that the\n"
@@ -99,6 +108,36 @@ static int open_dir(int state, const char *rel, const char *what, const char *na
                 die("instance '%s': %s '%s' %s", name, what, rel,
                     fd == -ENOENT ? "does not exist" : fd == -EXDEV || fd == -ELOOP ? "escapes the state dir (symlink?)" : strerror(-fd));
         return fd;
+}
+
+/* Opens the build layers a list file names (ids, one a line, top first)
+ * into fds; returns how many, 0 after an error (printed). */
+static size_t open_build_layers(int state, int list_fd, int *fds, size_t max, const char *what) {
+        _cleanup_free_ char *list = NULL;
+        if (read_fd(list_fd, 4096, &list, NULL) < 0) {
+                die("%s: cannot read its build file", what);
+                return 0;
+        }
+        size_t n = 0;
+        char *save = NULL;
+        for (char *line = strtok_r(list, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                if (!build_id_is_valid(line)) {
+                        die("%s: invalid build id '%s' in its build file", what, line);
+                        return 0;
+                }
+                if (n == max) {
+                        die("%s: more than %zu build layers", what, max);
+                        return 0;
+                }
+                char rel[64];
+                snprintf(rel, sizeof rel, "installations/%s", line);
+                if ((fds[n] = open_dir(state, rel, "build layer", what)) < 0)
+                        return 0;
+                n++;
+        }
+        if (n == 0)
+                die("%s: its build file names no build", what);
+        return n;
 }
 
 /* What the systemd units add (all optional; the supervisor backend passes
@@ -198,8 +237,8 @@ static int do_mount(int state, const char *name, const MountOptions *o) {
         if (lf < 0 || read_fd(lf, 8192, &list, NULL) < 0)
                 return die("instance '%s': cannot read its overlay list '%s' (start it with l4d2ctl)", name, rel);
 
-        /* Lower layers, highest precedence first, the installation last. */
-        int lower[MAX_OVERLAYS + 1];
+        /* Lower layers, highest precedence first, the game build last. */
+        int lower[MAX_OVERLAYS + MAX_BUILD_LAYERS];
         size_t n = 0;
         char *save = NULL;
         for (char *line = list ? strtok_r(list, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
@@ -212,9 +251,19 @@ static int do_mount(int state, const char *name, const MountOptions *o) {
                         return 1;
                 n++;
         }
-        if ((lower[n] = open_dir(state, "installation", "installation", name)) < 0)
-                return 1;
-        n++;
+        snprintf(rel, sizeof rel, "instances/%s/build", name);
+        _cleanup_close_ int bf = path_open_beneath(state, rel, O_RDONLY, 0, PATH_NO_SYMLINKS);
+        if (bf == -ENOENT) {
+                /* Started before builds existed: the one installation. */
+                if ((lower[n] = open_dir(state, "installation", "installation", name)) < 0)
+                        return 1;
+                n++;
+        } else {
+                size_t got = 0;
+                if (bf < 0 || (got = open_build_layers(state, bf, lower + n, MAX_BUILD_LAYERS, name)) == 0)
+                        return 1;
+                n += got;
+        }
         snprintf(rel, sizeof rel, "runtime/%s", name);
         int rt = open_dir(state, rel, "runtime dir", name);
         if (rt < 0)
@@ -297,6 +346,80 @@ static int do_umount(int state, const char *name) {
         return 0;
 }
 
+/* mount-staging: the layers the entry's chain file lists, below its upper
+ * folder when it has one (a fetch: steamcmd writes the merged view), else
+ * read-only (a flatten: at least two layers). Whiteouts and opaque folders
+ * in the layers are the kernel's to interpret. No redirects or metacopy in
+ * the new upper layer: it must read the same when it is stacked over these
+ * layers again, and when flattened. */
+static int do_mount_staging(int state, const char *entry) {
+        char rel[160];
+        snprintf(rel, sizeof rel, "install-store/staging/%s", entry);
+        _cleanup_close_ int dir = open_dir(state, rel, "staging tree", entry);
+        if (dir < 0)
+                return 1;
+        _cleanup_close_ int merged = path_open_beneath(dir, "merged", O_PATH | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+        _cleanup_close_ int list = path_open_beneath(dir, "chain", O_RDONLY, 0, PATH_NO_SYMLINKS);
+        if (merged < 0 || list < 0)
+                return die("staging tree '%s': no merged folder or chain file", entry);
+        if (fd_is_mount_point(merged))
+                return 0;
+        int lower[MAX_BUILD_LAYERS];
+        size_t n = open_build_layers(state, list, lower, MAX_BUILD_LAYERS, entry);
+        if (n == 0)
+                return 1;
+        bool writable = faccessat(dir, "upper", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+        if (!writable && n < 2)
+                return die("staging tree '%s': a read-only chain needs two layers or more", entry);
+        _cleanup_buf_ Buf opts = BUF_INIT(2048);
+        int r = buf_puts(&opts, "lowerdir=");
+        for (size_t i = 0; i < n; i++)
+                r |= buf_printf(&opts, "%s/proc/self/fd/%d", i ? ":" : "", lower[i]);
+        _cleanup_close_ int up = -1, work = -1;
+        if (writable) {
+                up = path_open_beneath(dir, "upper", O_PATH | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+                work = path_open_beneath(dir, "work", O_PATH | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+                if (up < 0 || work < 0)
+                        return die("staging tree '%s': no upper or work folder", entry);
+                r |= buf_printf(&opts, ",upperdir=/proc/self/fd/%d,workdir=/proc/self/fd/%d", up, work);
+        }
+        r |= buf_puts(&opts, ",redirect_dir=off,metacopy=off,index=off");
+        if (r < 0)
+                return die("staging tree '%s': overlay options too long", entry);
+        char target[64];
+        snprintf(target, sizeof target, "/proc/self/fd/%d", merged);
+        if (mount("overlay", target, "overlay", MS_NOSUID | MS_NODEV | (writable ? 0 : MS_RDONLY), opts.data) < 0)
+                return die("staging tree '%s': mounting its overlay failed: %s", entry, strerror(errno));
+        return 0;
+}
+
+static int do_umount_staging(int state, const char *entry) {
+        char rel[160];
+        snprintf(rel, sizeof rel, "install-store/staging/%s", entry);
+        _cleanup_close_ int dir = path_open_beneath(state, rel, O_RDONLY | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+        if (dir == -ENOENT)
+                return 0;
+        if (dir < 0)
+                return die("staging tree '%s': %s", entry, strerror(-dir));
+        _cleanup_close_ int merged = path_open_beneath(dir, "merged", O_PATH | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+        bool mounted = merged >= 0 && fd_is_mount_point(merged);
+        if (merged >= 0)
+                close(TAKE_FD(merged));
+        if (mounted) {
+                if (fchdir(dir) < 0)
+                        return die("staging tree '%s': cannot enter it: %s", entry, strerror(errno));
+                if (umount2("merged", UMOUNT_NOFOLLOW) < 0)
+                        return die("staging tree '%s': unmounting failed: %s", entry, strerror(errno));
+        }
+        /* overlayfs leaves work/work owned by root, mode 000. */
+        _cleanup_close_ int work = path_open_beneath(dir, "work", O_RDONLY | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+        if (work >= 0) {
+                (void) rm_rf_at(work, "work");
+                (void) rm_rf_at(work, "index");
+        }
+        return 0;
+}
+
 int main(int argc, char **argv) {
         /* First of all: nothing this process runs or becomes can gain
          * privileges, and it only works for a caller that is root already.
@@ -346,8 +469,9 @@ int main(int argc, char **argv) {
         if (argc - i != 2)
                 return usage();
         const char *verb = argv[i], *name = argv[i + 1];
+        bool staging = streq(verb, "mount-staging") || streq(verb, "umount-staging");
         if (!name_is_valid(name))
-                return die("'%s' is not a valid instance name", name);
+                return die("'%s' is not a valid %s name", name, staging ? "staging tree" : "instance");
         if (state_dir[0] != '/')
                 return die("the state dir must be an absolute path, not '%s'", state_dir);
         if (host_ns) {
@@ -364,5 +488,7 @@ int main(int argc, char **argv) {
                 return do_disk(state, name, &o, streq(verb, "over-disk"));
         if (streq(verb, "umount") || streq(verb, "unmount"))
                 return do_umount(state, name);
+        if (staging)
+                return streq(verb, "umount-staging") ? do_umount_staging(state, name) : do_mount_staging(state, name);
         return usage();
 }

@@ -19,7 +19,7 @@
 
 /* The mount point of the cgroup2 hierarchy, or of the v1 hierarchy that has
  * controller `ctrl` (NULL for v2). */
-static bool find_mount(const char *ctrl, char *buf, size_t size) {
+bool cgroup_mount(const char *ctrl, char *buf, size_t size) {
         FILE *f = setmntent("/proc/self/mounts", "re");
         if (!f)
                 return false;
@@ -44,7 +44,7 @@ static void group_name(const HostConfig *c, const char *name, char *buf, size_t 
         snprintf(buf, size, "left4me/%s-%08x", name, h);
 }
 
-static int write_str(const char *dir, const char *file, const char *value) {
+int cgroup_write(const char *dir, const char *file, const char *value) {
         char path[512];
         snprintf(path, sizeof path, "%s/%s", dir, file);
         _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -54,7 +54,7 @@ static int write_str(const char *dir, const char *file, const char *value) {
         return n < 0 ? negative_errno() : 0;
 }
 
-static bool has_word(const char *text, const char *word) {
+bool cgroup_list_has(const char *text, const char *word) {
         size_t n = strlen(word);
         for (const char *p = text; (p = strstr(p, word)); p += n)
                 if ((p == text || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\n' || p[n] == '\0'))
@@ -77,14 +77,14 @@ static int enter_v2(const HostConfig *c, const char *root, const char *group, ch
         char path[512], pid[32];
         _cleanup_free_ char *ctrls = NULL;
         snprintf(path, sizeof path, "%s/cgroup.controllers", root);
-        if (read_file(path, 4096, &ctrls, NULL) < 0 || !has_word(ctrls, "memory") || !has_word(ctrls, "pids") ||
-            !has_word(ctrls, "cpu"))
+        if (read_file(path, 4096, &ctrls, NULL) < 0 || !cgroup_list_has(ctrls, "memory") ||
+            !cgroup_list_has(ctrls, "pids") || !cgroup_list_has(ctrls, "cpu"))
                 return 0;
-        (void) write_str(root, "cgroup.subtree_control", "+memory +pids +cpu");
+        (void) cgroup_write(root, "cgroup.subtree_control", "+memory +pids +cpu");
         snprintf(path, sizeof path, "%s/left4me", root);
         if (mkdir(path, 0755) < 0 && errno != EEXIST)
                 return negative_errno();
-        int r = write_str(path, "cgroup.subtree_control", "+memory +pids +cpu");
+        int r = cgroup_write(path, "cgroup.subtree_control", "+memory +pids +cpu");
         if (r < 0)
                 return r;
         snprintf(path, sizeof path, "%s/%s", root, group);
@@ -92,19 +92,19 @@ static int enter_v2(const HostConfig *c, const char *root, const char *group, ch
                 return negative_errno();
         char v[64];
         snprintf(v, sizeof v, "%llu", (unsigned long long) c->memory_max);
-        if ((r = write_str(path, "memory.max", c->memory_max ? v : "max")) < 0)
+        if ((r = cgroup_write(path, "memory.max", c->memory_max ? v : "max")) < 0)
                 return r;
         /* Past the limit the kernel reclaims, then kills: swap would only
          * move the server's memory elsewhere. */
-        (void) write_str(path, "memory.swap.max", c->memory_max ? "0" : "max");
+        (void) cgroup_write(path, "memory.swap.max", c->memory_max ? "0" : "max");
         snprintf(v, sizeof v, "%ld", c->tasks_max);
-        if ((r = write_str(path, "pids.max", c->tasks_max ? v : "max")) < 0)
+        if ((r = cgroup_write(path, "pids.max", c->tasks_max ? v : "max")) < 0)
                 return r;
         snprintf(v, sizeof v, "%ld %d", c->cpu_percent * CPU_PERIOD_US / 100, CPU_PERIOD_US);
-        if ((r = write_str(path, "cpu.max", c->cpu_percent ? v : "max")) < 0)
+        if ((r = cgroup_write(path, "cpu.max", c->cpu_percent ? v : "max")) < 0)
                 return r;
         snprintf(pid, sizeof pid, "%d", (int) getpid());
-        if ((r = write_str(path, "cgroup.procs", pid)) < 0)
+        if ((r = cgroup_write(path, "cgroup.procs", pid)) < 0)
                 return r;
         describe(c, 2, what, size);
         return 2;
@@ -114,7 +114,7 @@ static int enter_v1(const HostConfig *c, const char *group, char *what, size_t s
         static const char *const ctrls[] = { "memory", "pids", "cpu" };
         char roots[3][256];
         for (size_t i = 0; i < ELEMENTSOF(ctrls); i++)
-                if (!find_mount(ctrls[i], roots[i], sizeof roots[i]))
+                if (!cgroup_mount(ctrls[i], roots[i], sizeof roots[i]))
                         return 0;
         char pid[32];
         snprintf(pid, sizeof pid, "%d", (int) getpid());
@@ -129,18 +129,18 @@ static int enter_v1(const HostConfig *c, const char *group, char *what, size_t s
                 int r = 0;
                 if (i == 0) {
                         snprintf(v, sizeof v, "%llu", (unsigned long long) c->memory_max);
-                        r = write_str(path, "memory.limit_in_bytes", c->memory_max ? v : "-1");
+                        r = cgroup_write(path, "memory.limit_in_bytes", c->memory_max ? v : "-1");
                 } else if (i == 1) {
                         snprintf(v, sizeof v, "%ld", c->tasks_max);
-                        r = write_str(path, "pids.max", c->tasks_max ? v : "max");
+                        r = cgroup_write(path, "pids.max", c->tasks_max ? v : "max");
                 } else {
                         snprintf(v, sizeof v, "%d", CPU_PERIOD_US);
-                        r = write_str(path, "cpu.cfs_period_us", v);
+                        r = cgroup_write(path, "cpu.cfs_period_us", v);
                         snprintf(v, sizeof v, "%ld", c->cpu_percent ? c->cpu_percent * CPU_PERIOD_US / 100 : -1L);
                         if (r >= 0)
-                                r = write_str(path, "cpu.cfs_quota_us", v);
+                                r = cgroup_write(path, "cpu.cfs_quota_us", v);
                 }
-                if (r < 0 || (r = write_str(path, "cgroup.procs", pid)) < 0)
+                if (r < 0 || (r = cgroup_write(path, "cgroup.procs", pid)) < 0)
                         return r;
         }
         describe(c, 1, what, size);
@@ -155,7 +155,7 @@ int cgroup_enter(const HostConfig *c, const char *name, char *what, size_t size)
                 return 0;
         }
         int r = 0;
-        if (find_mount(NULL, root, sizeof root)) {
+        if (cgroup_mount(NULL, root, sizeof root)) {
                 r = enter_v2(c, root, group, what, size);
                 if (r != 0) {
                         if (r < 0)
@@ -173,7 +173,7 @@ int cgroup_enter(const HostConfig *c, const char *name, char *what, size_t size)
         return r;
 }
 
-static uint64_t read_counter(const char *path, const char *key) {
+uint64_t cgroup_counter(const char *path, const char *key) {
         _cleanup_free_ char *text = NULL;
         if (read_file(path, 65536, &text, NULL) < 0)
                 return 0;
@@ -187,14 +187,14 @@ static uint64_t read_counter(const char *path, const char *key) {
 uint64_t cgroup_oom_kills(const HostConfig *c, const char *name) {
         char group[128], root[256], path[512];
         group_name(c, name, group, sizeof group);
-        if (find_mount(NULL, root, sizeof root)) {
+        if (cgroup_mount(NULL, root, sizeof root)) {
                 snprintf(path, sizeof path, "%s/%s/memory.events", root, group);
                 if (access(path, F_OK) == 0)
-                        return read_counter(path, "oom_kill");
+                        return cgroup_counter(path, "oom_kill");
         }
-        if (find_mount("memory", root, sizeof root)) {
+        if (cgroup_mount("memory", root, sizeof root)) {
                 snprintf(path, sizeof path, "%s/%s/memory.oom_control", root, group);
-                return read_counter(path, "oom_kill");
+                return cgroup_counter(path, "oom_kill");
         }
         return 0;
 }
@@ -221,25 +221,28 @@ static int kill_procs(const char *dir) {
         return n;
 }
 
-static void empty_and_remove(const char *dir) {
+void cgroup_empty_and_remove(const char *dir) {
         if (access(dir, F_OK) < 0)
                 return;
         for (int i = 0; i < 100 && kill_procs(dir) > 0; i++)
                 usleep(20 * 1000);
-        (void) rmdir(dir);
+        /* A killed process leaves its group a moment after it is reaped
+         * (seen with v1 memory groups): busy until then. */
+        for (int i = 0; rmdir(dir) < 0 && errno == EBUSY && i < 100; i++)
+                usleep(20 * 1000);
 }
 
 void cgroup_remove(const HostConfig *c, const char *name) {
         char group[128], root[256], path[512];
         group_name(c, name, group, sizeof group);
-        if (find_mount(NULL, root, sizeof root)) {
+        if (cgroup_mount(NULL, root, sizeof root)) {
                 snprintf(path, sizeof path, "%s/%s", root, group);
-                empty_and_remove(path);
+                cgroup_empty_and_remove(path);
         }
         static const char *const ctrls[] = { "memory", "pids", "cpu" };
         for (size_t i = 0; i < ELEMENTSOF(ctrls); i++)
-                if (find_mount(ctrls[i], root, sizeof root)) {
+                if (cgroup_mount(ctrls[i], root, sizeof root)) {
                         snprintf(path, sizeof path, "%s/%s", root, group);
-                        empty_and_remove(path);
+                        cgroup_empty_and_remove(path);
                 }
 }

@@ -13,6 +13,7 @@
  * killer picks the server, never its supervisor. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,3 +35,17 @@ uint64_t cgroup_oom_kills(const HostConfig *c, const char *name);
  * (bwrap's init orphaned before it could ask to die with its parent) is
  * still in the group, so it goes too. */
 void cgroup_remove(const HostConfig *c, const char *name);
+
+/* Shared with the script overlays' build group (overlay-script-cgroup.c). */
+/* The mount point of the cgroup2 hierarchy (ctrl NULL), or of the v1
+ * hierarchy that has controller ctrl. */
+bool cgroup_mount(const char *ctrl, char *buf, size_t size);
+/* Writes value to dir/file; -errno. */
+int cgroup_write(const char *dir, const char *file, const char *value);
+/* True if word is one of the space-separated words of text. */
+bool cgroup_list_has(const char *text, const char *word);
+/* The value of "key N" in the flat-keyed file at path (memory.events,
+ * pids.events, memory.oom_control); 0 if unknown. */
+uint64_t cgroup_counter(const char *path, const char *key);
+/* Kills what is left in the group dir, then removes it. */
+void cgroup_empty_and_remove(const char *dir);

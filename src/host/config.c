@@ -55,6 +55,14 @@ static int setting_size(const HostConfig *c, const char *key, uint64_t *val, Err
         return 0;
 }
 
+int config_setting_long(const HostConfig *c, const char *key, long min, long max, long *val, Error *err) {
+        return setting_long(c, key, min, max, val, err);
+}
+
+int config_setting_size(const HostConfig *c, const char *key, uint64_t *val, Error *err) {
+        return setting_size(c, key, val, err);
+}
+
 static int load_containment(HostConfig *c, Error *err) {
         c->uid_min = 800000;
         c->uid_max = 800999;

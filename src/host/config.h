@@ -64,6 +64,11 @@ void config_free(HostConfig *c);
  * a malloc'ed *ret if set, 0 if not (*ret untouched), -errno on error. Used by
  * modules with settings of their own (the Workshop's LEFT4ME_STEAM_API_URL...). */
 int config_setting(const HostConfig *c, const char *key, char **ret);
+/* The same, parsed: a number in [min, max], or a size (K, M, G, T;
+ * "infinity" or 0 for none). *val keeps its value (the default) when the
+ * setting is not there; err names the key and the value when it is bad. */
+int config_setting_long(const HostConfig *c, const char *key, long min, long max, long *val, Error *err);
+int config_setting_size(const HostConfig *c, const char *key, uint64_t *val, Error *err);
 
 /* Paths below the state dir, malloc'ed: e.g. config_path(c, "instances", name). */
 char *config_path(const HostConfig *c, const char *a, const char *b);

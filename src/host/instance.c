@@ -8,8 +8,11 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "build.h"
+#include "canary.h"
 #include "fs.h"
 #include "instance.h"
+#include "overlay-files.h"
 #include "overlay.h"
 #include "ports.h"
 #include "process.h"
@@ -170,6 +173,23 @@ int instance_list(const HostConfig *c, char ***ret, Error *err) {
         return 0;
 }
 
+int instance_list_visible(const HostConfig *c, char ***ret, Error *err) {
+        _cleanup_strv_ char **all = NULL;
+        int r = instance_list(c, &all, err);
+        if (r < 0)
+                return r;
+        size_t k = 0;
+        for (size_t i = 0; all[i]; i++) {
+                if (canary_instance_name(all[i]))
+                        free(all[i]);
+                else
+                        all[k++] = all[i];
+        }
+        all[k] = NULL;
+        *ret = TAKE_PTR(all);
+        return 0;
+}
+
 /* ---- initialize ---- */
 
 static int overlay_check(const HostConfig *c, const char *overlay, Error *err) {
@@ -183,11 +203,15 @@ static int overlay_check(const HostConfig *c, const char *overlay, Error *err) {
                          c->state_dir, overlay);
 }
 
-int instance_initialize(const HostConfig *c, const char *name, const char *yaml, size_t len, const char *source,
-                        Error *err) {
+static int initialize(const HostConfig *c, const char *name, const char *yaml, size_t len, const char *source,
+                      bool canary, Error *err) {
         int r = check_name(name, err);
         if (r < 0)
                 return r;
+        if (canary_instance_name(name) != canary)
+                return error_set(err, -EINVAL, canary ? "'%s' is not a canary's name"
+                                                      : "'%s' is a name reserved for update canaries (l4m-canary-...)",
+                                 name);
         _cleanup_(spec_free) Spec s = { 0 };
         r = spec_parse_yaml(yaml, len, source, c->port_min, c->port_max, &s, err);
         if (r < 0)
@@ -275,6 +299,15 @@ int instance_initialize(const HostConfig *c, const char *name, const char *yaml,
         return 0;
 }
 
+int instance_initialize(const HostConfig *c, const char *name, const char *yaml, size_t len, const char *source,
+                        Error *err) {
+        return initialize(c, name, yaml, len, source, false, err);
+}
+
+int instance_initialize_canary(const HostConfig *c, const char *name, const char *yaml, size_t len, Error *err) {
+        return initialize(c, name, yaml, len, "canary", true, err);
+}
+
 /* ---- start / stop ---- */
 
 /* Keeps the helper's last line: its one-line error message. */
@@ -299,7 +332,8 @@ int overlay_helper_run(const HostConfig *c, const char *verb, const char *name, 
         return 0;
 }
 
-static int write_runtime_files(const HostConfig *c, const char *name, const Spec *s, Error *err) {
+static int write_runtime_files(const HostConfig *c, const char *name, const Spec *s, const BuildChoice *b,
+                               Error *err) {
         _cleanup_free_ char *rt = NULL;
         if (asprintf(&rt, "%s/runtime/%s", c->state_dir, name) < 0)
                 return -ENOMEM;
@@ -373,14 +407,17 @@ static int write_runtime_files(const HostConfig *c, const char *name, const Spec
 
         /* The overlay list for the privileged helper: one name a line, plain
          * text so the helper needs no JSON parser. */
-        Buf b = BUF_INIT(0);
+        Buf list = BUF_INIT(0);
         for (size_t i = 0; r >= 0 && i < s->n_overlays; i++)
-                r = buf_printf(&b, "%s\n", s->overlays[i]);
+                r = buf_printf(&list, "%s\n", s->overlays[i]);
         if (r >= 0)
-                r = write_file_atomic_flags(rtfd, "overlays", b.data ? b.data : "", b.len, 0644, WRITE_NO_SYNC);
-        buf_free(&b);
+                r = write_file_atomic_flags(rtfd, "overlays", list.data ? list.data : "", list.len, 0644, WRITE_NO_SYNC);
+        buf_free(&list);
         if (r < 0)
                 return error_set(err, r, "instance '%s': cannot write its runtime files: %s", name, strerror(-r));
+        /* The build's layers, for the helper too. */
+        if ((r = build_write_instance_file(c, rtfd, b, err)) < 0)
+                return error_prefix(err, r, "instance '%s'", name);
         return 0;
 }
 
@@ -439,18 +476,28 @@ static int ports_for_start(const HostConfig *c, const char *name, Spec *s, Start
         return 0;
 }
 
+/* Leaves out of s's overlays those the build choice drops (degrade). */
+static void drop_overlays(Spec *s, const BuildChoice *b) {
+        size_t k = 0;
+        for (size_t i = 0; i < s->n_overlays; i++) {
+                bool drop = false;
+                for (size_t j = 0; j < b->n_dropped && !drop; j++)
+                        drop = streq(s->overlays[i], b->dropped[j]);
+                if (drop)
+                        free(s->overlays[i]);
+                else
+                        s->overlays[k++] = s->overlays[i];
+        }
+        s->overlays[k] = NULL;
+        s->n_overlays = k;
+}
+
 static int start_locked(const HostConfig *c, const char *name, StartNote *note, Error *err) {
         _cleanup_(spec_free) Spec s = { 0 };
         int r = instance_load(c, name, &s, err);
         if (r < 0)
                 return r;
 
-        _cleanup_free_ char *srcds = NULL;
-        if (asprintf(&srcds, "%s/installation/srcds_run", c->state_dir) < 0)
-                return -ENOMEM;
-        if (access(srcds, X_OK) < 0)
-                return error_set(err, -ENOENT, "instance '%s': no game installation in '%s/installation': run "
-                                 "'l4d2ctl install' first", name, c->state_dir);
         for (size_t i = 0; i < s.n_overlays; i++)
                 if ((r = overlay_check(c, s.overlays[i], err)) < 0)
                         return error_prefix(err, r, "instance '%s'", name);
@@ -462,13 +509,14 @@ static int start_locked(const HostConfig *c, const char *name, StartNote *note, 
         if (r > 0)
                 return 0;
 
-        /* An install in progress changes the lower layer under a mount:
-         * install holds this lock exclusively for minutes, so don't wait. */
-        _cleanup_close_ int install_lock = -1;
-        if ((r = lock_file_mode(c, ".install", LOCK_SH, 0, &install_lock, err)) < 0)
-                return r == -EBUSY ? error_set(err, r, "instance '%s': the game is being installed or updated; "
-                                               "start it when 'l4d2ctl install' has finished", name)
-                                   : r;
+        /* Which build: no flatten swap or gc until the mount is recorded.
+         * A fetch never touches a published build, so an update running
+         * now is no reason to wait. */
+        _cleanup_close_ int build_pin = -1;
+        _cleanup_(build_choice_free) BuildChoice b = { 0 };
+        if ((r = build_pin_take(c, &build_pin, err)) < 0 || (r = build_choose(c, &s, &b, err)) < 0)
+                return error_prefix(err, r, "instance '%s'", name);
+        drop_overlays(&s, &b);
 
         if ((r = ports_for_start(c, name, &s, note, err)) < 0)
                 return r;
@@ -481,8 +529,11 @@ static int start_locked(const HostConfig *c, const char *name, StartNote *note, 
         if (path_is_mount_point(merged) && (r = overlay_helper_run(c, "umount", name, err)) < 0)
                 return error_prefix(err, r, "instance '%s'", name);
 
-        if ((r = write_runtime_files(c, name, &s, err)) < 0 || (r = unit_settings_sync(c, name, s.port, err)) < 0)
+        if ((r = write_runtime_files(c, name, &s, &b, err)) < 0 || (r = unit_settings_sync(c, name, s.port, err)) < 0)
                 return r;
+        /* Edits to files overlays reach a server when it starts. */
+        if ((r = overlay_files_publish_pending(c, s.overlays, s.n_overlays, err)) < 0)
+                return error_prefix(err, r, "instance '%s'", name);
         /* No overlay build may swap a tree between our mount and the record
          * of what we mounted (overlay-gc.c). */
         _cleanup_(overlay_pins_release) OverlayPins pins = { 0 };
@@ -492,6 +543,7 @@ static int start_locked(const HostConfig *c, const char *name, StartNote *note, 
         if (r < 0)
                 return error_prefix(err, r, "instance '%s'", name);
         overlay_pins_record(c, name, &pins);
+        build_record_mount(c, name, &b);
         return 0;
 }
 
@@ -534,6 +586,50 @@ int instance_restart(const HostConfig *c, const char *name, StartNote *note, Err
         if (r < 0 || (r = stop_locked(c, name, err)) < 0)
                 return r;
         return start_locked(c, name, note, err);
+}
+
+int instance_pin(const HostConfig *c, const char *name, const char *build, bool restart, Error *err) {
+        const char *problem = spec_check_build(build);
+        if (problem)
+                return error_set(err, -EINVAL, "'%s' %s", build, problem);
+        bool follow = streq(build, SPEC_BUILD_FOLLOW);
+        _cleanup_close_ int lock = -1;
+        int r = lock_existing(c, name, &lock, err);
+        if (r < 0)
+                return r;
+        if (!follow) {
+                _cleanup_strv_ char **chain = NULL;
+                if ((r = build_chain(c, build, &chain, NULL, err)) < 0)
+                        return error_prefix(err, r, "instance '%s'", name);
+        }
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        if (asprintf(&path, "%s/instances/%s/instance.json", c->state_dir, name) < 0)
+                return -ENOMEM;
+        size_t len;
+        if ((r = read_file(path, INSTANCE_JSON_MAX, &text, &len)) < 0)
+                return error_set(err, r, "instance '%s': cannot read '%s': %s", name, path, strerror(-r));
+        json_t *j = json_loadb(text, len, 0, NULL);
+        json_t *spec = json_object_get(j, "spec");
+        if (!json_is_object(spec)) {
+                json_decref(j);
+                return error_set(err, -EBADMSG, "instance '%s': '%s' is damaged", name, path);
+        }
+        json_object_set_new(spec, "build", json_string(build));
+        json_object_set_new(j, "updated", json_integer((json_int_t) time(NULL)));
+        _cleanup_free_ char *out = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+        json_decref(j);
+        if (!out)
+                return -ENOMEM;
+        if ((r = write_file_atomic(path, out, strlen(out), 0600)) < 0)
+                return error_set(err, r, "instance '%s': cannot write '%s': %s", name, path, strerror(-r));
+        if (!restart)
+                return 0;
+        BackendStatus st;
+        if ((r = is_running(c, name, &st)) <= 0)
+                return r < 0 ? error_set(err, r, "instance '%s': cannot read its state: %s", name, strerror(-r)) : 0;
+        if ((r = stop_locked(c, name, err)) < 0)
+                return r;
+        return start_locked(c, name, NULL, err);
 }
 
 int instance_delete(const HostConfig *c, const char *name, Error *err) {
@@ -600,6 +696,14 @@ int instance_status(const HostConfig *c, const char *name, json_t **ret, Error *
                          st.detail);
         if (*ret && st.containment[0])
                 json_object_set_new(*ret, "containment", json_string(st.containment));
+        /* The build its mount stacks (null when not mounted), and what it
+         * follows: "follow" or the pinned build. */
+        char build[BUILD_ID_MAX_LEN + 1];
+        build_mounted(c, name, build);
+        if (*ret) {
+                json_object_set_new(*ret, "build", build[0] ? json_string(build) : json_null());
+                json_object_set_new(*ret, "build_pin", json_string(s.build ? s.build : SPEC_BUILD_FOLLOW));
+        }
         return *ret ? 0 : -ENOMEM;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "config.h"
 #include "error.h"
@@ -13,6 +14,10 @@
  * written. An rcon_password the spec leaves out is generated once and kept. */
 int instance_initialize(const HostConfig *c, const char *name, const char *yaml, size_t len, const char *source,
                         Error *err);
+
+/* The same for an update canary's hidden instance (canary.c): its name must
+ * start with "l4m-canary-", which instance_initialize refuses. */
+int instance_initialize_canary(const HostConfig *c, const char *name, const char *yaml, size_t len, Error *err);
 
 /* What a start did that its caller should tell: the allocated port was
  * held by another program, so the instance moved to a free pair (moved_to
@@ -29,14 +34,23 @@ int instance_start(const HostConfig *c, const char *name, StartNote *note, Error
 int instance_stop(const HostConfig *c, const char *name, Error *err);
 int instance_restart(const HostConfig *c, const char *name, StartNote *note, Error *err);
 
+/* Sets the spec's build: a build id pins it, "follow" follows the newest
+ * passing one; with restart, a running instance restarts onto it at once
+ * (a rollback). */
+int instance_pin(const HostConfig *c, const char *name, const char *build, bool restart, Error *err);
+
 /* Stops, unmounts and removes; a missing instance is success. */
 int instance_delete(const HostConfig *c, const char *name, Error *err);
 
 /* The status object of docs/l4d2ctl-contract.md. */
 int instance_status(const HostConfig *c, const char *name, json_t **ret, Error *err);
 
-/* Names of all instances, sorted, NULL-terminated. */
+/* Names of all instances, sorted, NULL-terminated (canaries included: ports,
+ * uids and mounts count them). */
 int instance_list(const HostConfig *c, char ***ret, Error *err);
+/* The same without the update canaries' hidden instances: what `list`,
+ * `watch` and so the panel show. */
+int instance_list_visible(const HostConfig *c, char ***ret, Error *err);
 
 /* The stored spec (with the generated password). */
 int instance_load(const HostConfig *c, const char *name, Spec *ret, Error *err);

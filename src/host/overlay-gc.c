@@ -34,24 +34,9 @@
 #include "overlay.h"
 #include "workshop.h"
 
-#ifndef STATX_MNT_ID_UNIQUE
-#define STATX_MNT_ID_UNIQUE 0x00004000U
-#endif
-
 #define GC_GRACE_SEC 2
 #define LIST_MAX 8192
 #define RECORD_MAX (64 * 1024)
-
-/* The unique id of the mount whose root is path, or 0 (not a mount point,
- * or a kernel without unique mount ids). */
-static uint64_t mount_unique_id(const char *path) {
-        struct statx stx;
-        if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_TYPE | STATX_MNT_ID_UNIQUE, &stx) < 0)
-                return 0;
-        if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) || !(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
-                return 0;
-        return (stx.stx_mask & STATX_MNT_ID_UNIQUE) ? stx.stx_mnt_id : 0;
-}
 
 /* ---- pins: instance start ---- */
 

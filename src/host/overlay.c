@@ -16,6 +16,8 @@
 #include "fs.h"
 #include "instance.h"
 #include "lock.h"
+#include "overlay-files.h"
+#include "overlay-script.h"
 #include "overlay.h"
 #include "random.h"
 #include "workshop.h"
@@ -25,8 +27,6 @@
 
 /* ---- kinds: a table, one row per kind ---- */
 
-static int files_build(OverlayBuild *b, Error *err);
-
 typedef struct KindOps {
         const char *name;
         /* Builds the overlay (NULL: this kind cannot be built here yet). */
@@ -34,15 +34,18 @@ typedef struct KindOps {
         /* Adds the kind's own fields to a new overlay's metadata. */
         int (*init_meta)(json_t *meta);
         /* Adds a summary of the kind's data to the show object. */
-        void (*summary)(const json_t *meta, json_t *show);
+        void (*summary)(const HostConfig *c, const char *name, const json_t *meta, json_t *show);
+        /* Removes what the kind keeps outside the store, at delete. */
+        void (*forget)(const HostConfig *c, const char *name);
 } KindOps;
 
 static const KindOps kinds[_OVERLAY_KIND_MAX] = {
         [OVERLAY_MANUAL] = { .name = "manual" },
         [OVERLAY_WORKSHOP] = { .name = "workshop", .build = workshop_build, .init_meta = workshop_init_meta,
                                .summary = workshop_summary },
-        [OVERLAY_FILES] = { .name = "files", .build = files_build },
-        [OVERLAY_SCRIPT] = { .name = "script" },
+        [OVERLAY_FILES] = { .name = "files", .build = overlay_files_build, .summary = overlay_files_summary },
+        [OVERLAY_SCRIPT] = { .name = "script", .build = overlay_script_build, .summary = overlay_script_summary,
+                             .forget = overlay_script_forget },
 };
 
 const char *overlay_kind_to_string(OverlayKind k) {
@@ -73,10 +76,33 @@ int overlay_check_name(const char *name, Error *err) {
         return 0;
 }
 
+int overlay_require_kind(const HostConfig *c, const char *name, OverlayKind want, const char *what, Error *err) {
+        int r = overlay_check_name(name, err);
+        if (r < 0)
+                return r;
+        json_t *meta = NULL;
+        r = overlay_meta_load(c, name, &meta, err);
+        if (r == -ENOENT) {
+                _cleanup_close_ int pub = overlay_open_published(c, name);
+                return pub >= 0 ? error_set(err, -EINVAL, "overlay '%s' was made by hand: only %s overlays %s", name,
+                                            kinds[want].name, what)
+                                : error_set(err, -ENOENT, "unknown overlay '%s' (see 'l4d2ctl overlay list')", name);
+        }
+        if (r < 0)
+                return r;
+        OverlayKind k = meta_kind(meta);
+        json_decref(meta);
+        if (k != want)
+                return error_set(err, -EINVAL, "overlay '%s' is a %s overlay: only %s overlays %s", name,
+                                 kinds[k].name, kinds[want].name, what);
+        return 0;
+}
+
 /* ---- paths ---- */
 
 static const char *const store_dirs[] = { "overlays", "overlay-store/meta", "overlay-store/work",
-                                          "overlay-store/staging", "overlay-store/retired", "overlay-store/logs" };
+                                          "overlay-store/staging", "overlay-store/retired", "overlay-store/logs",
+                                          "overlay-store/uploads" };
 
 int overlay_store_ensure(const HostConfig *c, Error *err) {
         int r = state_dirs_ensure(c, err);
@@ -193,31 +219,6 @@ int overlay_lock_publish(const HostConfig *c, const char *name, int *ret_fd, Err
         return host_lock(c, ln, LOCK_EX, 30000, what, ret_fd, err);
 }
 
-/* ---- files overlays: the working tree, published as a snapshot ---- */
-
-static int files_build(OverlayBuild *b, Error *err) {
-        _cleanup_close_ int work = -1;
-        char rel[96];
-        snprintf(rel, sizeof rel, "overlay-store/work/%s", b->name);
-        work = path_open_beneath_dir(b->c->state_dir, rel, O_RDONLY | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
-        if (work < 0)
-                return error_set(err, work, "overlay '%s': cannot open its working tree '%s/%s': %s", b->name,
-                                 b->c->state_dir, rel, strerror(-work));
-        _cleanup_(overlay_staging_discard) OverlayStaging st = OVERLAY_STAGING_INIT;
-        int r = overlay_staging_new(b->c, b->name, &st, err);
-        if (r < 0 || (r = overlay_staging_link_tree(&st, work, err)) < 0)
-                return r;
-        if (overlay_staging_same_as_published(b->c, &st)) {
-                overlay_build_line(b, "nothing changed since the last build");
-                return 0;
-        }
-        if ((r = overlay_publish(b->c, &st, err)) < 0)
-                return r;
-        b->changed = true;
-        overlay_build_line(b, "published a snapshot of the working tree");
-        return 0;
-}
-
 /* ---- create, delete, list, show ---- */
 
 static bool published_exists(const HostConfig *c, const char *name) {
@@ -297,6 +298,7 @@ int overlay_delete(const HostConfig *c, const char *name, Error *err) {
                 return r;
         json_t *m = NULL;
         bool has_meta = overlay_meta_load(c, name, &m, NULL) == 0;
+        OverlayKind kind = has_meta ? meta_kind(m) : OVERLAY_MANUAL;
         json_decref(m);
         if (!has_meta && !published_exists(c, name))
                 return 0; /* nothing to delete */
@@ -331,6 +333,8 @@ int overlay_delete(const HostConfig *c, const char *name, Error *err) {
                         return error_set(err, r, "overlay '%s': cannot remove its %s dir: %s", name, subs[i],
                                          strerror(-r));
         }
+        if (kinds[kind].forget)
+                kinds[kind].forget(c, name);
         _cleanup_close_ int metadir = overlay_store_open(c, "meta", err);
         char file[64];
         snprintf(file, sizeof file, "%s.json", name);
@@ -433,7 +437,7 @@ int overlay_show(const HostConfig *c, const char *name, json_t **ret, Error *err
                               build ? build : json_null(), "running", users, "retired",
                               (json_int_t) overlay_retired_count(c, name));
         if (o && meta && kinds[kind].summary)
-                kinds[kind].summary(meta, o);
+                kinds[kind].summary(c, name, meta, o);
         json_decref(meta);
         if (!o)
                 return -ENOMEM;
@@ -539,6 +543,11 @@ int overlay_record_build(const HostConfig *c, const char *name, bool ok, bool ch
 
 int overlay_build(const HostConfig *c, const char *name, overlay_event_cb cb, void *userdata, bool *ret_changed,
                   Error *err) {
+        return overlay_build_wait(c, name, 0, cb, userdata, ret_changed, err);
+}
+
+int overlay_build_wait(const HostConfig *c, const char *name, int wait_ms, overlay_event_cb cb, void *userdata,
+                       bool *ret_changed, Error *err) {
         int r = overlay_check_name(name, err);
         if (r < 0)
                 return r;
@@ -557,7 +566,7 @@ int overlay_build(const HostConfig *c, const char *name, overlay_event_cb cb, vo
                 return error_set(err, -EOPNOTSUPP, "overlay '%s': %s overlays cannot be built yet", name,
                                  kinds[kind].name);
         _cleanup_close_ int lock = -1;
-        if ((r = overlay_lock_build(c, name, 0, &lock, err)) < 0)
+        if ((r = overlay_lock_build(c, name, wait_ms, &lock, err)) < 0)
                 return r;
 
         int64_t started = now_usec();

@@ -10,6 +10,7 @@
  *   overlay-store/staging/NAME.*   trees being built
  *   overlay-store/retired/NAME.*   replaced trees, until no mount uses them
  *   overlay-store/logs/NAME/       build logs (the newest few)
+ *   overlay-store/uploads/         files being uploaded (unnamed: O_TMPFILE)
  *
  * A build never writes into overlays/NAME: it makes a fresh tree in staging
  * and publishes it with one rename swap (renameat2 RENAME_EXCHANGE); the old
@@ -35,7 +36,7 @@ typedef enum OverlayKind {
         OVERLAY_MANUAL,   /* a directory made by hand: no metadata, never built */
         OVERLAY_WORKSHOP, /* Steam Workshop items and collections (workshop.c) */
         OVERLAY_FILES,    /* a working tree, published as a hard-link snapshot */
-        OVERLAY_SCRIPT,   /* built by a script in a sandbox (not yet) */
+        OVERLAY_SCRIPT,   /* built by a script in a sandbox (overlay-script.c) */
         _OVERLAY_KIND_MAX,
 } OverlayKind;
 
@@ -45,6 +46,11 @@ int overlay_kind_from_string(const char *s, OverlayKind *ret);
 
 /* The same rule as instance names (1-32 of [A-Za-z0-9_-]). */
 int overlay_check_name(const char *name, Error *err);
+
+/* 0 if name is a managed overlay of kind want, else a one-line error that
+ * says what it is ("… is a workshop overlay: only files overlays have files
+ * to edit", what being "have files to edit"), made by hand, or unknown. */
+int overlay_require_kind(const HostConfig *c, const char *name, OverlayKind want, const char *what, Error *err);
 
 /* Creates overlay-store/ and its folders if missing. */
 int overlay_store_ensure(const HostConfig *c, Error *err);
@@ -105,6 +111,11 @@ void overlay_build_line(OverlayBuild *b, const char *fmt, ...) _printf_(2, 3);
  * (ok, duration, log path, error) in its metadata. */
 int overlay_build(const HostConfig *c, const char *name, overlay_event_cb cb, void *userdata, bool *ret_changed,
                   Error *err);
+
+/* The same, waiting up to wait_ms for a build of it that runs now (0: fail
+ * at once, like overlay_build). */
+int overlay_build_wait(const HostConfig *c, const char *name, int wait_ms, overlay_event_cb cb, void *userdata,
+                       bool *ret_changed, Error *err);
 
 /* For builds of several overlays at once (workshop refresh): opens a new log
  * file for name (overlay-store/logs/NAME/<time>.log) and records a finished

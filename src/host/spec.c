@@ -16,6 +16,7 @@ void spec_free(Spec *s) {
         strv_free(s->cvar_values);
         strv_free(s->server_cfg);
         strv_free(s->args);
+        free(s->build);
         *s = (Spec) { 0 };
 }
 
@@ -180,7 +181,8 @@ static int get_server_cfg(Ctx *x, yaml_node_t *n, Spec *s) {
 }
 
 static const char *const known_keys[] = { "port", "map", "maxplayers", "tickrate", "hostname", "rcon_password",
-                                          "overlays", "cvars", "server_cfg", "args" };
+                                          "overlays", "cvars", "server_cfg", "args", "build", "on_canary_failure",
+                                          "update_deadline" };
 
 int spec_parse_yaml(const char *text, size_t len, const char *source, long port_min, long port_max, Spec *ret,
                     Error *err) {
@@ -249,7 +251,7 @@ int spec_parse_yaml(const char *text, size_t len, const char *source, long port_
                 if (!k || i == ELEMENTSOF(known_keys)) {
                         r = fail(&x, kn, -EINVAL,
                                  "unknown key '%s' (known: port, map, maxplayers, tickrate, hostname, rcon_password, "
-                                 "overlays, cvars, server_cfg, args)",
+                                 "overlays, cvars, server_cfg, args, build, on_canary_failure, update_deadline)",
                                  k ? k : "?");
                         goto out;
                 }
@@ -287,6 +289,23 @@ int spec_parse_yaml(const char *text, size_t len, const char *source, long port_
                         r = get_server_cfg(&x, vn, &s);
                 else if (streq(k, "args"))
                         r = get_list(&x, SPEC_ARGS, vn, &s.args, &s.n_args);
+                else if (streq(k, "build")) {
+                        r = get_string(&x, k, vn, spec_check_build, true, &s.build);
+                        if (r == 0 && streq(s.build, SPEC_BUILD_FOLLOW)) {
+                                free(s.build);
+                                s.build = NULL;
+                        }
+                } else if (streq(k, "on_canary_failure")) {
+                        _cleanup_free_ char *v = NULL;
+                        r = get_string(&x, k, vn, spec_check_canary_failure, true, &v);
+                        s.canary_degrade = r == 0 && streq(v, "degrade");
+                } else if (streq(k, "update_deadline")) {
+                        const char *v = scalar(vn), *problem = v ? spec_parse_deadline(v, &s.update_deadline) : NULL;
+                        if (!v)
+                                r = fail(&x, vn, -EINVAL, "'%s' must be a duration", k);
+                        else if (problem)
+                                r = fail(&x, vn, -EINVAL, "'%s': '%.40s' %s", k, v, problem);
+                }
                 if (r < 0)
                         goto out;
         }
@@ -314,11 +333,13 @@ json_t *spec_to_json(const Spec *s) {
         json_t *cvars = json_object();
         for (size_t i = 0; cvars && i < s->n_cvars; i++)
                 json_object_set_new(cvars, s->cvar_names[i], json_string(s->cvar_values[i]));
-        return json_pack("{s:I, s:s, s:I, s:I, s:s*, s:s*, s:o, s:o, s:o, s:o}", "port", (json_int_t) s->port, "map",
-                         s->map, "maxplayers", (json_int_t) s->maxplayers, "tickrate", (json_int_t) s->tickrate,
-                         "hostname", s->hostname, "rcon_password", s->rcon_password, "overlays",
-                         strv_to_json(s->overlays, s->n_overlays), "cvars", cvars, "server_cfg",
-                         strv_to_json(s->server_cfg, s->n_server_cfg), "args", strv_to_json(s->args, s->n_args));
+        return json_pack("{s:I, s:s, s:I, s:I, s:s*, s:s*, s:o, s:o, s:o, s:o, s:s, s:s, s:I}", "port",
+                         (json_int_t) s->port, "map", s->map, "maxplayers", (json_int_t) s->maxplayers, "tickrate",
+                         (json_int_t) s->tickrate, "hostname", s->hostname, "rcon_password", s->rcon_password,
+                         "overlays", strv_to_json(s->overlays, s->n_overlays), "cvars", cvars, "server_cfg",
+                         strv_to_json(s->server_cfg, s->n_server_cfg), "args", strv_to_json(s->args, s->n_args),
+                         "build", s->build ? s->build : SPEC_BUILD_FOLLOW, "on_canary_failure",
+                         s->canary_degrade ? "degrade" : "hold", "update_deadline", (json_int_t) s->update_deadline);
 }
 
 static int json_to_strv(json_t *a, char ***ret, size_t *ret_n) {
@@ -345,13 +366,23 @@ static int json_to_strv(json_t *a, char ***ret, size_t *ret_n) {
 int spec_from_json(json_t *j, Spec *ret, Error *err) {
         _cleanup_(spec_freep) Spec s = { 0 };
         json_int_t port = 0, maxplayers = 8, tickrate = 0;
-        const char *map = NULL, *hostname = NULL, *pw = NULL;
+        const char *map = NULL, *hostname = NULL, *pw = NULL, *build = SPEC_BUILD_FOLLOW, *canary = "hold";
         json_t *overlays = NULL, *cvars = NULL, *cfg = NULL, *args = NULL;
+        json_int_t deadline = 0;
         json_error_t je;
-        if (json_unpack_ex(j, &je, 0, "{s:I, s:s, s:I, s:I, s?s, s?s, s:o, s:o, s:o, s:o}", "port", &port, "map", &map,
-                           "maxplayers", &maxplayers, "tickrate", &tickrate, "hostname", &hostname, "rcon_password",
-                           &pw, "overlays", &overlays, "cvars", &cvars, "server_cfg", &cfg, "args", &args) < 0)
+        /* The update keys came later: a spec stored before them follows. */
+        if (json_unpack_ex(j, &je, 0, "{s:I, s:s, s:I, s:I, s?s, s?s, s:o, s:o, s:o, s:o, s?s, s?s, s?I}", "port", &port,
+                           "map", &map, "maxplayers", &maxplayers, "tickrate", &tickrate, "hostname", &hostname,
+                           "rcon_password", &pw, "overlays", &overlays, "cvars", &cvars, "server_cfg", &cfg, "args",
+                           &args, "build", &build, "on_canary_failure", &canary, "update_deadline", &deadline) < 0)
                 return error_set(err, -EBADMSG, "stored spec is damaged: %s", je.text);
+        if (spec_check_build(build) || spec_check_canary_failure(canary) || deadline < 0 ||
+            deadline > SPEC_DEADLINE_MAX)
+                return error_set(err, -EBADMSG, "stored spec is damaged: bad build, on_canary_failure or update_deadline");
+        if (!streq(build, SPEC_BUILD_FOLLOW) && !(s.build = strdup(build)))
+                return -ENOMEM;
+        s.canary_degrade = streq(canary, "degrade");
+        s.update_deadline = (long) deadline;
         s.port = (long) port;
         s.maxplayers = (long) maxplayers;
         s.tickrate = (long) tickrate;

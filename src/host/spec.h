@@ -3,6 +3,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "error.h"
@@ -25,6 +26,10 @@ typedef struct Spec {
         size_t n_server_cfg;
         char **args;           /* extra launch arguments */
         size_t n_args;
+        /* Game updates (build.h): */
+        char *build;           /* NULL: follow the newest passing build; else a pinned build id */
+        bool canary_degrade;   /* on_canary_failure: degrade (false: hold) */
+        long update_deadline;  /* seconds a server with players may stay on an old build; 0 = no deadline */
 } Spec;
 
 void spec_free(Spec *s);

@@ -10,7 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend.h"
 #include "fs.h"
 #include "instance.h"
 #include "process.h"
@@ -102,6 +101,8 @@ static uint64_t mono_ms(void) {
         return (uint64_t) ts.tv_sec * 1000ULL + (uint64_t) ts.tv_nsec / 1000000ULL;
 }
 
+typedef void (*line_fn)(const char *line, void *userdata);
+
 /* Splits what steamcmd prints into lines (at \n or \r; longer than 4 KiB
  * cut) for on_line. */
 typedef struct LineBuf {
@@ -109,13 +110,13 @@ typedef struct LineBuf {
         size_t len;
 } LineBuf;
 
-static void feed(LineBuf *lb, const char *buf, size_t n, Pass *p) {
+static void feed(LineBuf *lb, const char *buf, size_t n, line_fn line, void *userdata) {
         for (size_t i = 0; i < n; i++) {
                 char ch = buf[i];
                 if (ch == '\n' || ch == '\r' || lb->len == sizeof lb->line - 1) {
                         if (lb->len > 0) {
                                 lb->line[lb->len] = '\0';
-                                on_line(lb->line, p);
+                                line(lb->line, userdata);
                         }
                         lb->len = 0;
                         if (ch == '\n' || ch == '\r')
@@ -123,6 +124,109 @@ static void feed(LineBuf *lb, const char *buf, size_t n, Pass *p) {
                 }
                 lb->line[lb->len++] = ch;
         }
+}
+
+/* Runs steamcmd with argv until it closes its output, feeding every line to
+ * line(); stops its whole group after stall_ms without output, total_ms in
+ * all (0: no limit) or a signal on sigfd. what names the run in messages. */
+static int run_steamcmd(const HostConfig *c, char **argv, char **envp, int lock_fd, int sigfd, uint64_t stall_ms,
+                        uint64_t total_ms, const char *what, line_fn line, void *userdata, Error *err) {
+        int pp[2];
+        if (pipe2(pp, O_CLOEXEC) < 0)
+                return error_set(err, negative_errno(), "cannot create a pipe: %m");
+        _cleanup_close_ int rd = pp[0];
+        pid_t pid;
+        int r = spawn_steamcmd(argv, envp, c->state_dir, lock_fd, pp[1], &pid);
+        close(pp[1]);
+        if (r == -ENOENT)
+                return error_set(err, r, "steamcmd '%s' not found: install it (Debian: apt install steamcmd, from "
+                                 "non-free) or set LEFT4ME_STEAMCMD", c->steamcmd);
+        if (r < 0)
+                return error_set(err, r, "cannot run steamcmd '%s': %s", c->steamcmd, strerror(-r));
+        /* For a re-run after we are killed: the group to end if steamcmd
+         * itself is gone but something of its group still holds the lock. */
+        if (lock_fd >= 0) {
+                char pg[32];
+                snprintf(pg, sizeof pg, "%d\n", (int) pid);
+                _cleanup_free_ char *locks = config_path(c, "locks", NULL);
+                _cleanup_close_ int ldir = locks ? open(locks, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+                if (ldir >= 0)
+                        (void) write_file_atomic_flags(ldir, ".install.pgid", pg, strlen(pg), 0600, WRITE_NO_SYNC);
+        }
+
+        /* Read until steamcmd closes its output, a stall, or a signal. */
+        LineBuf lb = { .len = 0 };
+        uint64_t start = mono_ms(), last = start;
+        int stopped_by = 0;
+        bool stalled = false, overdue = false;
+        for (;;) {
+                uint64_t now = mono_ms();
+                if (now - last >= stall_ms) {
+                        stalled = true;
+                        break;
+                }
+                if (total_ms && now - start >= total_ms) {
+                        overdue = true;
+                        break;
+                }
+                uint64_t wait = stall_ms - (now - last);
+                if (total_ms && total_ms - (now - start) < wait)
+                        wait = total_ms - (now - start);
+                struct pollfd pf[2] = { { .fd = rd, .events = POLLIN }, { .fd = sigfd, .events = POLLIN } };
+                int n = poll(pf, sigfd >= 0 ? 2 : 1, (int) wait);
+                if (n < 0 && errno != EINTR)
+                        break;
+                if (n > 0 && sigfd >= 0 && (pf[1].revents & POLLIN)) {
+                        struct signalfd_siginfo si;
+                        if (read(sigfd, &si, sizeof si) == sizeof si) {
+                                stopped_by = (int) si.ssi_signo;
+                                break;
+                        }
+                }
+                if (n > 0 && pf[0].revents) {
+                        char buf[8192];
+                        ssize_t k = read(rd, buf, sizeof buf);
+                        if (k < 0 && errno == EINTR)
+                                continue;
+                        if (k <= 0)
+                                break;
+                        feed(&lb, buf, (size_t) k, line, userdata);
+                        last = mono_ms();
+                }
+        }
+        if (lb.len > 0) {
+                lb.line[lb.len] = '\0';
+                line(lb.line, userdata);
+        }
+        /* Its whole group goes, whatever made us stop reading: nothing of it
+         * may go on writing the installation. */
+        if (stalled || overdue || stopped_by) {
+                kill(-pid, SIGTERM);
+                kill(-pid, SIGCONT);
+                for (int i = 0; i < 50 && waitpid(pid, NULL, WNOHANG) == 0; i++)
+                        usleep(20 * 1000);
+        }
+        kill(-pid, SIGKILL);
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (stalled)
+                return error_set(err, -ETIMEDOUT, "steamcmd made no progress for %llu s (%s; "
+                                 "LEFT4ME_INSTALL_STALL_TIMEOUT); stopped it", (unsigned long long) stall_ms / 1000, what);
+        if (overdue)
+                return error_set(err, -ETIMEDOUT, "steamcmd did not finish within %.1f s (%s); stopped it",
+                                 total_ms / 1000.0, what);
+        if (stopped_by)
+                return error_set(err, -EINTR, "interrupted by SIG%s during the %s; steamcmd was stopped",
+                                 sigabbrev_np(stopped_by) ?: "?", what);
+        if (WIFSIGNALED(status))
+                return error_set(err, -ECHILD, "steamcmd was killed by signal %s during the %s",
+                                 sigabbrev_np(WTERMSIG(status)) ?: "?", what);
+        return 0;
+}
+
+static void pass_line(const char *line, void *userdata) {
+        on_line(line, userdata);
 }
 
 static int run_pass(const HostConfig *c, char **envp, const char *dir, const char *platform, bool validate, int lock_fd,
@@ -138,86 +242,10 @@ static int run_pass(const HostConfig *c, char **envp, const char *dir, const cha
                 argv[10] = NULL;
         }
         p->phase = platform;
-        int pp[2];
-        if (pipe2(pp, O_CLOEXEC) < 0)
-                return error_set(err, negative_errno(), "cannot create a pipe: %m");
-        _cleanup_close_ int rd = pp[0];
-        pid_t pid;
-        int r = spawn_steamcmd(argv, envp, c->state_dir, lock_fd, pp[1], &pid);
-        close(pp[1]);
-        if (r == -ENOENT)
-                return error_set(err, r, "steamcmd '%s' not found: install it (Debian: apt install steamcmd, from "
-                                 "non-free) or set LEFT4ME_STEAMCMD", c->steamcmd);
-        if (r < 0)
-                return error_set(err, r, "cannot run steamcmd '%s': %s", c->steamcmd, strerror(-r));
-        /* For a re-run after we are killed: the group to end if steamcmd
-         * itself is gone but something of its group still holds the lock. */
-        char pg[32];
-        snprintf(pg, sizeof pg, "%d\n", (int) pid);
-        _cleanup_free_ char *locks = config_path(c, "locks", NULL);
-        _cleanup_close_ int ldir = locks ? open(locks, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-        if (ldir >= 0)
-                (void) write_file_atomic_flags(ldir, ".install.pgid", pg, strlen(pg), 0600, WRITE_NO_SYNC);
-
-        /* Read until steamcmd closes its output, a stall, or a signal. */
-        LineBuf lb = { .len = 0 };
-        uint64_t stall_ms = (uint64_t) c->install_stall_s * 1000ULL, last = mono_ms();
-        int stopped_by = 0;
-        bool stalled = false;
-        for (;;) {
-                uint64_t now = mono_ms();
-                if (now - last >= stall_ms) {
-                        stalled = true;
-                        break;
-                }
-                struct pollfd pf[2] = { { .fd = rd, .events = POLLIN }, { .fd = sigfd, .events = POLLIN } };
-                int n = poll(pf, sigfd >= 0 ? 2 : 1, (int) (stall_ms - (now - last)));
-                if (n < 0 && errno != EINTR)
-                        break;
-                if (n > 0 && (pf[1].revents & POLLIN)) {
-                        struct signalfd_siginfo si;
-                        if (read(sigfd, &si, sizeof si) == sizeof si) {
-                                stopped_by = (int) si.ssi_signo;
-                                break;
-                        }
-                }
-                if (n > 0 && pf[0].revents) {
-                        char buf[8192];
-                        ssize_t k = read(rd, buf, sizeof buf);
-                        if (k < 0 && errno == EINTR)
-                                continue;
-                        if (k <= 0)
-                                break;
-                        feed(&lb, buf, (size_t) k, p);
-                        last = mono_ms();
-                }
-        }
-        if (lb.len > 0) {
-                lb.line[lb.len] = '\0';
-                on_line(lb.line, p);
-        }
-        /* Its whole group goes, whatever made us stop reading: nothing of it
-         * may go on writing the installation. */
-        if (stalled || stopped_by) {
-                kill(-pid, SIGTERM);
-                kill(-pid, SIGCONT);
-                for (int i = 0; i < 50 && waitpid(pid, NULL, WNOHANG) == 0; i++)
-                        usleep(20 * 1000);
-        }
-        kill(-pid, SIGKILL);
-        int status = 0;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
-        if (stalled)
-                return error_set(err, -ETIMEDOUT, "steamcmd made no progress for %ld s (%s pass; "
-                                 "LEFT4ME_INSTALL_STALL_TIMEOUT); stopped it", c->install_stall_s, platform);
-        if (stopped_by)
-                return error_set(err, -EINTR, "interrupted by SIG%s during the %s pass; steamcmd was stopped",
-                                 sigabbrev_np(stopped_by) ?: "?", platform);
-        if (WIFSIGNALED(status))
-                return error_set(err, -ECHILD, "steamcmd was killed by signal %s during the %s pass",
-                                 sigabbrev_np(WTERMSIG(status)) ?: "?", platform);
-        return 0;
+        char what[32];
+        snprintf(what, sizeof what, "%s pass", platform);
+        return run_steamcmd(c, argv, envp, lock_fd, sigfd, (uint64_t) c->install_stall_s * 1000ULL, 0, what, pass_line,
+                            p, err);
 }
 
 static int install_passes(const HostConfig *c, char **envp, const char *dir, const char *srcds, bool validate,
@@ -294,51 +322,20 @@ static int lock_install(const HostConfig *c, install_cb cb, void *userdata, int 
         }
 }
 
-int steamcmd_install(const HostConfig *c, bool validate, bool force, install_cb cb, void *userdata, Error *err) {
+int steamcmd_lock(const HostConfig *c, install_cb cb, void *userdata, int *ret_fd, Error *err) {
         int r = state_dirs_ensure(c, err);
-        if (r < 0)
-                return r;
+        return r < 0 ? r : lock_install(c, cb, userdata, ret_fd, err);
+}
 
-        /* Lock first, then look: start takes this lock shared, so no
-         * instance can start between the check and the update. An earlier
-         * install (a panel job re-queued after a restart, its steamcmd still
-         * running) holds it until its last process is gone: wait for it,
-         * saying so, then install as usual, which verifies what it left. */
-        _cleanup_close_ int lock = -1;
-        r = lock_install(c, cb, userdata, &lock, err);
-        if (r < 0)
-                return r;
-
-        if (!force) {
-                _cleanup_strv_ char **names = NULL;
-                if ((r = instance_list(c, &names, err)) < 0)
-                        return r;
-                Buf running = BUF_INIT(512);
-                for (char **n = names; *n; n++) {
-                        BackendStatus st;
-                        if (backend_get(c)->status(c, *n, &st, NULL) == 0 &&
-                            (st.state == STATE_RUNNING || st.state == STATE_STARTING ||
-                             st.state == STATE_UNRESPONSIVE))
-                                buf_printf(&running, "%s%s", running.len ? ", " : "", *n);
-                }
-                if (running.len) {
-                        r = error_set(err, -EBUSY, "instances are running (%s): stop them first, or pass --force",
-                                      running.data);
-                        buf_free(&running);
-                        return r;
-                }
-        }
-
-
-        _cleanup_free_ char *dir = config_path(c, "installation", NULL);
-        _cleanup_free_ char *home = config_path(c, "steam", NULL);
-        _cleanup_free_ char *srcds = config_path(c, "installation", "srcds_run");
-        if (!dir || !home || !srcds)
+/* The environment steamcmd runs with: ours, with HOME=<state>/<home>
+ * (steamcmd keeps its own files under $HOME/Steam). */
+static int steam_env(const HostConfig *c, const char *home_sub, char ***ret, Error *err) {
+        _cleanup_free_ char *home = config_path(c, home_sub, NULL);
+        if (!home)
                 return -ENOMEM;
-        if ((r = mkdir_p(dir, 0755)) < 0 || (r = mkdir_p(home, 0755)) < 0)
-                return error_set(err, r, "cannot create '%s' or '%s': %s", dir, home, strerror(-r));
-
-        /* steamcmd keeps its own files under $HOME/Steam: give it ours. */
+        int r = mkdir_p(home, 0755);
+        if (r < 0)
+                return error_set(err, r, "cannot create '%s': %s", home, strerror(-r));
         _cleanup_strv_ char **envp = NULL;
         size_t n = 0;
         for (char **e = environ; *e; e++)
@@ -349,7 +346,19 @@ int steamcmd_install(const HostConfig *c, bool validate, bool force, install_cb 
                 free(h);
                 return -ENOMEM;
         }
+        *ret = TAKE_PTR(envp);
+        return 0;
+}
 
+int steamcmd_update(const HostConfig *c, const char *dir, bool validate, int lock, install_cb cb, void *userdata,
+                    Error *err) {
+        _cleanup_free_ char *srcds = NULL;
+        if (asprintf(&srcds, "%s/srcds_run", dir) < 0)
+                return -ENOMEM;
+        _cleanup_strv_ char **envp = NULL;
+        int r = steam_env(c, "steam", &envp, err);
+        if (r < 0)
+                return r;
         /* SIGTERM/SIGINT/SIGHUP stop steamcmd's whole group before we go. */
         sigset_t mask, old;
         sigemptyset(&mask);
@@ -360,6 +369,73 @@ int steamcmd_install(const HostConfig *c, bool validate, bool force, install_cb 
         _cleanup_close_ int sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
         r = install_passes(c, envp, dir, srcds, validate, lock, sigfd, cb, userdata, err);
         sigprocmask(SIG_SETMASK, &old, NULL);
+        return r;
+}
+
+/* ---- app_info_print ---- */
+
+typedef struct InfoOut {
+        Buf text;
+        bool no_info;
+} InfoOut;
+
+static void info_line(const char *line, void *userdata) {
+        InfoOut *o = userdata;
+        if (strstr(line, "No app info for AppID"))
+                o->no_info = true;
+        (void) buf_printf(&o->text, "%s\n", line);
+}
+
+/* The public branch's buildid in app_info_print's KeyValues text:
+ * "222860" { ... "depots" { ... "branches" { "public" { "buildid" "N" ... */
+bool steamcmd_parse_app_info(const char *text, char ret[BUILD_ID_MAX_LEN + 1]) {
+        const char *b = strstr(text, "\"branches\"");
+        const char *p = b ? strstr(b, "\"public\"") : NULL;
+        const char *k = p ? strstr(p, "\"buildid\"") : NULL;
+        if (!k)
+                return false;
+        /* Only within the public block: no closing brace before the key. */
+        for (const char *q = p + 8; q < k; q++)
+                if (*q == '}')
+                        return false;
+        const char *v = strchr(k + 9, '"');
+        const char *e = v ? strchr(v + 1, '"') : NULL;
+        if (!e || e - v - 1 > BUILD_ID_MAX_LEN)
+                return false;
+        char id[BUILD_ID_MAX_LEN + 1];
+        snprintf(id, sizeof id, "%.*s", (int) (e - v - 1), v + 1);
+        if (!build_id_is_valid(id))
+                return false;
+        memcpy(ret, id, sizeof id);
+        return true;
+}
+
+int steamcmd_app_info(const HostConfig *c, long timeout_ms, char ret[BUILD_ID_MAX_LEN + 1], Error *err) {
+        /* Its own HOME: a fetch may be running with the other one. The
+         * cached appinfo.vdf hid updates for days (LinuxGSM#301): it goes
+         * before every check, so steamcmd has to ask Steam. */
+        _cleanup_strv_ char **envp = NULL;
+        int r = steam_env(c, "steam-check", &envp, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *cache = config_path(c, "steam-check", "Steam/appcache/appinfo.vdf");
+        if (!cache)
+                return -ENOMEM;
+        if (unlink(cache) < 0 && errno != ENOENT)
+                return error_set(err, negative_errno(), "cannot remove the cached '%s': %m", cache);
+        char *argv[] = { c->steamcmd, (char *) "+login", (char *) "anonymous", (char *) "+app_info_update",
+                         (char *) "1", (char *) "+app_info_print", (char *) L4D2_APP_ID, (char *) "+quit", NULL };
+        InfoOut o = { .text = BUF_INIT(4 << 20) };
+        r = run_steamcmd(c, argv, envp, -1, -1, UINT64_MAX / 2, (uint64_t) timeout_ms, "app info check", info_line, &o,
+                         err);
+        if (r >= 0 && o.no_info)
+                r = error_set(err, -ENODATA, "steamcmd has no app info for %s (\"No app info for AppID\")", L4D2_APP_ID);
+        else if (r >= 0 && !steamcmd_parse_app_info(o.text.data ? o.text.data : "", ret))
+                r = error_set(err, -EBADMSG, "steamcmd's app_info_print %s",
+                              o.text.data && strstr(o.text.data, "\"" L4D2_APP_ID "\"")
+                                      ? "named no buildid of the public branch"
+                                      : "printed no app info for " L4D2_APP_ID);
+        buf_free(&o.text);
         return r;
 }
 
@@ -392,28 +468,4 @@ failed:
                 return error_set(err, -EIO, "steamcmd reported success but '%s' has no srcds_run", dir);
         return error_set(err, -EIO, "steamcmd failed (%s pass): %s", p.phase,
                          p.last_error[0] ? p.last_error : "it never reported \"Success! App '222860' fully installed\"");
-}
-
-int steamcmd_installed_build(const HostConfig *c, char *buf, size_t size) {
-        _cleanup_close_ int dir = path_open_beneath_dir(c->state_dir, "installation/steamapps", O_RDONLY | O_DIRECTORY,
-                                                        0, PATH_NO_SYMLINKS);
-        if (dir < 0)
-                return dir;
-        _cleanup_free_ char *text = NULL;
-        size_t len;
-        int r = read_file_at(dir, "appmanifest_" L4D2_APP_ID ".acf", 64 * 1024, &text, &len);
-        if (r < 0)
-                return r;
-        /* KeyValues text: "buildid"<whitespace>"digits". */
-        const char *p = strstr(text, "\"buildid\"");
-        if (!p)
-                return -ENOENT;
-        p += strlen("\"buildid\"");
-        p += strspn(p, " \t");
-        size_t n = *p == '"' ? strspn(p + 1, "0123456789") : 0;
-        if (n == 0 || n >= size || p[1 + n] != '"')
-                return -ENOENT;
-        memcpy(buf, p + 1, n);
-        buf[n] = '\0';
-        return 0;
 }

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "strutil.h"
 
 #define L4D2_APP_ID "222860"
 
@@ -24,14 +25,27 @@ typedef void (*install_cb)(const char *line, const InstallProgress *progress, vo
  * Returns true and fills *ret (state points into buf, which it modifies). */
 bool steamcmd_parse_progress(char *buf, InstallProgress *ret);
 
-/* Installs or updates <state>/installation. A fresh anonymous Linux install
- * of 222860 fails with "Invalid platform"; the workaround is a first pass
- * with the platform forced to windows and then `validate` with linux.
- * Success is judged by steamcmd's "Success!" line and a srcds_run in the
- * installation, not by its exit code. Refuses while instances are running
- * unless force. */
-int steamcmd_install(const HostConfig *c, bool validate, bool force, install_cb cb, void *userdata, Error *err);
+/* Takes the .install lock (held by a fetch for as long as steamcmd or
+ * anything of its process group lives), waiting for an earlier install as
+ * long as LEFT4ME_INSTALL_STALL_TIMEOUT allows, with a line every 10 s. */
+int steamcmd_lock(const HostConfig *c, install_cb cb, void *userdata, int *ret_fd, Error *err);
 
-/* The build id steamcmd recorded for the installation ("buildid" in
- * steamapps/appmanifest_222860.acf), into buf; -ENOENT when there is none. */
-int steamcmd_installed_build(const HostConfig *c, char *buf, size_t size);
+/* Installs or updates the game in dir (a build's staging tree), with the
+ * .install lock held (lock: its fd, inherited by steamcmd). A fresh
+ * anonymous Linux install of 222860 fails with "Invalid platform"; the
+ * workaround is a first pass with the platform forced to windows and then
+ * `validate` with linux. Success is judged by steamcmd's "Success!" line and
+ * a srcds_run in dir, not by its exit code. */
+int steamcmd_update(const HostConfig *c, const char *dir, bool validate, int lock, install_cb cb, void *userdata,
+                    Error *err);
+
+/* The public branch's buildid in app_info_print's KeyValues text
+ * ("222860" { "depots" { "branches" { "public" { "buildid" "N" } } } }):
+ * false when there is none, or it is not a valid build id. */
+bool steamcmd_parse_app_info(const char *text, char ret[BUILD_ID_MAX_LEN + 1]);
+
+/* `app_info_update 1 +app_info_print 222860` with the cached appinfo.vdf
+ * removed first (its own HOME, <state>/steam-check): the public branch's
+ * buildid. -ENODATA ("No app info"), -EBADMSG (no buildid in what it
+ * printed, or nothing), -ETIMEDOUT (timeout_ms): err says which. */
+int steamcmd_app_info(const HostConfig *c, long timeout_ms, char ret[BUILD_ID_MAX_LEN + 1], Error *err);

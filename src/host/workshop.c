@@ -29,7 +29,7 @@ static const char *node_state(const json_t *node) {
         return json_string_value(json_object_get(node, "state")) ?: "pending";
 }
 
-void workshop_summary(const json_t *meta, json_t *show) {
+void workshop_summary(const HostConfig *c, const char *name, const json_t *meta, json_t *show) {
         const json_t *ws = json_object_get(meta, "workshop");
         const json_t *nodes = json_object_get(ws, "nodes");
         unsigned ok = 0, failed = 0, missing = 0, wrong = 0, pending = 0;

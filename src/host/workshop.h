@@ -31,7 +31,7 @@ int workshop_parse_ref(const char *arg, char ret[WORKSHOP_ID_MAX], Error *err);
 
 /* Hooks of the overlay store's kind table. */
 int workshop_init_meta(json_t *meta);
-void workshop_summary(const json_t *meta, json_t *show);
+void workshop_summary(const HostConfig *c, const char *name, const json_t *meta, json_t *show);
 int workshop_build(OverlayBuild *b, Error *err);
 /* Removes cache files no overlay tree links any more (link count 1). */
 void workshop_cache_gc(const HostConfig *c);

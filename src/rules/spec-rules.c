@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -86,6 +87,41 @@ const char *spec_check_cvar_name(const char *v) {
 
 const char *spec_check_cvar_value(const char *v) {
         return quoted_value(v, SPEC_CVAR_VALUE_MAX, "is too long (at most " STR(SPEC_CVAR_VALUE_MAX) " characters)");
+}
+
+const char *spec_check_build(const char *v) {
+        if (streq(v, SPEC_BUILD_FOLLOW) || build_id_is_valid(v))
+                return NULL;
+        return "is not 'follow' or a build id (a number, as 'l4d2ctl builds' lists them)";
+}
+
+const char *spec_check_canary_failure(const char *v) {
+        if (streq(v, "hold") || streq(v, "degrade"))
+                return NULL;
+        return "is not 'hold' or 'degrade'";
+}
+
+const char *spec_parse_deadline(const char *v, long *ret_seconds) {
+        static const char *const bad = "is not a duration (a number with s, m, h or d, e.g. 6h; 0 for none) of at "
+                                       "most 30 days";
+        size_t n = strlen(v);
+        if (n == 0 || n > 12)
+                return bad;
+        long unit = 1;
+        char num[16];
+        snprintf(num, sizeof num, "%s", v);
+        switch (num[n - 1]) {
+        case 's': unit = 1; num[--n] = '\0'; break;
+        case 'm': unit = 60; num[--n] = '\0'; break;
+        case 'h': unit = 3600; num[--n] = '\0'; break;
+        case 'd': unit = 86400; num[--n] = '\0'; break;
+        default: break;
+        }
+        long x;
+        if (parse_long(num, 0, SPEC_DEADLINE_MAX, &x) < 0 || x > SPEC_DEADLINE_MAX / unit)
+                return bad;
+        *ret_seconds = x * unit;
+        return NULL;
 }
 
 /* Launch arguments left4me sets itself (a server listening somewhere the

@@ -38,6 +38,19 @@ const char *spec_check_rcon_password(const char *v);
 const char *spec_check_cvar_name(const char *v);
 const char *spec_check_cvar_value(const char *v);
 
+/* Game updates (issue 14). `build`: "follow" (the newest build that passed
+ * the canary of the server's overlays) or a build id that pins one.
+ * `on_canary_failure`: "hold" (the default: stay on the last passing build)
+ * or "degrade" (move onto the new build without the overlays the canary
+ * named). `update_deadline`: how long a server with players may stay on
+ * the old build once a new one passed, as a number with s, m, h or d (or
+ * none, "0"); parsed into seconds by spec_parse_deadline. */
+#define SPEC_BUILD_FOLLOW "follow"
+#define SPEC_DEADLINE_MAX (30L * 86400L) /* 30 days */
+const char *spec_check_build(const char *v);
+const char *spec_check_canary_failure(const char *v);
+const char *spec_parse_deadline(const char *v, long *ret_seconds);
+
 /* The spec's lists of strings. */
 typedef enum SpecList {
         SPEC_OVERLAYS,   /* overlay names, first = highest precedence */

@@ -9,6 +9,7 @@
 #include "layout.h"
 #include "pages.h"
 #include "svc-blueprints.h"
+#include "svc-overlays.h"
 
 /* A field as text: a string, or a whole number written as one; another
  * type is an error at the field. */
@@ -46,22 +47,30 @@ void api_blueprint_create(Req *r) {
                 render_error(r, 400, msg);
                 return;
         }
-        char b[8][24];
+        char b[11][24];
         Blueprint bp = { 0 };
         FieldErrors e = { 0 }, types = { 0 };
         BlueprintFields in = { field(j, "name", b[0], 24, &types), field(j, "map", b[1], 24, &types),
                                field(j, "maxplayers", b[2], 24, &types), field(j, "tickrate", b[3], 24, &types),
                                field(j, "overlays", b[4], 24, &types), field(j, "cvars", b[5], 24, &types),
-                               field(j, "server_cfg", b[6], 24, &types), field(j, "args", b[7], 24, &types) };
+                               field(j, "server_cfg", b[6], 24, &types), field(j, "args", b[7], 24, &types),
+                               field(j, "update_build", b[8], 24, &types),
+                               field(j, "on_canary_failure", b[9], 24, &types),
+                               field(j, "update_deadline", b[10], 24, &types) };
         if (types.n)
                 e = types;
         else if (blueprint_validate(&in, &bp, &e)) {
-                int k = blueprint_save(r->db, &bp, r->user.id);
+                /* Only overlays the user may stack, as on the form. */
+                OverlayUsable u = { .owner_id = r->user.id, .admin = r->user.is_admin, .overlays = bp.overlays };
+                int k = blueprint_save_checked(r->db, &bp, r->user.id, overlays_usable_check, &u);
                 if (k == -EEXIST)
                         errors_add(&e, "name", "There is already a blueprint with this name.");
                 else if (k == -EDQUOT)
                         errors_add(&e, "name", "You have %d blueprints, the most one account may have.",
                                    BLUEPRINTS_PER_USER_MAX);
+                else if (k == -EPERM)
+                        errors_add(&e, "overlays", "Overlays: '%s' is not one of your overlays or a global one.",
+                                   u.bad);
                 else if (k < 0)
                         render_error(r, 500, "Could not save the blueprint; try again.");
                 else {

@@ -19,6 +19,7 @@
 #include "server.h"
 #include "static.h"
 #include "svc-accounts.h"
+#include "updater.h"
 #include "watch.h"
 #include "web.h"
 
@@ -72,6 +73,9 @@ const char cmd_serve_help[] =
         "proxy on loopback: the client address is the last X-Forwarded-For entry),\n"
         "LEFT4ME_PAGE_CACHE=0 (no render cache), LEFT4ME_WORKERS (job threads, default\n"
         "2), LEFT4ME_POLL_INTERVAL_MS (the watch's interval, default 5000),\n"
+        "LEFT4ME_UPDATE_INTERVAL_MS (the fleet's game update run: check, fetch,\n"
+        "canaries, migration; default 300000, 0 = never), LEFT4ME_UPDATE_MIGRATE_MS\n"
+        "(migration passes while servers wait to move, default 10000),\n"
         "LEFT4ME_STATIC_DIR, LEFT4ME_MAX_CONNECTIONS (default 256; on an address other\n"
         "than loopback one client gets at most a quarter of them).\n";
 
@@ -188,6 +192,8 @@ int cmd_serve(int argc, char **argv) {
         }
         if (watch_start() < 0)
                 fprintf(stderr, "left4me: warning: the watch of the host did not start\n");
+        if (updater_start() < 0)
+                fprintf(stderr, "left4me: warning: the fleet's update checks did not start\n");
         printf("left4me: listening on http://%s%s%s:%u/ (l4d2ctl: %s on %s, state: %s)\n",
                strchr(config.listen_host, ':') ? "[" : "", config.listen_host,
                strchr(config.listen_host, ':') ? "]" : "", config.port,
@@ -201,6 +207,7 @@ int cmd_serve(int argc, char **argv) {
         shutdown_signal();
         http_stop();
         watch_stop();
+        updater_stop();
         jobs_stop(3000);
         static_free();
         cache_done();

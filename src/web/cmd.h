@@ -1,5 +1,6 @@
 /* The commands of the left4me program (main.c dispatches): serve
- * (cmd-serve.c), admin and db (cmd-admin.c). Each has its --help text. */
+ * (cmd-serve.c), admin and db (cmd-admin.c), workshop (cmd-workshop.c).
+ * Each has its --help text. */
 #pragma once
 
 #include <sqlite3.h>
@@ -13,5 +14,6 @@ int open_db(sqlite3 **ret);
 int cmd_serve(int argc, char **argv);
 int cmd_admin(int argc, char **argv);
 int cmd_db(int argc, char **argv);
+int cmd_workshop(int argc, char **argv);
 
-extern const char cmd_serve_help[], cmd_admin_help[], cmd_db_help[];
+extern const char cmd_serve_help[], cmd_admin_help[], cmd_db_help[], cmd_workshop_help[];

@@ -107,6 +107,8 @@ enum {
         DB_SERVER_EVENTS = 1u << 5,
         DB_JOBS = 1u << 6,
         DB_JOB_LINES = 1u << 7,
+        DB_BUILDS = 1u << 8,        /* the host's game builds and its last update check */
+        DB_OVERLAYS = 1u << 9,      /* who owns which overlay (svc-overlays) */
 };
 /* Opens the connection that watches for commits (PRAGMA data_version). */
 int db_generations_init(const char *path);

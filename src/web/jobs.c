@@ -11,7 +11,8 @@
 #include "svc-servers.h"
 
 /* Every kind of job; jobs.kind names one of these. */
-static const JobKind *const kinds[] = { &job_install, &job_start, &job_restart, &job_stop, &job_delete };
+static const JobKind *const kinds[] = { &job_install, &job_start, &job_restart, &job_stop, &job_delete,
+                                        &job_overlay_build, &job_workshop_refresh };
 
 const JobKind *job_kind(const char *name) {
         for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
@@ -57,6 +58,29 @@ int jobs_request(sqlite3 *db, const User *u, const char *kind, const Server *srv
         return 0;
 }
 
+int jobs_request_for(sqlite3 *db, const User *u, const char *kind, const char *target, job_step_fn step,
+                     void *userdata, int64_t *ret_id) {
+        const JobKind *k = job_kind(kind);
+        if (!k || k->needs_server)
+                return -EINVAL;
+        if (db_begin(db) < 0)
+                return -EIO;
+        int64_t id = 0;
+        int r = job_insert(db, u->id, 0, kind, target, &id);
+        if (r == 0 && step)
+                r = step(db, id, userdata);
+        if (r == 0)
+                r = db_commit(db);
+        if (r < 0) {
+                db_rollback(db);
+                return r;
+        }
+        if (ret_id)
+                *ret_id = id;
+        wake_workers();
+        return 0;
+}
+
 bool job_fail(JobCtx *c, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
@@ -86,13 +110,23 @@ static int on_line(const char *line, void *userdata) {
                 return 0;
         }
         const char *event = json_string_value(json_object_get(j, "event"));
-        if (event && streq(event, "progress")) {
+        if (c->on_event && c->on_event(c, j, c->event_userdata)) {
+                /* the kind's own */
+        } else if (event && streq(event, "progress")) {
                 const char *phase = json_string_value(json_object_get(j, "phase"));
                 const char *state = json_string_value(json_object_get(j, "state"));
+                json_t *items = json_object_get(j, "items_total");
                 double percent = json_number_value(json_object_get(j, "percent"));
                 char label[64];
                 const JobKind *k = job_kind(c->job->kind);
-                if (k && k->progress)
+                if (!phase && json_is_integer(items))
+                        /* A build: bytes of all its downloads, and items. */
+                        snprintf(label, sizeof label, "%.1f of %.1f MiB, %" JSON_INTEGER_FORMAT " of %"
+                                 JSON_INTEGER_FORMAT " items",
+                                 (double) json_integer_value(json_object_get(j, "done")) / 1048576.0,
+                                 (double) json_integer_value(json_object_get(j, "total")) / 1048576.0,
+                                 json_integer_value(json_object_get(j, "items_done")), json_integer_value(items));
+                else if (k && k->progress)
                         percent = k->progress(c, phase ? phase : "", state ? state : "", percent, label, sizeof label);
                 else
                         snprintf(label, sizeof label, "%s%s%s", phase ? phase : "", phase && state ? ": " : "",
@@ -103,8 +137,17 @@ static int on_line(const char *line, void *userdata) {
                 job_log(c->db, c->job->id, l ? l : "");
         } else if (event && streq(event, "done")) {
                 c->done_ok = json_is_true(json_object_get(j, "ok"));
-                const char *build = json_string_value(json_object_get(j, "build"));
-                snprintf(c->build, sizeof c->build, "%s", build ? build : "");
+                const char *error = json_string_value(json_object_get(j, "error"));
+                if (error && *error)
+                        snprintf(c->last_error, sizeof c->last_error, "%s", error);
+        } else if (event && streq(event, "build") && json_is_string(json_object_get(j, "id"))) {
+                /* install: the build it installed (or found up to date). */
+                snprintf(c->build, sizeof c->build, "%s", json_string_value(json_object_get(j, "id")));
+                job_log(c->db, c->job->id, line);
+        } else if (event && json_is_string(json_object_get(j, "line"))) {
+                /* Build events (item, problem, resolved, overlay): their line
+                 * for people is what the log shows. */
+                job_log(c->db, c->job->id, json_string_value(json_object_get(j, "line")));
         } else if (json_object_get(j, "state") && json_object_get(j, "name")) {
                 json_decref(c->status);
                 c->status = json_incref(j);
@@ -149,8 +192,11 @@ bool job_initialize(JobCtx *c) {
                 return job_fail(c, "the server's blueprint is gone");
         /* No port: l4d2ctl keeps the one it allocated, and may move it
          * when another program took it; a port named here would be the
-         * user's choice, never moved. */
-        _cleanup_free_ char *spec = blueprint_spec(&b, srv->name);
+         * user's choice, never moved. The build its owner pinned it to
+         * (issue 14), else it follows. */
+        ServerBuild sb = { 0 };
+        (void) server_build(c->db, srv->id, &sb);
+        _cleanup_free_ char *spec = blueprint_spec(&b, srv->name, sb.pin);
         blueprint_free(&b);
         if (!spec)
                 return job_fail(c, "out of memory writing the spec");

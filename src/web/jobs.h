@@ -17,7 +17,8 @@
 #include "svc-jobs.h"
 
 /* What a running job knows. */
-typedef struct JobCtx {
+typedef struct JobCtx JobCtx;
+struct JobCtx {
         sqlite3 *db;
         const Job *job;
         const Server *server;   /* NULL for a host job */
@@ -26,11 +27,16 @@ typedef struct JobCtx {
         char last_error[512];   /* the result of a failed job */
         double last_percent;
         char last_label[64];
-        char build[32];         /* install: the build l4d2ctl reported at its end */
+        char build[32];         /* install: the build l4d2ctl reported */
         char phase[16];         /* a kind's progress hook: the phase seen last */
         int part, parts;        /* and which part of how many it is in */
         char result[512];       /* a result a kind wrote (for *ret_result) */
-} JobCtx;
+        /* A kind's own look at each JSON event of job_ctl()'s l4d2ctl (may
+         * be NULL): true when it handled the event, which is then neither
+         * logged nor read by the generic code. */
+        bool (*on_event)(struct JobCtx *c, json_t *event, void *userdata);
+        void *event_userdata;
+};
 
 typedef struct JobKind {
         const char *name;       /* the jobs.kind column */
@@ -49,12 +55,15 @@ typedef struct JobKind {
                            size_t size);
 } JobKind;
 
-extern const JobKind job_install, job_start, job_restart, job_stop, job_delete;
+extern const JobKind job_install, job_start, job_restart, job_stop, job_delete, job_overlay_build,
+        job_workshop_refresh;
 /* The kind of that name, or NULL. */
 const JobKind *job_kind(const char *name);
 
 /* For kinds: runs `l4d2ctl args` on the host, its output into the job's
- * log (and progress, status, done events into c). True on exit code 0. */
+ * log (and progress, status, done events into c). Events other than these
+ * that carry a "line" for people (build events) log that line. True on exit
+ * code 0. */
 bool job_ctl(JobCtx *c, const char *const args[], const char *stdin_data);
 /* For kinds: `l4d2ctl initialize` from the server's current blueprint;
  * blueprint changes take effect here, at the server's next start. */
@@ -74,6 +83,19 @@ void job_start_gave_up(sqlite3 *db, int64_t server_id);
  * has JOBS_QUEUED_PER_USER_MAX jobs waiting; -EINVAL for an unknown kind or
  * a missing server. */
 int jobs_request(sqlite3 *db, const User *u, const char *kind, const Server *srv, int64_t *ret_id);
+/* As jobs_request, for a host job about something that is not a server (an
+ * overlay): target is what the job lists show it is for, and step (may be
+ * NULL) runs in the enqueue transaction with the new job's id (e.g. the row
+ * that ties the job to its overlay). */
+typedef int (*job_step_fn)(sqlite3 *db, int64_t job_id, void *userdata);
+int jobs_request_for(sqlite3 *db, const User *u, const char *kind, const char *target, job_step_fn step,
+                     void *userdata, int64_t *ret_id);
+
+/* Queues the Workshop refresh (job-workshop-refresh.c) for u, unless one
+ * waits already: 0 queued, 1 one was waiting (its id in *ret_id). The check
+ * and the row are one transaction, whoever asks (the panel's button, the
+ * daily `left4me workshop refresh`). */
+int workshop_refresh_request(sqlite3 *db, const User *u, const char *target, int64_t *ret_id);
 
 /* Recovers interrupted jobs, then starts n worker threads. */
 int jobs_start(sqlite3 *db, unsigned n, int *ret_requeued, int *ret_failed);

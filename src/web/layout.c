@@ -26,9 +26,11 @@ void page_begin(Req *r, const char *title) {
         html_raw(b, ">\n<header class=\"top\">\n<a class=\"brand\" href=\"/\">left4me</a>\n");
         if (r->authed) {
                 html_raw(b, "<nav>\n<a href=\"/servers\">Servers</a>\n<a href=\"/blueprints\">Blueprints</a>\n"
+                            "<a href=\"/overlays\">Overlays</a>\n"
                             "<a href=\"/jobs\">Jobs</a>\n");
                 if (r->user.is_admin)
-                        html_raw(b, "<a href=\"/admin/users\">Users</a>\n<a href=\"/admin/install\">Install</a>\n");
+                        html_raw(b, "<a href=\"/admin/users\">Users</a>\n<a href=\"/admin/install\">Install</a>\n"
+                                    "<a href=\"/admin/builds\">Builds</a>\n");
                 html_raw(b, "<a href=\"/profile\">");
                 html_txt(b, r->user.username);
                 html_raw(b, "</a>\n");

@@ -26,6 +26,7 @@ static const struct {
         { "serve", cmd_serve, cmd_serve_help },
         { "admin", cmd_admin, cmd_admin_help },
         { "db", cmd_db, cmd_db_help },
+        { "workshop", cmd_workshop, cmd_workshop_help },
 };
 
 static void usage(FILE *f) {
@@ -43,6 +44,7 @@ static void usage(FILE *f) {
               "  admin disable USER           disable an account; ends its sessions at once\n"
               "  admin enable USER            enable it again\n"
               "  db migrate                   bring the database schema up to date\n"
+              "  workshop refresh             queue the panel's Workshop refresh job (daily timer)\n"
               "  help [COMMAND]               this text, or a command's (also COMMAND --help)\n"
               "\n"
               "Options:\n"
@@ -156,6 +158,8 @@ static int load_config(const char *flag_state, const char *flag_listen) {
         config.trust_proxy = proxy && streq(proxy, "1");
         config.workers = setting_uint("LEFT4ME_WORKERS", 2, 1, 16);
         config.poll_ms = setting_uint("LEFT4ME_POLL_INTERVAL_MS", 5000, 200, 600000);
+        config.update_ms = setting_uint("LEFT4ME_UPDATE_INTERVAL_MS", 300000, 0, 86400000);
+        config.update_migrate_ms = setting_uint("LEFT4ME_UPDATE_MIGRATE_MS", 10000, 200, 3600000);
         config.max_connections = setting_uint("LEFT4ME_MAX_CONNECTIONS", 256, 8, 4096);
 
         config.static_dir = setting(NULL, "LEFT4ME_STATIC_DIR", NULL);

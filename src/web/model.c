@@ -139,6 +139,25 @@ oom:
         errors_add(e, "cvars", "Out of memory.");
 }
 
+/* The update policy (issue 14), by the spec rules: empty fields keep the
+ * defaults (follow, hold, no deadline). */
+static void take_update(const BlueprintFields *in, Blueprint *b, FieldErrors *e) {
+        const char *build = in->update_build && *in->update_build ? in->update_build : "follow";
+        const char *m = spec_check_build(build);
+        if (m || strlen(build) >= sizeof b->update_build)
+                errors_add(e, "update_build", "Game build: '%.30s' %s.", build, m ? m : "is too long");
+        snprintf(b->update_build, sizeof b->update_build, "%s", m || streq(build, "follow") ? "" : build);
+        const char *pol = in->on_canary_failure && *in->on_canary_failure ? in->on_canary_failure : "hold";
+        if ((m = spec_check_canary_failure(pol)))
+                errors_add(e, "on_canary_failure", "When a trial run fails: '%.30s' %s.", pol, m);
+        snprintf(b->on_canary_failure, sizeof b->on_canary_failure, "%s", m ? "hold" : pol);
+        const char *dl = in->update_deadline ? in->update_deadline : "";
+        long secs = 0;
+        if (*dl && (m = spec_parse_deadline(dl, &secs)))
+                errors_add(e, "update_deadline", "Update deadline: '%.30s' %s.", dl, m);
+        snprintf(b->update_deadline, sizeof b->update_deadline, "%s", *dl && !m && secs > 0 ? dl : "");
+}
+
 bool blueprint_validate(const BlueprintFields *in, Blueprint *b, FieldErrors *e) {
         const char *name = in->name ? in->name : "";
         const char *m = title_problem(name);
@@ -165,6 +184,7 @@ bool blueprint_validate(const BlueprintFields *in, Blueprint *b, FieldErrors *e)
         take_list(in->server_cfg, "server_cfg", SPEC_SERVER_CFG, &b->server_cfg, e, "server.cfg");
         take_cvars(in->cvars, b, e);
         take_list(in->args, "args", SPEC_ARGS, &b->args, e, "Launch arguments");
+        take_update(in, b, e);
         return e->n == 0;
 }
 
@@ -179,7 +199,7 @@ static json_t *lines_array(const char *text) {
         return a;
 }
 
-char *blueprint_spec(const Blueprint *b, const char *server_name) {
+char *blueprint_spec(const Blueprint *b, const char *server_name, const char *build_pin) {
         /* The server's name is free text; its hostname is one l4d2ctl takes. */
         char hostname[SPEC_HOSTNAME_MAX + 1];
         spec_make_hostname(server_name, "left4me", hostname, sizeof hostname);
@@ -206,6 +226,14 @@ char *blueprint_spec(const Blueprint *b, const char *server_name) {
                                  "args", lines_array(b->args));
         if (!spec)
                 return NULL;
+        /* The server's own pin wins over its blueprint's. */
+        const char *build = build_pin && *build_pin ? build_pin : b->update_build;
+        if (*build && !spec_check_build(build))
+                json_object_set_new(spec, "build", json_string(build));
+        if (streq(b->on_canary_failure, "degrade"))
+                json_object_set_new(spec, "on_canary_failure", json_string("degrade"));
+        if (b->update_deadline[0])
+                json_object_set_new(spec, "update_deadline", json_string(b->update_deadline));
         /* UTF-8 as it is, not \u escapes: YAML takes no surrogate pairs, so
          * an escaped character past U+FFFF (an emoji) would not parse. */
         char *text = json_dumps(spec, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -16,6 +16,10 @@ typedef struct Blueprint {
         char map[65];
         long maxplayers, tickrate;
         char *overlays, *server_cfg, *cvars, *args; /* normalized: lines joined by '\n' */
+        /* Game updates (issue 14), the spec keys: */
+        char update_build[24];       /* "" follows the newest passing build; else a build id */
+        char on_canary_failure[16];  /* "hold" or "degrade" */
+        char update_deadline[16];    /* "" none; else a duration as typed (6h) */
 } Blueprint;
 
 void blueprint_free(Blueprint *b);
@@ -23,6 +27,7 @@ void blueprint_free(Blueprint *b);
 /* A blueprint as typed (a form, later a JSON body); NULL fields are empty. */
 typedef struct BlueprintFields {
         const char *name, *map, *maxplayers, *tickrate, *overlays, *cvars, *server_cfg, *args;
+        const char *update_build, *on_canary_failure, *update_deadline; /* NULL/empty: the defaults */
 } BlueprintFields;
 
 /* Reads the fields into b (keeping what was typed) and fills e with a
@@ -32,8 +37,10 @@ bool blueprint_validate(const BlueprintFields *in, Blueprint *b, FieldErrors *e)
 
 /* The instance spec l4d2ctl initialize reads. JSON is valid YAML, and
  * jansson's escaping keeps every user value a plain string. The hostname is
- * made from the server's name (spec_make_hostname). */
-char *blueprint_spec(const Blueprint *b, const char *server_name);
+ * made from the server's name (spec_make_hostname). No port: l4d2ctl
+ * allocates one (and may move it). build_pin: the game build the server is
+ * pinned to ("" or NULL: the blueprint's update_build). */
+char *blueprint_spec(const Blueprint *b, const char *server_name, const char *build_pin);
 
 typedef struct Server {
         int64_t id, user_id, blueprint_id;

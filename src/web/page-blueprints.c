@@ -5,6 +5,8 @@
 
 #include "html.h"
 #include "layout.h"
+#include "page-overlays.h"
+#include "svc-overlays.h"
 #include "pages.h"
 #include "spec-rules.h"
 #include "svc-blueprints.h"
@@ -62,29 +64,74 @@ static void num_txt(char *buf, size_t size, long v) {
                 buf[0] = '\0';
 }
 
-/* The form for a new blueprint (bp->id == 0) or an existing one. Values
- * that failed validation are shown as typed, via the raw form fields. */
-static void blueprint_form(Req *r, const Blueprint *bp, const FieldErrors *e) {
+/* Game updates (issue 14): which build the servers run, what a failed
+ * trial run of a new build means for them, how long players may keep them
+ * on an old one. */
+static void update_fields(Req *r, const Blueprint *bp, const FieldErrors *e, bool typed) {
+        Buf *b = &r->out;
+        const char *pol = typed ? form_get(r, "on_canary_failure") : bp->on_canary_failure;
+        bool degrade = pol && streq(pol, "degrade");
+        html_raw(b, "<fieldset><legend>Game updates</legend>\n");
+        field_input(r, "Game build", "update_build", "text", typed ? form_get(r, "update_build") : bp->update_build, e,
+                    20, "Empty: the newest build that passed a trial run with these overlays. A build id pins "
+                        "the servers to it (players whose game updated may be refused by an older build).");
+        const char *err = e ? errors_get(e, "on_canary_failure") : NULL;
+        html_raw(b, "<div class=\"field");
+        if (err)
+                html_raw(b, " invalid");
+        html_raw(b, "\"><label for=\"f-on_canary_failure\">When a new build fails its trial run</label>\n"
+                    "<select id=\"f-on_canary_failure\" name=\"on_canary_failure\"");
+        if (err)
+                html_raw(b, " aria-invalid=\"true\" aria-describedby=\"e-on_canary_failure\"");
+        html_raw(b, ">\n<option value=\"hold\"");
+        if (!degrade)
+                html_raw(b, " selected");
+        html_raw(b, ">stay on the last build that passed (try again every 30 minutes)</option>\n<option "
+                    "value=\"degrade\"");
+        if (degrade)
+                html_raw(b, " selected");
+        html_raw(b, ">move to it without the overlays whose plugins failed</option>\n</select>\n");
+        if (err) {
+                html_raw(b, "<p class=\"field-error\" id=\"e-on_canary_failure\">");
+                html_txt(b, err);
+                html_raw(b, "</p>\n");
+        }
+        html_raw(b, "</div>\n");
+        field_input(r, "Update deadline", "update_deadline", "text",
+                    typed ? form_get(r, "update_deadline") : bp->update_deadline, e, 12,
+                    "Empty: servers move to a new build only when nobody plays or at their next restart. A "
+                    "duration (e.g. 6h) moves them once it passed, players or not.");
+        html_raw(b, "</fieldset>\n");
+}
+
+/* The form for a new blueprint (bp->id == 0) or an existing one, with
+ * overlays the list its picker shows. With typed (a refused form, or one the
+ * overlay picker changed) the other values are shown as they were sent, via
+ * the raw form fields. */
+static void blueprint_form(Req *r, const Blueprint *bp, const char *overlays, const FieldErrors *e, bool typed) {
         char action[64], mp[16], tr[16];
-        bool typed = e && e->n; /* re-show exactly what was sent */
         const char *v_mp = typed ? form_get(r, "maxplayers") : NULL, *v_tr = typed ? form_get(r, "tickrate") : NULL;
         num_txt(mp, sizeof mp, bp->maxplayers);
         num_txt(tr, sizeof tr, bp->tickrate);
         form_open(r, bp->id ? path_id(action, sizeof action, "/blueprints", bp->id, NULL) : "/blueprints", "card");
+        /* Enter in a text field presses a form's first submit button; the
+         * overlay picker's buttons come before the visible save button. */
+        html_raw(&r->out, "<button type=\"submit\" class=\"default-submit\" tabindex=\"-1\" aria-hidden=\"true\">"
+                          "Save</button>\n");
         field_input(r, "Name", "name", "text", typed ? form_get(r, "name") : bp->name, e, TITLE_MAX, NULL);
         field_input(r, "Map", "map", "text", typed ? form_get(r, "map") : bp->map, e, 64, "The start map, e.g. c1m1_hotel.");
         field_number(r, "Max players", "maxplayers", v_mp ? v_mp : mp, e, SPEC_MAXPLAYERS_MIN, SPEC_MAXPLAYERS_MAX,
                      "1 to 32.");
         field_number(r, "Tickrate", "tickrate", v_tr ? v_tr : tr, e, SPEC_TICKRATE_MIN, SPEC_TICKRATE_MAX,
                      "10 to 128.");
-        field_textarea(r, "Overlays", "overlays", typed ? form_get(r, "overlays") : bp->overlays, e, TEXTAREA_MAX,
-                       "One overlay name a line; the first line has the highest precedence.");
+        overlay_picker(r, bp->id ? bp->user_id : r->user.id, overlays, e);
         field_textarea(r, "Cvars", "cvars", typed ? form_get(r, "cvars") : bp->cvars, e, TEXTAREA_MAX,
                        "One a line: name value, e.g. sv_gametypes coop");
         field_textarea(r, "server.cfg", "server_cfg", typed ? form_get(r, "server_cfg") : bp->server_cfg, e,
                        TEXTAREA_MAX, "Lines written to server.cfg at each start.");
         field_textarea(r, "Extra launch arguments", "args", typed ? form_get(r, "args") : bp->args, e, TEXTAREA_MAX,
                        "One argument a line, e.g. -insecure.");
+        update_fields(r, bp, e, typed);
         if (bp->id)
                 html_raw(&r->out, "<button type=\"submit\">Save blueprint</button>\n");
         else
@@ -96,21 +143,39 @@ void page_blueprint_new(Req *r) {
         Blueprint bp = { .maxplayers = 8, .tickrate = 30 };
         snprintf(bp.map, sizeof bp.map, "c1m1_hotel");
         bp.overlays = bp.server_cfg = bp.cvars = bp.args = (char *) "";
+        snprintf(bp.on_canary_failure, sizeof bp.on_canary_failure, "hold");
         page_begin(r, "New blueprint");
-        blueprint_form(r, &bp, NULL);
+        blueprint_form(r, &bp, bp.overlays, NULL, false);
         page_end(r);
 }
 
-/* Validates and saves; on a problem shows the form again with the errors. */
+/* Validates and saves; on a problem shows the form again with the errors.
+ * A press of an overlay picker button shows the form again, changed. The
+ * save checks, in its transaction, that every overlay is one the owner may
+ * stack (svc-overlays), whatever the browser sent. */
 static void submit(Req *r, Blueprint *bp, const char *saved_title) {
         char title[sizeof bp->name];
         snprintf(title, sizeof title, "%s", saved_title); /* bp->name changes below */
         FieldErrors e = { 0 };
+        _cleanup_free_ char *overlays = overlay_picker_join(r);
+        if (!overlays) {
+                render_error(r, 500, "Out of memory.");
+                return;
+        }
+        if (overlay_picker_apply(r, &overlays)) {
+                page_begin(r, title);
+                blueprint_form(r, bp, overlays, NULL, true);
+                page_end(r);
+                return;
+        }
         BlueprintFields in = { form_get(r, "name"), form_get(r, "map"), form_get(r, "maxplayers"),
-                               form_get(r, "tickrate"), form_get(r, "overlays"), form_get(r, "cvars"),
-                               form_get(r, "server_cfg"), form_get(r, "args") };
+                               form_get(r, "tickrate"), overlays, form_get(r, "cvars"),
+                               form_get(r, "server_cfg"), form_get(r, "args"), form_get(r, "update_build"),
+                               form_get(r, "on_canary_failure"), form_get(r, "update_deadline") };
         if (blueprint_validate(&in, bp, &e)) {
-                int k = blueprint_save(r->db, bp, r->user.id);
+                OverlayUsable u = { .owner_id = bp->id ? bp->user_id : r->user.id, .admin = r->user.is_admin,
+                                  .overlays = bp->overlays };
+                int k = blueprint_save_checked(r->db, bp, r->user.id, overlays_usable_check, &u);
                 if (k == 0) {
                         char href[64];
                         req_redirect(r, path_id(href, sizeof href, "/blueprints", bp->id, "?notice=saved"));
@@ -121,6 +186,9 @@ static void submit(Req *r, Blueprint *bp, const char *saved_title) {
                 else if (k == -EDQUOT)
                         errors_add(&e, "name", "You have %d blueprints, the most one account may have.",
                                    BLUEPRINTS_PER_USER_MAX);
+                else if (k == -EPERM)
+                        errors_add(&e, "overlays", "Overlays: '%s' is not one of the owner's overlays or a global "
+                                                   "one (or it is being deleted); pick from the list.", u.bad);
                 else {
                         render_error(r, 500, "Could not save the blueprint; try again.");
                         return;
@@ -128,7 +196,7 @@ static void submit(Req *r, Blueprint *bp, const char *saved_title) {
         }
         r->status = 422;
         page_begin(r, title);
-        blueprint_form(r, bp, &e);
+        blueprint_form(r, bp, overlays, &e, true);
         page_end(r);
 }
 
@@ -172,7 +240,7 @@ static void show(Req *r, Blueprint *bp, bool delete_blocked) {
         page_begin(r, bp->name);
         if (delete_blocked)
                 linked_servers(r, bp->id, true);
-        blueprint_form(r, bp, NULL);
+        blueprint_form(r, bp, bp->overlays, NULL, false);
         if (!delete_blocked)
                 linked_servers(r, bp->id, false);
         html_raw(&r->out, "<h2>Delete</h2>\n");

@@ -9,6 +9,7 @@
 #include "html.h"
 #include "jobs.h"
 #include "layout.h"
+#include "page-overlays.h"
 #include "pages.h"
 #include "streams.h"
 #include "svc-blueprints.h"
@@ -356,6 +357,7 @@ void page_server_show(Req *r) {
         Buf *b = &r->out;
         page_begin(r, v.name);
         status_section(r, &v);
+        server_overlay_news(r, &v);
         char action[64];
         html_raw(b, "<h2>Console</h2>\n<pre id=\"console\" class=\"log\" data-sse-log=\"");
         html_attr(b, path_id(action, sizeof action, "/servers", v.id, "/logs"));
@@ -367,6 +369,7 @@ void page_server_show(Req *r) {
                 html_raw(b, "Connecting…");
         html_raw(b, "</p>\n");
         blueprint_switch(r, &v);
+        server_build_section(r, &v);
         events_list(r, &v);
         page_end(r);
 }

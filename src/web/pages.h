@@ -47,6 +47,22 @@ void page_admin_user_enable(Req *r);
 void page_admin_install(Req *r);
 void page_admin_install_start(Req *r);
 
+/* page-builds.c: the game builds (issue 14) */
+void page_admin_builds(Req *r);
+void page_admin_builds_check(Req *r);
+void page_server_pin(Req *r);
+struct Server;
+void server_build_section(Req *r, const struct Server *v);
+void page_overlays_list(Req *r);
+void page_overlay_create(Req *r);
+void page_overlays_refresh(Req *r);
+void page_overlay_show(Req *r);
+void page_overlay_build(Req *r);
+void page_overlay_delete(Req *r);
+void page_overlay_workshop_add(Req *r);
+void page_overlay_workshop_remove(Req *r);
+void page_server_overlay_news(Req *r);
+
 void page_static(Req *r);
 
 /* Markup more than one page shows. */

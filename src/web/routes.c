@@ -9,8 +9,8 @@
  * another table keeps them: the watch's server state never touches the
  * blueprint and job pages. The user (DB_USERS) is added for every page. */
 #define SERVER_LIST (DB_SERVERS | DB_SERVER_STATE | DB_BLUEPRINTS)
-#define SERVER_PAGE (SERVER_LIST | DB_JOBS | DB_SERVER_EVENTS)
-#define BLUEPRINT_PAGE (DB_BLUEPRINTS | DB_SERVERS)
+#define SERVER_PAGE (SERVER_LIST | DB_JOBS | DB_SERVER_EVENTS | DB_BUILDS)
+#define BLUEPRINT_PAGE (DB_BLUEPRINTS | DB_SERVERS | DB_OVERLAYS)
 #define JOB_PAGE (DB_JOBS | DB_JOB_LINES)
 
 static const Route routes[] = {
@@ -33,6 +33,7 @@ static const Route routes[] = {
         { "POST", "/servers/#/restart", page_server_restart, ROUTE_USER, 0, 0 },
         { "POST", "/servers/#/delete", page_server_delete, ROUTE_USER, 0, 0 },
         { "POST", "/servers/#/blueprint", page_server_blueprint, ROUTE_USER, 0, 0 },
+        { "POST", "/servers/#/pin", page_server_pin, ROUTE_USER, 0, 0 },
 
         { "GET", "/blueprints", page_blueprints_list, ROUTE_USER | ROUTE_CACHE, BLUEPRINT_PAGE, 0 },
         { "GET", "/blueprints/new", page_blueprint_new, ROUTE_USER, 0, 0 },
@@ -40,6 +41,18 @@ static const Route routes[] = {
         { "GET", "/blueprints/#", page_blueprint_show, ROUTE_USER | ROUTE_CACHE, BLUEPRINT_PAGE, 0 },
         { "POST", "/blueprints/#", page_blueprint_update, ROUTE_USER, 0, 0 },
         { "POST", "/blueprints/#/delete", page_blueprint_delete, ROUTE_USER, 0, 0 },
+
+        /* Overlays: what the host says is part of every page, so none is
+         * cached; each handler does the owner check (page-overlays.h). */
+        { "GET", "/overlays", page_overlays_list, ROUTE_USER, 0, 0 },
+        { "POST", "/overlays", page_overlay_create, ROUTE_USER, 0, 0 },
+        { "POST", "/overlays/refresh", page_overlays_refresh, ROUTE_ADMIN, 0, 0 },
+        { "GET", "/overlays/#", page_overlay_show, ROUTE_USER, 0, 0 },
+        { "POST", "/overlays/#/build", page_overlay_build, ROUTE_USER, 0, 0 },
+        { "POST", "/overlays/#/delete", page_overlay_delete, ROUTE_USER, 0, 0 },
+        { "POST", "/overlays/#/workshop/add", page_overlay_workshop_add, ROUTE_USER, 0, 0 },
+        { "POST", "/overlays/#/workshop/remove", page_overlay_workshop_remove, ROUTE_USER, 0, 0 },
+        { "GET", "/servers/#/overlay-news", page_server_overlay_news, ROUTE_USER, 0, 0 },
 
         { "GET", "/jobs", page_jobs_list, ROUTE_USER | ROUTE_CACHE, DB_JOBS, 0 },
         { "GET", "/jobs/#", page_job_show, ROUTE_USER | ROUTE_CACHE, JOB_PAGE, 0 },
@@ -54,6 +67,8 @@ static const Route routes[] = {
         { "POST", "/admin/users/#/enable", page_admin_user_enable, ROUTE_ADMIN, 0, 0 },
         { "GET", "/admin/install", page_admin_install, ROUTE_ADMIN, 0, 0 },
         { "POST", "/admin/install", page_admin_install_start, ROUTE_ADMIN, 0, 0 },
+        { "GET", "/admin/builds", page_admin_builds, ROUTE_ADMIN | ROUTE_CACHE, DB_BUILDS | DB_SERVERS, 0 },
+        { "POST", "/admin/builds/check", page_admin_builds_check, ROUTE_ADMIN, 0, 0 },
 
         { "POST", "/api/blueprints", api_blueprint_create, ROUTE_USER | ROUTE_JSON, 0, 64 * 1024 },
 

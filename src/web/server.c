@@ -11,6 +11,7 @@
 #include "routes.h"
 #include "server.h"
 #include "session.h"
+#include "steam-cdn.h"
 
 static struct MHD_Daemon *daemon_;
 static int shutdown_efd = -1;
@@ -29,7 +30,7 @@ static void add_common_headers(struct MHD_Response *resp) {
         /* Everything the pages load comes from the panel itself. htmx is
          * configured (meta htmx-config) not to inject inline styles. */
         MHD_add_response_header(resp, "Content-Security-Policy",
-                                "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+                                "default-src 'self'; img-src 'self' data:" STEAM_IMAGE_CSP "; object-src 'none'; "
                                 "frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
         MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
         MHD_add_response_header(resp, "X-Frame-Options", "DENY");

@@ -18,6 +18,9 @@ static void load_row(sqlite3_stmt *s, void *ret) {
         b.server_cfg = strdup(db_col_text(s, 7));
         b.cvars = strdup(db_col_text(s, 8));
         b.args = strdup(db_col_text(s, 9));
+        db_col_copy(s, 10, b.update_build, sizeof b.update_build);
+        db_col_copy(s, 11, b.on_canary_failure, sizeof b.on_canary_failure);
+        db_col_copy(s, 12, b.update_deadline, sizeof b.update_deadline);
         l->b = b;
         l->r = b.overlays && b.server_cfg && b.cvars && b.args ? 0 : -ENOMEM;
 }
@@ -25,7 +28,8 @@ static void load_row(sqlite3_stmt *s, void *ret) {
 int blueprint_load(sqlite3 *db, int64_t id, const User *u, Blueprint *ret) {
         Loaded l = { .r = 0 };
         int r = db_load_row(db,
-                            "SELECT id, user_id, name, map, maxplayers, tickrate, overlays, server_cfg, cvars, args "
+                            "SELECT id, user_id, name, map, maxplayers, tickrate, overlays, server_cfg, cvars, args, "
+                            "update_build, on_canary_failure, update_deadline "
                             "FROM blueprints WHERE id = ?1 AND " DB_OWNED("user_id"), id, u, load_row, &l);
         if (r == 0 && l.r < 0) {
                 blueprint_free(&l.b);
@@ -57,12 +61,14 @@ int blueprint_save(sqlite3 *db, Blueprint *bp, int64_t owner_id) {
         if (bp->id)
                 k = db_prepare(db,
                                "UPDATE blueprints SET name = ?1, map = ?2, maxplayers = ?3, tickrate = ?4, overlays = ?5, "
-                               "server_cfg = ?6, cvars = ?7, args = ?8, updated_at = ?9 WHERE id = ?10",
+                               "server_cfg = ?6, cvars = ?7, args = ?8, updated_at = ?9, update_build = ?11, "
+                               "on_canary_failure = ?12, update_deadline = ?13 WHERE id = ?10",
                                &s);
         else
                 k = db_prepare(db,
                                "INSERT INTO blueprints (name, map, maxplayers, tickrate, overlays, server_cfg, cvars, "
-                               "args, updated_at, user_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9)",
+                               "args, updated_at, user_id, created_at, update_build, on_canary_failure, update_deadline) "
+                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9, ?11, ?12, ?13)",
                                &s);
         if (k < 0)
                 return k;
@@ -76,9 +82,28 @@ int blueprint_save(sqlite3 *db, Blueprint *bp, int64_t owner_id) {
         db_bind_text(s, 8, bp->args);
         sqlite3_bind_int64(s, 9, now_sec());
         sqlite3_bind_int64(s, 10, bp->id ? bp->id : owner_id);
+        db_bind_text(s, 11, bp->update_build);
+        db_bind_text(s, 12, bp->on_canary_failure[0] ? bp->on_canary_failure : "hold");
+        db_bind_text(s, 13, bp->update_deadline);
         k = db_step_done(s);
         if (k == 0 && !bp->id)
                 bp->id = sqlite3_last_insert_rowid(db);
+        return k;
+}
+
+int blueprint_save_checked(sqlite3 *db, Blueprint *bp, int64_t owner_id, blueprint_check_fn check, void *userdata) {
+        if (db_begin(db) < 0)
+                return -EIO;
+        int64_t id = bp->id;
+        int k = check ? check(db, userdata) : 0;
+        if (k == 0)
+                k = blueprint_save(db, bp, owner_id);
+        if (k == 0)
+                k = db_commit(db);
+        if (k < 0) {
+                db_rollback(db);
+                bp->id = id; /* a new blueprint stays new */
+        }
         return k;
 }
 
@@ -117,4 +142,18 @@ int blueprints_count_of_user(sqlite3 *db, int64_t user_id) {
                 return -EIO;
         sqlite3_bind_int64(s, 1, user_id);
         return sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : -EIO;
+}
+
+int blueprints_using_overlay(DbIter *it, sqlite3 *db, const char *overlay) {
+        /* The list is names a line: a whole line must be the name (instr on
+         * newline-framed text; LIKE would take '_' in a name as a wildcard). */
+        db_iter_end(it);
+        if (db_prepare(db,
+                       "SELECT b.id, b.name, b.map, b.maxplayers, b.tickrate, u.username, "
+                       "(SELECT count(*) FROM servers s WHERE s.blueprint_id = b.id) "
+                       "FROM blueprints b JOIN users u ON u.id = b.user_id "
+                       "WHERE instr(char(10) || b.overlays || char(10), char(10) || :name || char(10)) > 0 "
+                       "ORDER BY u.username, b.name, b.id", &it->stmt) < 0)
+                return -EIO;
+        return db_bind_text(it->stmt, 1, overlay);
 }

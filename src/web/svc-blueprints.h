@@ -16,6 +16,11 @@ int blueprint_load(sqlite3 *db, int64_t id, const User *u, Blueprint *ret);
  * changes to one. -EEXIST: the owner has one of that name; -EDQUOT: the
  * owner has BLUEPRINTS_PER_USER_MAX already. */
 int blueprint_save(sqlite3 *db, Blueprint *bp, int64_t owner_id);
+/* As blueprint_save, in one transaction with check(db, userdata) (NULL:
+ * none), which may refuse with its own -errno: what the check read cannot
+ * change before the blueprint is saved (an overlay it names being deleted). */
+typedef int (*blueprint_check_fn)(sqlite3 *db, void *userdata);
+int blueprint_save_checked(sqlite3 *db, Blueprint *bp, int64_t owner_id, blueprint_check_fn check, void *userdata);
 /* -EBUSY while servers link to it. */
 int blueprint_delete(sqlite3 *db, int64_t id);
 /* How many blueprints a user owns. */
@@ -33,3 +38,5 @@ typedef struct BlueprintRow {
  * have the same owner. */
 int blueprints_list(DbIter *it, sqlite3 *db, const User *u);
 bool blueprint_next(DbIter *it, BlueprintRow *ret);
+/* Every blueprint (any owner's) whose overlay list names the overlay. */
+int blueprints_using_overlay(DbIter *it, sqlite3 *db, const char *overlay);

@@ -43,6 +43,19 @@ void job_log(sqlite3 *db, int64_t job_id, const char *line) {
         (void) db_step_done(s);
 }
 
+int job_queued_of_kind(sqlite3 *db, const char *kind, int64_t *ret_id) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(db, "SELECT id FROM jobs WHERE kind = ? AND state = 'queued' ORDER BY id LIMIT 1", &s) < 0)
+                return -EIO;
+        db_bind_text(s, 1, kind);
+        int r = sqlite3_step(s);
+        if (r == SQLITE_ROW) {
+                *ret_id = sqlite3_column_int64(s, 0);
+                return 1;
+        }
+        return r == SQLITE_DONE ? 0 : -EIO;
+}
+
 int job_claim(sqlite3 *db, Job *ret) {
         if (db_begin(db) < 0)
                 return -EIO;

@@ -19,7 +19,7 @@
 /* A job a worker claimed. */
 typedef struct Job {
         int64_t id, user_id, server_id; /* server_id 0: a job for the host */
-        char kind[16];
+        char kind[32];
         int attempts;
 } Job;
 
@@ -27,6 +27,8 @@ typedef struct Job {
 int job_insert(sqlite3 *db, int64_t user_id, int64_t server_id, const char *kind, const char *target,
                int64_t *ret_id);
 void job_log(sqlite3 *db, int64_t job_id, const char *line);
+/* The oldest job of kind (any user's) still waiting: 1 (*ret_id), 0 none, -EIO. */
+int job_queued_of_kind(sqlite3 *db, const char *kind, int64_t *ret_id);
 /* Claims the oldest queued job that may run now: one job at a time per
  * server, and one host job (no server) of a kind at a time. 1 claimed, 0
  * none waiting, -EIO. BEGIN IMMEDIATE makes the claim exclusive across
@@ -45,7 +47,7 @@ int jobs_recover(sqlite3 *db, job_gave_up_fn gave_up, int *ret_requeued, int *re
 typedef struct JobRow {
         int64_t id, user_id, server_id, created_at;
         int64_t started_at, finished_at; /* 0: not yet */
-        char kind[16], state[16];
+        char kind[32], state[16];
         char target[TITLE_MAX * 4 + 1];
         char owner[USERNAME_MAX + 1];
         char result[512];

@@ -360,3 +360,47 @@ int servers_count_of_user(sqlite3 *db, int64_t user_id) {
         sqlite3_bind_int64(s, 1, user_id);
         return sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : -EIO;
 }
+
+/* ---- game builds (issue 14) ---- */
+
+int server_observe_build(sqlite3 *db, const char *instance, const char *build) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(db, "UPDATE servers SET build = ?1 WHERE instance = ?2 AND build IS NOT ?1", &s) < 0)
+                return -EIO;
+        db_bind_text(s, 1, build ? build : "");
+        db_bind_text(s, 2, instance);
+        return db_step_done(s);
+}
+
+int server_event_instance(sqlite3 *db, const char *instance, const char *kind, const char *message) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(db, "SELECT id FROM servers WHERE instance = ? AND deleting = 0", &s) < 0)
+                return -EIO;
+        db_bind_text(s, 1, instance);
+        if (sqlite3_step(s) != SQLITE_ROW)
+                return 0; /* not one of the panel's servers (a canary, a hand-made instance) */
+        int64_t id = sqlite3_column_int64(s, 0);
+        db_stmt_release(TAKE_PTR(s));
+        return server_event(db, id, kind, message);
+}
+
+static void build_row(sqlite3_stmt *s, void *ret) {
+        ServerBuild *b = ret;
+        db_col_copy(s, 0, b->build, sizeof b->build);
+        db_col_copy(s, 1, b->pin, sizeof b->pin);
+}
+
+int server_build(sqlite3 *db, int64_t id, ServerBuild *ret) {
+        return db_load_row(db, "SELECT build, build_pin FROM servers WHERE id = ?1", id, NULL, build_row, ret);
+}
+
+int server_set_build_pin(sqlite3 *db, int64_t id, const char *pin) {
+        if (*pin && !build_id_is_valid(pin))
+                return -EINVAL;
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(db, "UPDATE servers SET build_pin = ?1 WHERE id = ?2 AND build_pin IS NOT ?1", &s) < 0)
+                return -EIO;
+        db_bind_text(s, 1, pin);
+        sqlite3_bind_int64(s, 2, id);
+        return db_step_done(s);
+}

@@ -83,3 +83,20 @@ typedef struct ServerEvent {
 /* The newest 20 events, newest first. */
 int server_events(DbIter *it, sqlite3 *db, int64_t id);
 bool server_event_next(DbIter *it, ServerEvent *ret);
+
+/* ---- game builds (issue 14) ---- */
+
+/* The build the host reports an instance runs ("" when none); written only
+ * when it changed. */
+int server_observe_build(sqlite3 *db, const char *instance, const char *build);
+/* server_event() for the panel's server of an instance; nothing for an
+ * instance that is none of them. */
+int server_event_instance(sqlite3 *db, const char *instance, const char *kind, const char *message);
+
+typedef struct ServerBuild {
+        char build[24];   /* what it runs, "" unknown */
+        char pin[24];     /* what its owner pinned it to, "" follows */
+} ServerBuild;
+int server_build(sqlite3 *db, int64_t id, ServerBuild *ret);
+/* "" follows the newest build that passed its canary; else a build id. */
+int server_set_build_pin(sqlite3 *db, int64_t id, const char *pin);

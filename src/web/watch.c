@@ -56,7 +56,8 @@ static void on_instance(sqlite3 *db, Follow *f, json_t *j) {
                 .time = json_integer_value(json_object_get(j, "time")),
                 .since = json_integer_value(json_object_get(j, "since")),
         };
-        if (server_observe(db, &o) < 0)
+        if (server_observe(db, &o) < 0 ||
+            server_observe_build(db, name, json_string_value(json_object_get(j, "build"))) < 0)
                 fprintf(stderr, "left4me: watch: could not store what happened to '%s'\n", name);
         if (!f->synced)
                 (void) strv_push_dup(&f->listed, &f->n_listed, name);
@@ -68,6 +69,15 @@ static void on_removed(sqlite3 *db, Follow *f, json_t *j) {
                 (void) server_observe(db, &(ServerObservation) {
                         .instance = name, .state = "absent", .health = "none", .players = -1, .bots = -1,
                         .maxplayers = -1, .time = json_integer_value(json_object_get(j, "time")) });
+}
+
+/* Steam's master server asked the server to restart for a game update
+ * (the fleet job fetches and tries the build; this says why it will). */
+static void on_update(sqlite3 *db, Follow *f, json_t *j) {
+        const char *name = json_string_value(json_object_get(j, "name"));
+        if (name)
+                (void) server_event_instance(db, name, "update",
+                                             "Steam asks this server to restart: a game update is out.");
 }
 
 static void on_synced(sqlite3 *db, Follow *f, json_t *j) {
@@ -89,6 +99,7 @@ static const struct {
         { "instance", on_instance },
         { "removed", on_removed },
         { "synced", on_synced },
+        { "update", on_update },
 };
 
 static int on_line(const char *line, void *userdata) {

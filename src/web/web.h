@@ -39,6 +39,8 @@ typedef struct Config {
                                  * is the last X-Forwarded-For entry */
         unsigned workers;       /* job worker threads */
         unsigned poll_ms;       /* the watch's interval (l4d2ctl watch --interval) */
+        unsigned update_ms;     /* the fleet's update run (issue 14), 0 = never */
+        unsigned update_migrate_ms; /* migration passes while servers wait to move */
         unsigned max_connections;
 } Config;
 

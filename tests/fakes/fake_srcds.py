@@ -90,6 +90,18 @@ overlay; the environment does not reach a sandboxed server), a JSON object:
   "hog_memory_mb": N   allocates and touches N MiB, then prints "HOG memory: N MiB held"
   "hog_tasks": N       starts N sleeping child processes, printing
                        "HOG tasks: N started" or where fork failed
+Game updates (issue 14; the section "game updates" below):
+  `version` prints the PatchVersion of left4dead2/steam.inf in its tree, as
+  "Exe version X (left4dead2)"; `meta version` answers when the tree has
+  left4dead2/addons/metamod.vdf, `sm version`, `sm exts list` and `sm plugins
+  list` when it has left4dead2/addons/sourcemod/ (plugins: its plugins/*.smx,
+  extensions: its extensions/*.ext.so). A build may carry a marker,
+  left4dead2/fake_srcds_breaks.json: {"plugins": [FILE...], "extensions":
+  [FILE...]}: those fail to load ("<Failed>" in the lists) and each writes an
+  error line ("Signature broken") to addons/sourcemod/logs/errors_DATE.log
+  at start, as after a game update that moved a function. The console
+  command `fake_master_request_restart` prints what the engine prints when
+  Steam's master server asks an outdated server to restart.
 Each knob can also be set as a cvar named fake_srcds_<knob in lower case>
 (e.g. `fake_srcds_auth_empty_response 0` in server.cfg, on the command line
 as +fake_srcds_auth_empty_response 0, or at run time over RCON); the
@@ -277,6 +289,8 @@ class Server:
         self._players_file_mtime = None
         self.pending = []  # (due time, conn, packets) for fake_sleep
         self.a2s_requests = 0  # A2S queries answered or challenged (fake_a2s_requests)
+        self.sm_failed = set()  # plugins and extensions a build's marker broke (game updates)
+        self.ext_failed = set()
 
     @property
     def players(self):
@@ -351,10 +365,101 @@ class Server:
                     continue
                 self.set_cvar(name, value)
         out(f"Initializing map {self.map} (maxplayers {self.maxplayers}, tickrate {self.tickrate})")
+        self.load_sourcemod()
         self.hostile()
         out("Connection to Steam servers successful.")
         out("   VAC secure mode is activated.")
         out("Server is hibernating")
+
+    # ------------------------------------------------------------ game updates
+    # (issue 14) What a canary asks a server after a game update.
+    def load_sourcemod(self):
+        """SourceMod loading its plugins: the ones the build's marker breaks
+        fail, each with an error log line."""
+        self.sm_failed = set()
+        self.ext_failed = set()
+        if not os.path.isdir(os.path.join("left4dead2", "addons", "sourcemod")):
+            return
+        try:
+            with open(os.path.join("left4dead2", "fake_srcds_breaks.json")) as f:
+                breaks = json.load(f)
+        except (OSError, ValueError):
+            breaks = {}
+        self.sm_failed = set(breaks.get("plugins", [])) & set(self.sm_files("plugins", ".smx"))
+        self.ext_failed = set(breaks.get("extensions", [])) & set(self.sm_files("extensions", ".ext.so"))
+        lines = []
+        stamp = time.strftime("L %m/%d/%Y - %H:%M:%S: ")
+        for p in sorted(self.sm_failed):
+            out(f'[SM] Unable to load plugin "{p}": Error detected in plugin startup (see error logs)')
+            lines.append(f"{stamp}[SM] Exception reported: Signature broken (l4d2 update): {p}\n")
+        for e in sorted(self.ext_failed):
+            out(f'[SM] Unable to load extension "{e}": Could not find interface: IServerGameEnts')
+            lines.append(f'{stamp}[SM] Unable to load extension "{e}": Could not find interface\n')
+        if lines:
+            logs = os.path.join("left4dead2", "addons", "sourcemod", "logs")
+            try:
+                os.makedirs(logs, exist_ok=True)
+                with open(os.path.join(logs, time.strftime("errors_%Y%m%d.log")), "a") as f:
+                    f.writelines(lines)
+            except OSError as e:
+                out(f"fake_srcds: cannot write the SourceMod error log: {e.strerror}")
+
+    def sm_files(self, sub, suffix):
+        base = os.path.join("left4dead2", "addons", "sourcemod", sub)
+        found = []
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = [d for d in dirnames if d != "disabled"]
+            found += [f for f in filenames if f.endswith(suffix)]
+        return sorted(found)
+
+    def update_command(self, cmd, args):
+        if cmd == "version":
+            patch = "2.2.2.6"
+            try:
+                with open(os.path.join("left4dead2", "steam.inf")) as f:
+                    for line in f:
+                        if line.startswith("PatchVersion="):
+                            patch = line.strip().split("=", 1)[1]
+            except OSError:
+                pass
+            return ["Protocol version 2 [2227/2227]\n", f"Exe version {patch} (left4dead2)\n",
+                    "Exe build: 12:00:00 May 14 2024 (9190) (550)\n"]
+        addons = os.path.join("left4dead2", "addons")
+        if cmd == "meta":
+            if not (os.path.exists(os.path.join(addons, "metamod.vdf")) or os.path.isdir(os.path.join(addons, "metamod"))):
+                return ['Unknown command "meta"\n']
+            if args[:1] == ["version"]:
+                return [" Metamod:Source Version Information\n", "    Metamod:Source version 1.11.0-dev+1155\n",
+                        "    Plugin interface version: 16:14\n", "    Loaded As: Valve Server Plugin\n"]
+            return ["Metamod:Source Menu\n", "usage: meta <command> [arguments]\n"]
+        if not os.path.isdir(os.path.join(addons, "sourcemod")):
+            return ['Unknown command "sm"\n']
+        if args[:1] == ["version"]:
+            return [" SourceMod Version Information:\n", "    SourceMod Version: 1.11.0.6964\n",
+                    "    SourcePawn Engine: 1.11.0.6964, jit-x86 (build 1.11.0.6964)\n"]
+        if args[:2] == ["exts", "list"]:
+            exts = ["Automatic Updater"] + self.sm_files("extensions", ".ext.so")
+            lines = [f"[SM] Displaying {len(exts)} extensions:\n",
+                     "[01] Automatic Updater (1.11.0.6964): Updates SourceMod gamedata files\n"]
+            for i, e in enumerate(exts[1:], 2):
+                if e in self.ext_failed:
+                    lines.append(f'[{i:02d}] <FAILED> file "{e}": Could not find interface: IServerGameEnts\n')
+                else:
+                    lines.append(f"[{i:02d}] {e[:-7]} (1.0): {e}\n")
+            return lines
+        if args[:2] == ["plugins", "list"]:
+            plugins = self.sm_files("plugins", ".smx")
+            lines = [f"[SM] Listing {len(plugins)} plugins:\n"]
+            for i, p in enumerate(plugins, 1):
+                if p in self.sm_failed:
+                    lines.append(f'  {i:02d} <Failed> "{p}"\n')
+                else:
+                    lines.append(f'  {i:02d} "{p[:-4]}" (1.0) by someone\n')
+            if self.sm_failed:
+                lines.append("Errors:\n")
+                lines += [f"{p}: Error detected in plugin startup (see error logs)\n" for p in sorted(self.sm_failed)]
+            return lines
+        return ["SourceMod Menu:\n", "Usage: sm <command> [arguments]\n"]
 
     def hostile(self):
         """The hostile modes of fake_srcds_hostile.json (see the docstring)."""
@@ -700,6 +805,14 @@ class Server:
             return []
         if cmd == "status":
             return self.status_lines()
+        if cmd in ("version", "meta", "sm"):
+            return self.update_command(cmd, [a.lower() for a in args])
+        if cmd == "fake_master_request_restart":
+            # What the engine prints when Steam's master server tells an
+            # outdated server to restart.
+            out("MasterRequestRestart")
+            out("Your server needs to be restarted in order to receive the latest update.")
+            return []
         if cmd == "users":
             lines = ["<slot:userid:\"name\">\n"]
             humans = [p for p in self.players if p.get("steamid")]

@@ -8,6 +8,9 @@ Serves, on 127.0.0.1:
   GET  /files/ID/TIME_UPDATED                             an item's file (its file_url)
   GET  /_fake/stats, POST /_fake/config (JSON)            for a fake run as a program
 
+  GET  /ISteamApps/UpToDateCheck/v1/?appid=550&version=V   (the section
+       "UpToDateCheck" below: game updates, issue 14)
+
 Items and collections come from a fixture (add_item/add_collection, or a JSON
 file with {"items": {ID: {...}}, "collections": {ID: {...}}}). An item's file
 is deterministic: "ID:TIME_UPDATED;" repeated to its size, so a test can tell
@@ -60,6 +63,7 @@ class FakeSteam:
         self.fail_downloads = {}
         self.server = None
         self.thread = None
+        self.uptodate_init()
         if fixture:
             for i, v in fixture.get("items", {}).items():
                 self.add_item(i, **v)
@@ -192,6 +196,13 @@ class FakeSteam:
                 path = self.path.split("?")[0]
                 with fake.lock:
                     fake.requests[path] += 1
+                if path.rstrip("/") == "/ISteamApps/UpToDateCheck/v1":
+                    query = urllib.parse.parse_qs(self.path.split("?", 1)[1] if "?" in self.path else "")
+                    code, body = fake.uptodate_answer(query)
+                    try:
+                        return self.send(code, body)
+                    except (BrokenPipeError, ConnectionResetError):
+                        return
                 if path == "/_fake/stats":
                     with fake.lock:
                         stats = {"api_requests": fake.api_requests, "requests": dict(fake.requests),
@@ -248,7 +259,56 @@ class FakeSteam:
         self.thread.start()
         return self.url
 
+    # ---- UpToDateCheck (issue 14) ----
+    # The Steam Web API's answer to a game server asking whether its
+    # PatchVersion is current. Knobs (attributes or /_fake/config keys):
+    #   required_version  the newest PatchVersion ("2.2.2.7"); None: every
+    #                     version is up to date
+    #   check_mode        None, "timeout" (sleep check_delay s), "empty" (200
+    #                     with no body), "garbage" (200 with HTML), "http500",
+    #                     "nosuccess" ({"response":{"success":false}})
+    # Counter: check_requests.
+
+    def uptodate_init(self):
+        self.required_version = None
+        self.check_mode = None
+        self.check_delay = 5.0
+        self.check_requests = 0
+
+    def uptodate_answer(self, query):
+        with self.lock:
+            self.check_requests += 1
+        mode = self.check_mode
+        if mode == "timeout":
+            time.sleep(self.check_delay)
+        if mode == "empty":
+            return 200, b""
+        if mode == "garbage":
+            return 200, b"<html><body>Steam is down for maintenance</body></html>"
+        if mode == "http500":
+            return 500, b"Internal Server Error"
+        if mode == "nosuccess":
+            return 200, json.dumps({"response": {"success": False, "error": "bad appid"}}).encode()
+        version = query.get("version", [""])[0]
+
+        def key(v):
+            try:
+                return tuple(int(x) for x in v.split("."))
+            except ValueError:
+                return ()
+        req = self.required_version
+        if req is None or key(version) >= key(req):
+            r = {"success": True, "up_to_date": True, "version_is_listable": True}
+        else:
+            r = {"success": True, "up_to_date": False, "version_is_listable": False,
+                 "required_version": int(req.replace(".", "")),
+                 "message": "Your server is out of date, please upgrade"}
+        return 200, json.dumps({"response": r}).encode()
+
     def configure(self, cfg):
+        for key in ("required_version", "check_mode", "check_delay"):
+            if key in cfg:
+                setattr(self, key, cfg[key])
         for key in ("api_mode", "api_delay", "rate"):
             if key in cfg:
                 setattr(self, key, cfg[key])

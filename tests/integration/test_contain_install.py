@@ -75,8 +75,8 @@ def test_kill_9_of_l4d2ctl_takes_steamcmd_along_and_the_rerun_installs(ctl, tmp_
     lines = [e["line"] for e in events if e["event"] == "line"]
     assert lines[0].startswith("left4me: the earlier install's steamcmd is gone; ending what is left of its "
                                "process group %d" % steamcmd)
-    assert events[-1] == {"event": "done", "ok": True, "build": "6300000"}, p.stdout + p.stderr
-    assert os.access(ctl.state / "installation" / "srcds_run", os.X_OK)
+    assert events[-1] == {"event": "done", "ok": True}, p.stdout + p.stderr
+    assert os.access(ctl.state / "installations" / "100" / "srcds_run", os.X_OK)
     assert procs_with(marker) == []
 
 
@@ -93,4 +93,4 @@ def test_rerun_waits_for_an_install_that_still_holds_the_lock(ctl, tmp_path):
     assert lines[0] == ("left4me: another install (an earlier l4d2ctl install or its steamcmd) is still running; "
                         "waiting for it")
     assert "left4me: the earlier install has ended; checking the installation" in lines
-    assert events[-1] == {"event": "done", "ok": True, "build": "6300000"}
+    assert events[-1] == {"event": "done", "ok": True}

@@ -40,7 +40,7 @@ def test_planted_srcds_run_never_runs(installed, tmp_path):
     assert not (ctl.state / "runtime" / "evil" / "merged" / "left4dead2" / "planted-ran").exists()
     # The installation's srcds_run is what the merged tree shows again.
     merged = ctl.state / "runtime" / "evil" / "merged"
-    assert (merged / "srcds_run").read_text() == (ctl.state / "installation" / "srcds_run").read_text()
+    assert (merged / "srcds_run").read_text() == (ctl.state / "installations" / "100" / "srcds_run").read_text()
 
 
 def test_a_restart_after_planting_is_refused_not_run(installed, tmp_path):

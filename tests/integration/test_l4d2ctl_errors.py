@@ -90,7 +90,7 @@ def test_start_needs_installation_and_overlays(ctl, tmp_path):
     ctl.overlay("maps", {"x": "y"})
     ctl.initialize("alpha", "overlays: [maps]\n", tmp_path)
     p = ctl.fail("start", "alpha")
-    assert "instance 'alpha': no game installation in '%s/installation': run 'l4d2ctl install' first" % ctl.state \
+    assert "instance 'alpha': no game installation in '%s/installations': run 'l4d2ctl install' first" % ctl.state \
         in p.stderr
     ctl.install()
     (ctl.state / "overlays" / "maps" / "x").unlink()

@@ -7,7 +7,7 @@ import subprocess
 from conftest import BUILD, L4D2CTL, ROOT
 
 COMMANDS = ["install", "initialize", "start", "stop", "restart", "delete", "status", "list", "logs", "rcon", "query",
-            "players", "watch", "overlay", "workshop"]
+            "players", "watch", "overlay", "workshop", "builds", "build", "pin", "update"]
 
 
 def run(*args):

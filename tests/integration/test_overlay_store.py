@@ -33,7 +33,7 @@ def test_create_list_show_delete(ctl):
     assert ctl.run("overlay", "create", "z", "--kind", "zip").returncode == 2
     assert ctl.run("overlay", "create", "z").returncode == 2
     assert "unknown overlay 'nope'" in ctl.fail("overlay", "show", "nope").stderr
-    assert "cannot be built yet" in ctl.fail("overlay", "build", "sm").stderr
+    assert "has no script yet" in ctl.fail("overlay", "build", "sm").stderr
     assert "made by hand" in ctl.fail("overlay", "build", "handmade").stderr
 
     ctl.ok("overlay", "delete", "maps")

@@ -18,6 +18,7 @@ OBJECT_ROUTES = [
     ("POST", "/servers/{s}/stop", {}),
     ("POST", "/servers/{s}/restart", {}),
     ("POST", "/servers/{s}/blueprint", {"blueprint": "{b}"}),
+    ("POST", "/servers/{s}/pin", {"build": ""}),
     ("POST", "/servers/{s}/delete", {}),
     ("GET", "/blueprints/{b}", None),
     ("POST", "/blueprints/{b}", {"name": "renamed-{b}", "map": "c2m1_highway", "maxplayers": "8", "tickrate": "60"}),
@@ -32,6 +33,8 @@ ADMIN_ROUTES = [
     ("POST", "/admin/users/{u}/disable", {}),
     ("POST", "/admin/users/{u}/enable", {}),
     ("GET", "/admin/install", None),
+    ("GET", "/admin/builds", None),
+    ("POST", "/admin/builds/check", {}),
 ]
 ROLES = ["owner", "other", "admin", "anonymous"]
 

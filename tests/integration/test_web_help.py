@@ -6,7 +6,8 @@ import pytest
 
 from webutil import LEFT4ME
 
-COMMANDS = {"serve": "serve [--listen ADDR:PORT]", "admin": "admin create USER", "db": "db migrate"}
+COMMANDS = {"serve": "serve [--listen ADDR:PORT]", "admin": "admin create USER", "db": "db migrate",
+            "workshop": "workshop refresh"}
 
 
 def run(*args):

@@ -40,8 +40,8 @@ def site(tmp_path_factory):
 
 PAGES = ["/login", "/servers", "/servers/new", "/servers/{s}", "/servers/{s}/status?fragment",
          "/blueprints", "/blueprints/new", "/blueprints/{b}", "/jobs", "/jobs/1", "/jobs/2", "/profile",
-         "/admin/users", "/admin/install", "/nope", "/servers/424242", "/servers?notice=deleting&job=1",
-         "/login?notice=ended", "/admin/users/{u2}/password"]
+         "/admin/users", "/admin/install", "/admin/builds", "/nope", "/servers/424242",
+         "/servers?notice=deleting&job=1", "/login?notice=ended", "/admin/users/{u2}/password"]
 
 
 @pytest.mark.parametrize("path", PAGES)

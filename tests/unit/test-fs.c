@@ -212,6 +212,103 @@ static void test_mkdir_p_refuses_dotdot(void **state) {
         close(fd);
 }
 
+/* path_resolve_user: what a user may name, beneath a working tree. */
+static int resolve_why(int anchor, const char *path, size_t len, unsigned flags, const char **why) {
+        UserPath p = USER_PATH_INIT;
+        int r = path_resolve_user(anchor, path, len, flags, &p, why);
+        if (r >= 0)
+                user_path_done(&p);
+        return r;
+}
+
+static int resolve(int anchor, const char *path, unsigned flags) {
+        return resolve_why(anchor, path, strlen(path), flags, NULL);
+}
+
+static void test_user_path_refuses_bad_names(void **state) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/u/cfg", dir);
+        assert_int_equal(mkdir_p(p, 0755), 0);
+        snprintf(p, sizeof p, "%s/u", dir);
+        int a = open(p, O_PATH | O_DIRECTORY);
+        assert_true(a >= 0);
+        const char *why = NULL;
+        static const char *const bad[] = {
+                "..", "../x", "cfg/../..", "cfg/..", ".", "./cfg", "cfg/./x", "...", " ", "  . ", "cfg/ ",
+                "/etc/passwd", "/", "a//b", "//", "cfg\\..\\..\\x", "%2e%2e/x", "%2E%2e", "cfg/%2fetc", "%252e",
+                "%00", "a\nb", "a\tb", "\x7f", "bad\xff", "\xc0\xae\xc0\xae", "\xed\xa0\x80", "a\xe2\x82",
+        };
+        for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+                why = NULL;
+                assert_int_equal(resolve_why(a, bad[i], strlen(bad[i]), USER_PATH_ROOT_OK, &why), -EINVAL);
+                assert_non_null(why);
+        }
+        /* A NUL inside the given length (JSON or a form field can hold one). */
+        assert_int_equal(resolve_why(a, "cfg\0/../../x", 12, 0, &why), -EINVAL);
+        assert_string_equal(why, "a name holds a NUL byte");
+        char longname[300];
+        memset(longname, 'a', sizeof longname - 1);
+        longname[sizeof longname - 1] = '\0';
+        assert_int_equal(resolve(a, longname, 0), -ENAMETOOLONG);
+        static char longpath[5000];
+        for (size_t i = 0; i + 2 < sizeof longpath; i += 2)
+                memcpy(longpath + i, "a/", 2);
+        longpath[sizeof longpath - 2] = 'a';
+        assert_int_equal(resolve(a, longpath, 0), -ENAMETOOLONG);
+        assert_int_equal(resolve(a, "", 0), -EINVAL);
+        /* Fine: UTF-8, spaces inside, dots inside, a trailing '/', '%' not
+         * followed by two hex digits. */
+        assert_int_equal(resolve(a, "", USER_PATH_ROOT_OK), 0);
+        assert_int_equal(resolve(a, "cfg/", 0), 0);
+        assert_int_equal(resolve(a, "cfg/server .cfg", 0), 0);
+        assert_int_equal(resolve(a, "cfg/..x", 0), 0);
+        assert_int_equal(resolve(a, "cfg/.hidden", 0), 0);
+        assert_int_equal(resolve(a, "cfg/100%_hp.cfg", 0), 0);
+        assert_int_equal(resolve(a, "cfg/\xc3\xa9t\xc3\xa9 \xe2\x98\x83.cfg", 0), 0);
+        close(a);
+}
+
+static void test_user_path_never_follows(void **state) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/v/real", dir);
+        assert_int_equal(mkdir_p(p, 0755), 0);
+        snprintf(p, sizeof p, "%s/v/etc", dir);
+        assert_int_equal(symlink("/etc", p), 0);
+        snprintf(p, sizeof p, "%s/v/in", dir);
+        assert_int_equal(symlink("real", p), 0);
+        snprintf(p, sizeof p, "%s/v/loop", dir);
+        assert_int_equal(symlink("loop", p), 0);
+        snprintf(p, sizeof p, "%s/v/fifo", dir);
+        assert_int_equal(mkfifo(p, 0644), 0);
+        snprintf(p, sizeof p, "%s/v", dir);
+        int a = open(p, O_PATH | O_DIRECTORY);
+        assert_true(a >= 0);
+        assert_int_equal(resolve(a, "etc/passwd", 0), -ELOOP);
+        assert_int_equal(resolve(a, "etc", 0), -EPERM);
+        assert_int_equal(resolve(a, "in/x", USER_PATH_MAKE_PARENTS), -ELOOP);
+        assert_int_equal(resolve(a, "loop", 0), -EPERM);
+        assert_int_equal(resolve(a, "loop/x", 0), -ELOOP);
+        assert_int_equal(resolve(a, "fifo", 0), -EPERM);
+        assert_int_equal(resolve(a, "missing/x", 0), -ENOENT);
+        /* Missing folders are made only when asked, and only beneath. */
+        UserPath u = USER_PATH_INIT;
+        assert_int_equal(path_resolve_user(a, "new/deeper/file", 15, USER_PATH_MAKE_PARENTS, &u, NULL), 0);
+        assert_false(u.exists);
+        assert_string_equal(u.name, "file");
+        assert_string_equal(u.path, "new/deeper/file");
+        user_path_done(&u);
+        snprintf(p, sizeof p, "%s/v/new/deeper", dir);
+        struct stat st;
+        assert_int_equal(stat(p, &st), 0);
+        assert_true(S_ISDIR(st.st_mode));
+        assert_int_equal(st.st_mode & 0777, 0755);
+        snprintf(p, sizeof p, "%s/v/new/deeper/file", dir);
+        assert_int_equal(write_file_atomic(p, "x", 1, 0644), 0);
+        assert_int_equal(resolve(a, "new/deeper/file/x", USER_PATH_MAKE_PARENTS), -ENOTDIR);
+        assert_int_equal(resolve(a, "new/deeper/file/x", 0), -ENOTDIR);
+        close(a);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_beneath_refuses_escapes),
@@ -222,6 +319,8 @@ int main(void) {
                 cmocka_unit_test(test_rm_rf_does_not_descend_into_bind_mounts),
                 cmocka_unit_test(test_disk_usage_stops_at_bind_mounts),
                 cmocka_unit_test(test_mkdir_p_refuses_dotdot),
+                cmocka_unit_test(test_user_path_refuses_bad_names),
+                cmocka_unit_test(test_user_path_never_follows),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

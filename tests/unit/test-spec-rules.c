@@ -19,6 +19,33 @@ static void test_map(void **state) {
                         fail_msg("map '%s' was allowed", bad[i]);
 }
 
+static void test_update_keys(void **state) {
+        assert_null(spec_check_build("follow"));
+        assert_null(spec_check_build("14218734"));
+        assert_non_null(spec_check_build("Follow"));
+        assert_non_null(spec_check_build("012"));
+        assert_non_null(spec_check_build("../1"));
+        assert_non_null(spec_check_build(""));
+        assert_null(spec_check_canary_failure("hold"));
+        assert_null(spec_check_canary_failure("degrade"));
+        assert_non_null(spec_check_canary_failure("ignore"));
+        long s = -1;
+        assert_null(spec_parse_deadline("0", &s));
+        assert_int_equal(s, 0);
+        assert_null(spec_parse_deadline("90", &s));
+        assert_int_equal(s, 90);
+        assert_null(spec_parse_deadline("45m", &s));
+        assert_int_equal(s, 2700);
+        assert_null(spec_parse_deadline("6h", &s));
+        assert_int_equal(s, 21600);
+        assert_null(spec_parse_deadline("30d", &s));
+        assert_int_equal(s, 30L * 86400L);
+        const char *bad[] = { "", "31d", "6 h", "h", "-1h", "1.5h", "6x", "99999999999999" };
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+                if (!spec_parse_deadline(bad[i], &s))
+                        fail_msg("deadline '%s' was allowed", bad[i]);
+}
+
 static void test_cvars(void **state) {
         char *names[] = { "sv_cheats", "SV_CHEATS", NULL };
         char *values[] = { "0", "1", NULL };
@@ -84,6 +111,7 @@ static void test_make_hostname(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_map),
+                cmocka_unit_test(test_update_keys),
                 cmocka_unit_test(test_cvars),
                 cmocka_unit_test(test_lists),
                 cmocka_unit_test(test_make_hostname),

@@ -26,6 +26,33 @@ static void test_progress_lines(void **state) {
         assert_int_equal(p.total, 0);
 }
 
+/* What decides "available": only the public branch's buildid counts, and
+ * nothing else may pass for one. */
+static void test_app_info(void **state) {
+        char id[BUILD_ID_MAX_LEN + 1];
+        const char *ok = "AppID : 222860, change number : 1/0\n\"222860\"\n{\n\t\"depots\"\n\t{\n"
+                         "\t\t\"branches\"\n\t\t{\n\t\t\t\"beta\"\n\t\t\t{\n\t\t\t\t\"buildid\"\t\"999\"\n"
+                         "\t\t\t}\n\t\t\t\"public\"\n\t\t\t{\n\t\t\t\t\"buildid\"\t\t\"14218734\"\n"
+                         "\t\t\t\t\"timeupdated\"\t\"1715688000\"\n\t\t\t}\n\t\t}\n\t}\n}\n";
+        assert_true(steamcmd_parse_app_info(ok, id));
+        assert_string_equal(id, "14218734");
+        static const char *const bad[] = {
+                "",
+                "No app info for AppID 222860 found, requesting...",
+                /* a public branch without a buildid: the beta's is not it */
+                "\"branches\" { \"public\" { \"timeupdated\" \"1\" } \"beta\" { \"buildid\" \"5\" } }",
+                "\"branches\" { \"public\" { \"buildid\" \"\" } }",
+                "\"branches\" { \"public\" { \"buildid\" \"12ab\" } }",
+                "\"branches\" { \"public\" { \"buildid\" \"0123\" } }",
+                "\"branches\" { \"public\" { \"buildid\" \"12345678901234567890\" } }",
+                "\"branches\" { \"public\" { \"buildid\" \"123",
+                "\"public\" { \"buildid\" \"7\" }", /* not under branches */
+        };
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+                if (steamcmd_parse_app_info(bad[i], id))
+                        fail_msg("'%s' gave build %s", bad[i], id);
+}
+
 static void test_not_progress(void **state) {
         static const char *const lines[] = {
                 "Success! App '222860' fully installed.",
@@ -48,6 +75,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_progress_lines),
                 cmocka_unit_test(test_not_progress),
+                cmocka_unit_test(test_app_info),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

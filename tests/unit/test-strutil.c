@@ -20,6 +20,20 @@ static void test_names(void **state) {
         assert_false(name_is_valid("caf\xc3\xa9"));
 }
 
+static void test_build_ids(void **state) {
+        assert_true(build_id_is_valid("0"));
+        assert_true(build_id_is_valid("14218734"));
+        assert_true(build_id_is_valid("9999999999999999999")); /* 19 digits */
+        assert_false(build_id_is_valid("10000000000000000000")); /* 20 */
+        assert_false(build_id_is_valid(""));
+        assert_false(build_id_is_valid(NULL));
+        assert_false(build_id_is_valid("007"));
+        assert_false(build_id_is_valid("12a"));
+        assert_false(build_id_is_valid("-1"));
+        assert_false(build_id_is_valid("../1"));
+        assert_false(build_id_is_valid("follow"));
+}
+
 static void test_parse_long(void **state) {
         long v;
         assert_int_equal(parse_long("27015", 1, 65535, &v), 0);
@@ -71,6 +85,7 @@ static void test_split_lines(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_names),
+                cmocka_unit_test(test_build_ids),
                 cmocka_unit_test(test_parse_long),
                 cmocka_unit_test(test_buf_cap),
                 cmocka_unit_test(test_control_chars),

@@ -21,6 +21,9 @@ CREATE TABLE blueprints_new (
         args TEXT NOT NULL DEFAULT '',       -- one launch argument a line
         created_at INTEGER NOT NULL,
         updated_at INTEGER NOT NULL,
+        update_build TEXT NOT NULL DEFAULT '',          -- 0005_builds
+        on_canary_failure TEXT NOT NULL DEFAULT 'hold',
+        update_deadline TEXT NOT NULL DEFAULT '',
         UNIQUE (user_id, name)
 );
 -- SELECT *: a column another step added to the old table makes this fail
@@ -54,6 +57,8 @@ CREATE TABLE servers_new (
         created_at INTEGER NOT NULL,
         health TEXT NOT NULL DEFAULT '',
         state_since INTEGER,
+        build TEXT NOT NULL DEFAULT '',        -- 0005_builds
+        build_pin TEXT NOT NULL DEFAULT '',
         UNIQUE (user_id, name)
 );
 INSERT INTO servers_new SELECT * FROM servers;
@@ -68,4 +73,8 @@ CREATE TRIGGER servers_gen_d AFTER DELETE ON servers BEGIN UPDATE generations SE
 CREATE TRIGGER server_state_gen_u AFTER UPDATE OF state, game_port, tv_port, map, players, maxplayers, restarts, drift,
         detail, observed_at, health, state_since ON servers
         BEGIN UPDATE generations SET gen = gen + 1 WHERE name = 'server_state'; END;
+CREATE TRIGGER server_build_gen_u AFTER UPDATE OF build ON servers
+        BEGIN UPDATE generations SET gen = gen + 1 WHERE name = 'server_state'; END;
+CREATE TRIGGER server_pin_gen_u AFTER UPDATE OF build_pin ON servers
+        BEGIN UPDATE generations SET gen = gen + 1 WHERE name = 'servers'; END;
 UPDATE generations SET gen = gen + 1 WHERE name IN ('blueprints', 'servers', 'server_state');
