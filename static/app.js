@@ -461,3 +461,47 @@
     if (log) overlayPage(log);
   });
 })();
+
+// ---- The RCON console (issue 11): htmx appends each answer to the
+// transcript; this keeps the transcript scrolled to the newest entry,
+// empties the input after a command went out, and recalls earlier commands
+// with the up and down arrows (from the entries' data-command, so the
+// history the page replayed counts too).
+(function () {
+  function transcript() { return document.getElementById("rcon-transcript"); }
+  function commands() {
+    const t = transcript();
+    if (!t) return [];
+    return Array.prototype.map.call(t.querySelectorAll(".rcon-entry[data-command]"),
+      function (e) { return e.dataset.command; }).filter(function (c) { return c !== ""; });
+  }
+  function toBottom() {
+    const t = transcript();
+    if (t) t.scrollTop = t.scrollHeight;
+  }
+  let pos = -1, draft = "";
+  document.addEventListener("keydown", function (ev) {
+    const input = ev.target;
+    if (!input || input.id !== "rcon-command" || (ev.key !== "ArrowUp" && ev.key !== "ArrowDown")) return;
+    const list = commands();
+    if (!list.length) return;
+    ev.preventDefault();
+    if (pos === -1) draft = input.value;
+    if (ev.key === "ArrowUp") pos = pos === -1 ? list.length - 1 : Math.max(0, pos - 1);
+    else pos = pos === -1 ? -1 : pos + 1;
+    if (pos >= list.length) pos = -1;
+    input.value = pos === -1 ? draft : list[pos];
+    input.setSelectionRange(input.value.length, input.value.length);
+  });
+  document.addEventListener("htmx:afterRequest", function (ev) {
+    const form = ev.detail && ev.detail.elt;
+    if (!form || !form.classList || !form.classList.contains("rcon-form")) return;
+    const input = document.getElementById("rcon-command");
+    if (input && ev.detail.successful) input.value = "";
+    pos = -1;
+  });
+  document.addEventListener("htmx:afterSwap", function (ev) {
+    if (ev.detail && ev.detail.target && ev.detail.target.id === "rcon-transcript") toBottom();
+  });
+  document.addEventListener("DOMContentLoaded", toBottom);
+})();

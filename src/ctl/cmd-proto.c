@@ -43,8 +43,9 @@ static int load_endpoint(const HostConfig *c, const char *name, long *ret_port, 
         return 0;
 }
 
-/* Connects and authenticates once; the connection then serves every command. */
-static int rcon_open(const HostConfig *c, const char *name, RconClient **ret, Error *err) {
+/* Connects and authenticates once; the connection then serves every command.
+ * timeout_ms: each command's (<= 0: the client's default). */
+static int rcon_open(const HostConfig *c, const char *name, int timeout_ms, RconClient **ret, Error *err) {
         long port;
         _cleanup_free_ char *password = NULL;
         int r = load_endpoint(c, name, &port, &password, err);
@@ -63,8 +64,39 @@ static int rcon_open(const HostConfig *c, const char *name, RconClient **ret, Er
                         return error_set(err, r, "instance '%s': the server refused the RCON password; restart it so it reads the current one", name);
                 return error_prefix(err, r, "instance '%s'", name);
         }
+        if (timeout_ms > 0)
+                rcon_set_timeout(rc, timeout_ms);
         *ret = rc;
         return 0;
+}
+
+/* What kind of failure r is, for a program (`rcon --json`): the panel's
+ * console says it in its own words. */
+static const char *rcon_reason(int r) {
+        switch (r) {
+        case -ETIMEDOUT:
+                return "timeout";
+        case -ECONNREFUSED:
+        case -EHOSTUNREACH:
+        case -ENETUNREACH:
+                return "refused";
+        case -EACCES:
+        case -EPERM:
+                return "auth";
+        case -ENOENT:
+                return "no-instance";
+        case -E2BIG:
+                return "too-long";
+        default:
+                return "error";
+        }
+}
+
+/* --json: the failure as an object on stdout too, then the usual line. */
+static int rcon_fail(bool json, const Error *err, int r) {
+        if (json)
+                ctl_print_json(json_pack("{s:o, s:s}", "error", ctl_json_text(error_msg(err)), "reason", rcon_reason(r)));
+        return ctl_fail(err, r);
 }
 
 /* Output is flushed before the next read of standard input (LineReader),
@@ -163,6 +195,7 @@ static int join_words(int argc, char **argv, int from, char **ret) {
 
 static int run_rcon(const HostConfig *c, int argc, char **argv) {
         bool json = false;
+        long timeout_s = 0;
         /* Options only before the command: `l4d2ctl rcon alpha sm_cvar --json`
          * is a command, not an option. */
         int n = 1;
@@ -173,7 +206,11 @@ static int run_rcon(const HostConfig *c, int argc, char **argv) {
                 }
                 if (streq(argv[n], "--json"))
                         json = true;
-                else
+                else if (streq(argv[n], "--timeout") || startswith(argv[n], "--timeout=")) {
+                        const char *v = argv[n][9] == '=' ? argv[n] + 10 : n + 1 < argc ? argv[++n] : "";
+                        if (parse_long(v, 1, 3600, &timeout_s) < 0)
+                                return ctl_usage("rcon", "--timeout needs seconds from 1 to 3600, not '%s'", v);
+                } else
                         return ctl_usage("rcon", "unknown option '%s'", argv[n]);
                 n++;
         }
@@ -194,15 +231,15 @@ static int run_rcon(const HostConfig *c, int argc, char **argv) {
                 if (join_words(argc, argv, n, &cmd) < 0) {
                         error_set(&err, -E2BIG, "instance '%s': command longer than %d bytes; the server would refuse it",
                                   name, RCON_COMMAND_MAX);
-                        return ctl_fail(&err, -E2BIG);
+                        return rcon_fail(json, &err, -E2BIG);
                 }
-                if ((r = rcon_open(c, name, &rc, &err)) < 0)
-                        return ctl_fail(&err, r);
+                if ((r = rcon_open(c, name, (int) timeout_s * 1000, &rc, &err)) < 0)
+                        return rcon_fail(json, &err, r);
                 _cleanup_free_ char *out = NULL;
                 size_t len = 0;
                 if ((r = rcon_exec(rc, cmd, &out, &len, &err)) < 0) {
                         error_prefix(&err, r, "instance '%s'", name);
-                        return ctl_fail(&err, r);
+                        return rcon_fail(json, &err, r);
                 }
                 if (json)
                         ctl_print_json(json_pack("{s:o}", "output", ctl_json_text_n(out, len)));
@@ -213,7 +250,7 @@ static int run_rcon(const HostConfig *c, int argc, char **argv) {
 
         /* No command: a prompt on a terminal, else one command per line of
          * standard input, all on one warm connection. */
-        if ((r = rcon_open(c, name, &rc, &err)) < 0)
+        if ((r = rcon_open(c, name, (int) timeout_s * 1000, &rc, &err)) < 0)
                 return ctl_fail(&err, r);
         bool tty = isatty(STDIN_FILENO);
         LineReader lr = { .fd = STDIN_FILENO };
@@ -391,7 +428,7 @@ static int run_players(const HostConfig *c, int argc, char **argv) {
 
         Error err = { 0 };
         _cleanup_rcon_ RconClient *rc = NULL;
-        int r = rcon_open(c, name, &rc, &err);
+        int r = rcon_open(c, name, 0, &rc, &err);
         if (r < 0)
                 return ctl_fail(&err, r);
         _cleanup_free_ char *out = NULL;
@@ -468,8 +505,8 @@ const Command cmd_rcon = {
                 "    l4d2ctl rcon - run console commands on a running server\n"
                 "\n"
                 "SYNOPSIS\n"
-                "    l4d2ctl rcon [--json] NAME COMMAND [ARGS...]\n"
-                "    l4d2ctl rcon [--json] NAME            (a prompt, or commands from stdin)\n"
+                "    l4d2ctl rcon [--json] [--timeout S] NAME COMMAND [ARGS...]\n"
+                "    l4d2ctl rcon [--json] [--timeout S] NAME  (a prompt, or commands from stdin)\n"
                 "\n"
                 "DESCRIPTION\n"
                 "    Connects to 127.0.0.1 on the instance's game port and authenticates\n"
@@ -482,10 +519,13 @@ const Command cmd_rcon = {
                 "\n"
                 "    A wrong password is never retried (srcds bans an address after a few\n"
                 "    failures). A command longer than 511 bytes is refused, as the server\n"
-                "    would skip it. Each command times out after 30 seconds.\n"
+                "    would skip it. Each command times out after 30 seconds (--timeout).\n"
                 "\n"
                 "OPTIONS\n"
-                "    --json   print {\"output\": \"...\"} (one object a line with a prompt/stdin)\n"
+                "    --json   print {\"output\": \"...\"} (one object a line with a prompt/stdin);\n"
+                "             a failed COMMAND prints {\"error\": \"...\", \"reason\": R} too, R one\n"
+                "             of timeout, refused, auth, no-instance, too-long, error\n"
+                "    --timeout S  seconds each command may take, 1 to 3600 (default 30)\n"
                 "\n"
                 "EXAMPLE\n"
                 "    l4d2ctl rcon alpha changelevel c2m1_highway\n"

@@ -14,8 +14,13 @@
  *   4. decide what each instance's state is (the rules are in watch-state.c)
  *      and write an event for each one that is news, and `removed` for each
  *      one that is gone.
- * Between rounds the loop only waits: for the next round, a signal, or its
- * reader going away (POLLERR/POLLHUP on stdout). */
+ * Beside the rounds, each server that runs and answers has its player
+ * roster read over RCON every --roster-interval (watch-players.c), on a
+ * connection kept open between polls, in the same poll loop; a `roster`
+ * event is written when the roster changed.
+ * Between rounds the loop only waits: for the next round, a roster poll's
+ * next step, a signal, or its reader going away (POLLERR/POLLHUP on
+ * stdout). */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <math.h>
@@ -33,6 +38,7 @@
 #include "ctl.h"
 #include "instance.h"
 #include "strutil.h"
+#include "watch-players.h"
 #include "watch-state.h"
 #include "watch-update.h"
 
@@ -49,17 +55,21 @@ typedef struct Watched {
         bool settled;         /* this round's query was answered, or failed for good */
         bool answered;
         WatchInfo answer;
+        WatchPlayers players; /* its roster over RCON */
 } Watched;
 
 typedef struct Watch {
         const HostConfig *c;
         bool json;
-        int64_t interval_ms, window_ms;
+        int64_t interval_ms, window_ms, roster_ms;
         unsigned misses_max;
         int udp;
         Watched **v;          /* sorted by name */
         size_t n, cap;
         Watched **polled;     /* this round's queries, sorted by port */
+        struct pollfd *pfd;   /* the poll set, and whose roster connection each entry is */
+        Watched **pfd_of;
+        size_t n_pfd;
         size_t n_polled, outstanding;
         bool synced;
 } Watch;
@@ -82,6 +92,7 @@ static void watched_free(Watched *x) {
                 return;
         json_decref(x->status);
         a2s_probe_done(&x->probe);
+        watch_players_done(&x->players);
         free(x);
 }
 
@@ -225,6 +236,36 @@ static int emit_update(Watch *w, json_t *ev) {
         return r;
 }
 
+/* A roster event (watch-players.c): the JSON line, or a human one. */
+static int emit_roster(json_t *o, void *userdata) {
+        Watch *w = userdata;
+        if (w->json)
+                return emit_json(o);
+        const char *name = json_string_value(json_object_get(o, "name"));
+        const char *error = json_string_value(json_object_get(o, "error"));
+        int r;
+        if (error)
+                r = emit_human("%s: players: %s", ctl_shown(name), ctl_shown(error));
+        else {
+                char who[1024] = "";
+                size_t off = 0, k;
+                json_t *p;
+                json_array_foreach(json_object_get(o, "players"), k, p)
+                        if (off < sizeof who - 1)
+                                off += (size_t) snprintf(who + off, sizeof who - off, "%s%s", off ? ", " : ": ",
+                                                         ctl_shown(json_string_value(json_object_get(p, "name"))));
+                r = emit_human("%s: players: %zu on the server%s", ctl_shown(name),
+                               json_array_size(json_object_get(o, "players")), who);
+        }
+        json_decref(o);
+        return r;
+}
+
+static WatchPlayersCtx players_ctx(Watch *w, const Watched *x) {
+        return (WatchPlayersCtx) { .c = w->c, .name = x->name, .interval_ms = w->roster_ms, .emit = emit_roster,
+                                   .userdata = w };
+}
+
 static int emit_synced(Watch *w, long long now) {
         if (!w->json)
                 return emit_human("synced: following %zu instance%s", w->n, w->n == 1 ? "" : "s");
@@ -261,6 +302,7 @@ static int watched_get(Watch *w, const char *name, Watched **ret) {
         if (!x)
                 return -ENOMEM;
         snprintf(x->name, sizeof x->name, "%s", name);
+        watch_players_init(&x->players);
         size_t i = 0;
         while (i < w->n && strcmp(w->v[i]->name, name) < 0)
                 i++;
@@ -449,10 +491,38 @@ static int round_finish(Watch *w) {
                 /* Game updates: MasterRequestRestart in its console. */
                 if (st.pid > 0 && (r = emit_update(w, watch_update_scan(w->c, x->name, st.pid, now))) != 0)
                         return r;
+                /* Its roster is read while it runs and answers; a hung
+                 * server keeps the roster it had. */
+                WatchPlayersCtx pc = players_ctx(w, x);
+                bool answering = rep.state == WATCH_RUNNING && rep.health == WATCH_HEALTH_OK;
+                if ((r = watch_players_follow(&x->players, &pc, x->t.run_pid, answering, mono_ms(), now)) != 0)
+                        return r;
         }
         if (!w->synced) {
                 w->synced = true;
                 return emit_synced(w, now);
+        }
+        return 0;
+}
+
+/* Every roster connection that poll() woke, and every roster whose next
+ * step is due. */
+static int players_tick(Watch *w, const struct pollfd *p, size_t np) {
+        int64_t now_ms = mono_ms();
+        long long now = unix_now();
+        size_t k = 3;
+        for (size_t i = 0; i < w->n; i++) {
+                Watched *x = w->v[i];
+                short revents = 0;
+                if (k < np && w->pfd_of[k] == x)
+                        revents = p[k++].revents;
+                if (!revents && watch_players_next(&x->players) > now_ms)
+                        continue;
+                WatchPlayersCtx pc = players_ctx(w, x);
+                long long port = x->status ? status_of(x->status).port : 0;
+                int r = watch_players_tick(&x->players, &pc, revents, port, now_ms, now);
+                if (r != 0)
+                        return r;
         }
         return 0;
 }
@@ -490,13 +560,36 @@ static int watch_loop(Watch *w, Error *err) {
                         continue;
                 }
                 int64_t until = collecting ? collect_end : next;
-                struct pollfd p[] = {
-                        { .fd = sfd, .events = POLLIN },
-                        /* events 0: only POLLERR/POLLHUP, i.e. the reader is gone. */
-                        { .fd = STDOUT_FILENO, .events = 0 },
-                        { .fd = w->udp, .events = POLLIN },
-                };
-                int n = poll(p, ELEMENTSOF(p), until > now ? (int) (until - now) : 0);
+                /* The fixed three, then the roster connections. */
+                if (w->n + 3 > w->n_pfd) {
+                        struct pollfd *np = realloc(w->pfd, (w->n + 3) * sizeof *np);
+                        Watched **nx = realloc(w->pfd_of, (w->n + 3) * sizeof *nx);
+                        if (np)
+                                w->pfd = np;
+                        if (nx)
+                                w->pfd_of = nx;
+                        if (!np || !nx)
+                                return error_set(err, -ENOMEM, "out of memory");
+                        w->n_pfd = w->n + 3;
+                }
+                struct pollfd *p = w->pfd;
+                p[0] = (struct pollfd) { .fd = sfd, .events = POLLIN };
+                /* events 0: only POLLERR/POLLHUP, i.e. the reader is gone. */
+                p[1] = (struct pollfd) { .fd = STDOUT_FILENO, .events = 0 };
+                p[2] = (struct pollfd) { .fd = w->udp, .events = POLLIN };
+                size_t np = 3;
+                for (size_t i = 0; i < w->n; i++) {
+                        WatchPlayers *wp = &w->v[i]->players;
+                        int64_t t = watch_players_next(wp);
+                        if (t < until)
+                                until = t;
+                        int fd = watch_players_fd(wp);
+                        if (fd >= 0) {
+                                w->pfd_of[np] = w->v[i];
+                                p[np++] = (struct pollfd) { .fd = fd, .events = watch_players_events(wp) };
+                        }
+                }
+                int n = poll(p, (nfds_t) np, until > now ? (int) (until - now) : 0);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -508,6 +601,8 @@ static int watch_loop(Watch *w, Error *err) {
                         return EXIT_READER_GONE;
                 if (p[2].revents)
                         receive(w, collecting);
+                if ((r = players_tick(w, p, np)) != 0)
+                        return r < 0 ? error_set(err, r, "cannot write to standard output: %s", strerror(-r)) : r;
         }
 }
 
@@ -525,14 +620,15 @@ static int run_watch(const HostConfig *c, int argc, char **argv) {
         bool json = false;
         if ((argc = ctl_common_options("watch", argc, argv, &json)) < 0)
                 return 0;
-        Watch w = { .c = c, .interval_ms = 5000, .misses_max = 3, .udp = -1 };
+        Watch w = { .c = c, .interval_ms = 5000, .roster_ms = 10000, .misses_max = 3, .udp = -1 };
         for (int i = 1; i < argc; i++) {
                 const char *val = NULL;
-                if (streq(argv[i], "--interval") || streq(argv[i], "--misses")) {
+                if (streq(argv[i], "--interval") || streq(argv[i], "--misses") || streq(argv[i], "--roster-interval")) {
                         if (i + 1 >= argc)
                                 return ctl_usage("watch", "%s needs a value", argv[i]);
                         val = argv[i + 1];
-                } else if (startswith(argv[i], "--interval=") || startswith(argv[i], "--misses="))
+                } else if (startswith(argv[i], "--interval=") || startswith(argv[i], "--misses=") ||
+                           startswith(argv[i], "--roster-interval="))
                         val = strchr(argv[i], '=') + 1;
                 else if (argv[i][0] == '-')
                         return ctl_usage("watch", "unknown option '%s'", argv[i]);
@@ -541,6 +637,14 @@ static int run_watch(const HostConfig *c, int argc, char **argv) {
                 if (startswith(argv[i], "--interval")) {
                         if (parse_interval(val, &w.interval_ms) < 0)
                                 return ctl_usage("watch", "--interval needs seconds from 0.1 to 3600, not '%s'", val);
+                } else if (startswith(argv[i], "--roster-interval")) {
+                        char *end;
+                        double off = strtod(val, &end);
+                        if (end != val && !*end && off == 0)
+                                w.roster_ms = 0;
+                        else if (parse_interval(val, &w.roster_ms) < 0)
+                                return ctl_usage("watch", "--roster-interval needs 0 (off) or seconds from 0.1 to 3600, "
+                                                 "not '%s'", val);
                 } else {
                         long m;
                         if (parse_long(val, 1, 1000, &m) < 0)
@@ -563,6 +667,8 @@ static int run_watch(const HostConfig *c, int argc, char **argv) {
                 watched_free(w.v[i]);
         free(w.v);
         free(w.polled);
+        free(w.pfd);
+        free(w.pfd_of);
         close(w.udp);
         watch_update_done();
         return r < 0 ? ctl_fail(&err, r) : 0;
@@ -577,6 +683,7 @@ const Command cmd_watch = {
                 "\n"
                 "SYNOPSIS\n"
                 "    l4d2ctl watch [--json] [--interval SECONDS] [--misses N]\n"
+                "                  [--roster-interval SECONDS]\n"
                 "\n"
                 "DESCRIPTION\n"
                 "    Runs until it is stopped, following every instance of the host: ones\n"
@@ -594,6 +701,14 @@ const Command cmd_watch = {
                 "    lost answer changes nothing. A start that answers within one interval\n"
                 "    is one line (running); a slower one is reported as starting first. A\n"
                 "    crash is reported at once; the backend's restart is one more line.\n"
+                "\n"
+                "    Every server that runs and answers also has its player roster read,\n"
+                "    with 'status' over RCON, every --roster-interval, on a connection kept\n"
+                "    open between polls (port and password read from the instance's state,\n"
+                "    again after every restart). A connection authenticates once: a refused\n"
+                "    password is reported and not tried again for 10 minutes (doubling to\n"
+                "    an hour) or until the server restarts, since srcds bans an address\n"
+                "    after a few wrong passwords.\n"
                 "\n"
                 "    It ends, with status 0, on SIGTERM or SIGINT and as soon as its reader\n"
                 "    goes away (the pipe closes). There is one watch per host; the panel\n"
@@ -614,6 +729,13 @@ const Command cmd_watch = {
                 "      {\"event\":\"update\",\"name\":NAME,\"signal\":\"MasterRequestRestart\"}\n"
                 "          the server's console says the master server asked it to restart\n"
                 "          for a game update (once per run; 'l4d2ctl update check' reads it).\n"
+                "      {\"event\":\"roster\",\"name\":NAME, \"players\":[...], \"left\":[...], ...}\n"
+                "          who is on the server (bots included) and who left since the last\n"
+                "          roster line, written when someone joined or left or a player's\n"
+                "          name, SteamID or state changed; pings ride along, and alone are\n"
+                "          news at most once a minute. {\"event\":\"roster\",\"name\":NAME,\n"
+                "          \"error\":TEXT} when the roster cannot be read. The fields are in\n"
+                "          docs/l4d2ctl-contract.md.\n"
                 "    Readers ignore events they do not know.\n"
                 "\n"
                 "OPTIONS\n"
@@ -621,6 +743,9 @@ const Command cmd_watch = {
                 "    --interval SECONDS  time between two polls, 0.1 to 3600 (default 5)\n"
                 "    --misses N          unanswered polls in a row before a running server\n"
                 "                        is unresponsive, 1 to 1000 (default 3)\n"
+                "    --roster-interval SECONDS\n"
+                "                        time between two reads of a server's players, 0.1 to\n"
+                "                        3600, or 0 for none (default 10)\n"
                 "\n"
                 "EXAMPLE\n"
                 "    l4d2ctl watch --json --interval 2 | jq -c 'select(.event == \"instance\")'\n"

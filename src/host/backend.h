@@ -1,17 +1,19 @@
 /* Service backends: how an instance's server process is run and watched.
  *
  * - systemd (production): the template unit left4me-server@<name>.service.
- *   start = EnableUnitFiles + StartUnit ("enable --now"), stop = StopUnit +
- *   DisableUnitFiles, status from the unit's properties, logs from the
- *   journal. The unit's own ExecStartPre=+ mounts the overlay (left4me-overlay)
+ *   start = the autostart marker <state>/autostart/<name> (which
+ *   left4me-generator turns into a want at boot; no EnableUnitFiles, see
+ *   backend-systemd.c) + StartUnit, stop = StopUnit and the marker removed,
+ *   status from the unit's properties, logs from the journal. The unit's own ExecStartPre=+ mounts the overlay (left4me-overlay)
  *   and ExecStopPost=+ unmounts it; ExecStart is `l4d2ctl run <name>`.
  * - supervisor (containers, dev machines, CI): l4d2ctl mounts through the
  *   helper itself and starts one detached supervisor process per instance
  *   (restart with backoff, crash-loop breaker, pidfile, log file).
  *
  * Before calling start, the caller (instance.c) has staged server.cfg into the
- * upper layer and written <state>/runtime/<name>/launch.json, the argv of the
- * server, so both backends launch exactly the same command. */
+ * upper layer and written <state>/instances/<name>/launch.json, the argv of
+ * the server (beside the spec, where the server cannot write), so both
+ * backends launch exactly the same command. */
 #pragma once
 
 #include <stdbool.h>

@@ -1,5 +1,6 @@
 /* The server's command line, written by instance_start into
- * <state>/runtime/<name>/launch.json and read back by whoever runs it: the
+ * <state>/instances/<name>/launch.json (beside the spec, out of the server's
+ * reach) and read back by whoever runs it: the
  * supervisor backend, or `l4d2ctl run` in the systemd unit. */
 #pragma once
 

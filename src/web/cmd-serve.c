@@ -15,6 +15,8 @@
 #include "fs.h"
 #include "hostlink.h"
 #include "jobs.h"
+#include "players-config.h"
+#include "players-upkeep.h"
 #include "random.h"
 #include "server.h"
 #include "static.h"
@@ -77,7 +79,14 @@ const char cmd_serve_help[] =
         "canaries, migration; default 300000, 0 = never), LEFT4ME_UPDATE_MIGRATE_MS\n"
         "(migration passes while servers wait to move, default 10000),\n"
         "LEFT4ME_STATIC_DIR, LEFT4ME_MAX_CONNECTIONS (default 256; on an address other\n"
-        "than loopback one client gets at most a quarter of them).\n";
+        "than loopback one client gets at most a quarter of them).\n"
+        "Players and the RCON console: LEFT4ME_ROSTER_INTERVAL (seconds between two\n"
+        "reads of a server's players, default 10, 0: none), LEFT4ME_RCON_TIMEOUT (a\n"
+        "console command's seconds, default 30), LEFT4ME_PLAYER_RETENTION_DAYS (player\n"
+        "data kept, default 90), LEFT4ME_STEAM_API_KEY (Steam profiles and avatars;\n"
+        "without it, in-game names), LEFT4ME_STEAM_API_URL, LEFT4ME_STEAM_API_TIMEOUT,\n"
+        "LEFT4ME_STEAM_PROFILE_TTL (seconds a profile is kept before it is asked again,\n"
+        "default 86400).\n";
 
 /* One panel per state dir: two would each re-queue the other's running
  * jobs at their start, and run them twice. An flock on left4me.lock, held
@@ -135,6 +144,8 @@ int cmd_serve(int argc, char **argv) {
                 return 1;
         }
         if (lock_state_dir() < 0)
+                return 1;
+        if (players_config_load(setting) < 0)
                 return 1;
         sigset_t mask;
         sigemptyset(&mask);
@@ -194,6 +205,8 @@ int cmd_serve(int argc, char **argv) {
                 fprintf(stderr, "left4me: warning: the watch of the host did not start\n");
         if (updater_start() < 0)
                 fprintf(stderr, "left4me: warning: the fleet's update checks did not start\n");
+        if (players_upkeep_start() < 0)
+                fprintf(stderr, "left4me: warning: the players' upkeep (Steam profiles, retention) did not start\n");
         printf("left4me: listening on http://%s%s%s:%u/ (l4d2ctl: %s on %s, state: %s)\n",
                strchr(config.listen_host, ':') ? "[" : "", config.listen_host,
                strchr(config.listen_host, ':') ? "]" : "", config.port,
@@ -208,11 +221,13 @@ int cmd_serve(int argc, char **argv) {
         http_stop();
         watch_stop();
         updater_stop();
+        players_upkeep_stop();
         jobs_stop(3000);
         static_free();
         cache_done();
         db_generations_done();
         host_done();
+        players_config_free();
         return 0;
 }
 

@@ -339,8 +339,9 @@ int db_commit(sqlite3 *db) {
 /* The generations: one connection that never writes, so that its PRAGMA
  * data_version changes with every commit of anyone. Its statements are
  * used under gen_lock only. */
-static const char *const gen_names[] = { "users", "sessions", "blueprints", "servers", "server_state",
-                                         "server_events", "jobs", "job_lines", "builds", "overlays" };
+static const char *const gen_names[] = { "users",   "sessions", "blueprints", "servers",  "server_state",
+                                         "server_events", "jobs", "job_lines", "builds", "overlays",
+                                         "players", "console" };
 static pthread_mutex_t gen_lock = PTHREAD_MUTEX_INITIALIZER;
 static sqlite3 *gen_db;
 static sqlite3_stmt *gen_version, *gen_read;

@@ -109,6 +109,8 @@ enum {
         DB_JOB_LINES = 1u << 7,
         DB_BUILDS = 1u << 8,        /* the host's game builds and its last update check */
         DB_OVERLAYS = 1u << 9,      /* who owns which overlay (svc-overlays) */
+        DB_PLAYERS = 1u << 10,      /* roster snapshots, player sessions, Steam profiles */
+        DB_CONSOLE = 1u << 11,      /* the RCON console's history */
 };
 /* Opens the connection that watches for commits (PRAGMA data_version). */
 int db_generations_init(const char *path);

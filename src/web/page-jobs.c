@@ -6,6 +6,7 @@
 #include "html.h"
 #include "jobs.h"
 #include "layout.h"
+#include "page-players.h"
 #include "pages.h"
 #include "streams.h"
 
@@ -133,6 +134,7 @@ void page_job_show(Req *r) {
         html_raw(b, ">");
         html_txt(b, j.result);
         html_raw(b, "</dd>\n</dl>\n");
+        job_reach_section(r, &j);
         if (has_progress) {
                 double p = j.progress;
                 html_raw(b, "<div class=\"progress");

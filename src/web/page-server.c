@@ -10,6 +10,7 @@
 #include "jobs.h"
 #include "layout.h"
 #include "page-overlays.h"
+#include "page-players.h"
 #include "pages.h"
 #include "streams.h"
 #include "svc-blueprints.h"
@@ -359,6 +360,8 @@ void page_server_show(Req *r) {
         status_section(r, &v);
         server_overlay_news(r, &v);
         char action[64];
+        players_section(r, &v);
+        console_section(r, &v);
         html_raw(b, "<h2>Console</h2>\n<pre id=\"console\" class=\"log\" data-sse-log=\"");
         html_attr(b, path_id(action, sizeof action, "/servers", v.id, "/logs"));
         html_raw(b, "\" aria-live=\"polite\"></pre>\n<p class=\"hint\" id=\"console-state\">");

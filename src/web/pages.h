@@ -25,6 +25,9 @@ void page_server_restart(Req *r);
 void page_server_delete(Req *r);
 void page_server_blueprint(Req *r);
 void page_server_logs(Req *r);
+void page_server_console(Req *r);
+void page_server_players(Req *r);
+void page_player_avatar(Req *r);
 
 void page_blueprints_list(Req *r);
 void page_blueprint_new(Req *r);
@@ -36,6 +39,7 @@ void page_blueprint_delete(Req *r);
 void page_jobs_list(Req *r);
 void page_job_show(Req *r);
 void page_job_events(Req *r);
+void page_job_reach(Req *r);
 
 void page_admin_users(Req *r);
 void page_admin_user_create(Req *r);

@@ -9,7 +9,7 @@
  * another table keeps them: the watch's server state never touches the
  * blueprint and job pages. The user (DB_USERS) is added for every page. */
 #define SERVER_LIST (DB_SERVERS | DB_SERVER_STATE | DB_BLUEPRINTS)
-#define SERVER_PAGE (SERVER_LIST | DB_JOBS | DB_SERVER_EVENTS | DB_BUILDS)
+#define SERVER_PAGE (SERVER_LIST | DB_JOBS | DB_SERVER_EVENTS | DB_BUILDS | DB_PLAYERS | DB_CONSOLE)
 #define BLUEPRINT_PAGE (DB_BLUEPRINTS | DB_SERVERS | DB_OVERLAYS)
 #define JOB_PAGE (DB_JOBS | DB_JOB_LINES)
 
@@ -34,6 +34,9 @@ static const Route routes[] = {
         { "POST", "/servers/#/delete", page_server_delete, ROUTE_USER, 0, 0 },
         { "POST", "/servers/#/blueprint", page_server_blueprint, ROUTE_USER, 0, 0 },
         { "POST", "/servers/#/pin", page_server_pin, ROUTE_USER, 0, 0 },
+        { "POST", "/servers/#/console", page_server_console, ROUTE_USER, 0, 0 },
+        { "GET", "/servers/#/players", page_server_players, ROUTE_USER, 0, 0 },
+        { "GET", "/players/avatar/#", page_player_avatar, ROUTE_USER, 0, 0 },
 
         { "GET", "/blueprints", page_blueprints_list, ROUTE_USER | ROUTE_CACHE, BLUEPRINT_PAGE, 0 },
         { "GET", "/blueprints/new", page_blueprint_new, ROUTE_USER, 0, 0 },
@@ -57,6 +60,7 @@ static const Route routes[] = {
         { "GET", "/jobs", page_jobs_list, ROUTE_USER | ROUTE_CACHE, DB_JOBS, 0 },
         { "GET", "/jobs/#", page_job_show, ROUTE_USER | ROUTE_CACHE, JOB_PAGE, 0 },
         { "GET", "/jobs/#/events", page_job_events, ROUTE_USER, 0, 0 },
+        { "GET", "/jobs/#/reach", page_job_reach, ROUTE_USER, 0, 0 },
 
         { "GET", "/admin/users", page_admin_users, ROUTE_ADMIN, 0, 0 },
         { "POST", "/admin/users", page_admin_user_create, ROUTE_ADMIN, 0, 0 },

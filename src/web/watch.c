@@ -6,7 +6,10 @@
 
 #include "db.h"
 #include "hostlink.h"
+#include "players-config.h"
+#include "players-roster.h"
 #include "server.h"
+#include "svc-players.h"
 #include "svc-servers.h"
 #include "watch.h"
 
@@ -28,6 +31,7 @@ typedef struct Follow {
         bool synced;             /* the first round is in */
         char **listed;           /* the instances of the first round */
         size_t n_listed;
+        PlayersStream *players;  /* what this stream reported of each player (svc-players.h) */
 } Follow;
 
 static int int_or(json_t *o, const char *key, int dflt) {
@@ -59,12 +63,19 @@ static void on_instance(sqlite3 *db, Follow *f, json_t *j) {
         if (server_observe(db, &o) < 0 ||
             server_observe_build(db, name, json_string_value(json_object_get(j, "build"))) < 0)
                 fprintf(stderr, "left4me: watch: could not store what happened to '%s'\n", name);
+        /* No process, nobody on it: sessions end even when the watch that
+         * saw the players leave is not this one. */
+        if (!streq(state, "running") && !streq(state, "unresponsive") && !streq(state, "starting") &&
+            players_server_down(db, name, o.time) < 0)
+                fprintf(stderr, "left4me: watch: could not end the player sessions of '%s'\n", name);
         if (!f->synced)
                 (void) strv_push_dup(&f->listed, &f->n_listed, name);
 }
 
 static void on_removed(sqlite3 *db, Follow *f, json_t *j) {
         const char *name = json_string_value(json_object_get(j, "name"));
+        if (name)
+                (void) players_server_down(db, name, json_integer_value(json_object_get(j, "time")));
         if (name)
                 (void) server_observe(db, &(ServerObservation) {
                         .instance = name, .state = "absent", .health = "none", .players = -1, .bots = -1,
@@ -80,6 +91,18 @@ static void on_update(sqlite3 *db, Follow *f, json_t *j) {
                                              "Steam asks this server to restart: a game update is out.");
 }
 
+/* Who is on a server (`roster`): sessions, snapshots (svc-players.c). */
+static void on_roster(sqlite3 *db, Follow *f, json_t *j) {
+        RosterIn r;
+        if (roster_in_parse(j, &r) < 0) {
+                fprintf(stderr, "left4me: watch: a roster line that is not one; skipped\n");
+                return;
+        }
+        if (players_roster_apply(db, f->players, &r) < 0)
+                fprintf(stderr, "left4me: watch: could not store the players of '%s'\n", r.instance);
+        roster_in_done(&r);
+}
+
 static void on_synced(sqlite3 *db, Follow *f, json_t *j) {
         if (f->synced)
                 return;
@@ -91,7 +114,7 @@ static void on_synced(sqlite3 *db, Follow *f, json_t *j) {
 }
 
 /* The events of the stream (docs/l4d2ctl-contract.md, `watch`); unknown
- * ones are skipped, so the host may add some (the player roster). */
+ * ones are skipped, so the host may add some. */
 static const struct {
         const char *event;
         void (*fn)(sqlite3 *db, Follow *f, json_t *j);
@@ -100,6 +123,7 @@ static const struct {
         { "removed", on_removed },
         { "synced", on_synced },
         { "update", on_update },
+        { "roster", on_roster },
 };
 
 static int on_line(const char *line, void *userdata) {
@@ -174,14 +198,16 @@ static bool follow(const HostStream *st, Follow *f) {
 }
 
 static void *loop(void *arg) {
-        char interval[32];
+        char interval[32], roster[32];
         snprintf(interval, sizeof interval, "%u.%03u", config.poll_ms / 1000, config.poll_ms % 1000);
-        const char *args[] = { "watch", "--json", "--interval", interval, NULL };
+        unsigned rms = players_config.roster_interval_ms;
+        snprintf(roster, sizeof roster, "%u.%03u", rms / 1000, rms % 1000);
+        const char *args[] = { "watch", "--json", "--interval", interval, "--roster-interval", roster, NULL };
         int64_t backoff = BACKOFF_MIN_MS;
         bool said = false;
         for (;;) {
                 HostStream st = HOST_STREAM_NULL;
-                Follow f = { 0 };
+                Follow f = { .players = players_stream_new() };
                 int64_t started = mono_ms();
                 bool shutdown = false;
                 int r = hostlink_spawn(host(), args, &st);
@@ -190,6 +216,7 @@ static void *loop(void *arg) {
                 int exit_code = -1;
                 hostlink_stream_close(&st, &exit_code);
                 strv_free(f.listed);
+                players_stream_free(f.players);
                 if (shutdown)
                         return NULL;
                 if (mono_ms() - started >= STABLE_MS) {

@@ -6,9 +6,10 @@ and a server sees it; a script that reads the database, writes outside
 its content. The same cases run against the bwrap sandbox in
 tests/integration/test_overlay_script_sandbox.py.
 
-Memory and task caps (MemoryMax=, TasksMax= of build-sandbox.conf) are only
-checked where the container's cgroup has those controllers: on this hybrid
-host it does not (see test_e2e_contain.py). The container is the session's
+Memory and task caps (MemoryMax=, TasksMax= of build-sandbox.conf) are
+checked as the unit's properties everywhere, and met by a hostile script
+where the container's cgroup has those controllers (on this hybrid host it
+has neither; see test_e2e_contain.py). The container is the session's
 (conftest.py's `ct` and `game`), shared with the other test_e2e* modules."""
 import json
 import os
@@ -80,12 +81,15 @@ HOSTILE = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(HOSTILE))
-def test_a_hostile_script_fails_in_the_unit_and_the_overlay_keeps_its_content(ct, mmsm, case):
-    if case == "memory" and not controller(ct, "memory"):
-        pytest.skip("this container's cgroup has no memory controller: MemoryMax= cannot hold here")
-    if case == "fork-bomb" and not controller(ct, "pids"):
-        pytest.skip("this container's cgroup has no pids controller: TasksMax= cannot hold here")
+# The caps that need a cgroup controller: the property each one sets, its
+# value in build-sandbox.conf, and the controller that enforces it.
+CAPPED = {
+    "fork-bomb": ("TasksMax", "512", "pids"),
+    "memory": ("MemoryMax", str(2 << 30), "memory"),
+}
+
+
+def hostile_build_fails(ct, case):
     before = published(ct)
     script, why = HOSTILE[case]
     ct.ctl("overlay", "script", "mmsm", "set", input=script)
@@ -102,3 +106,22 @@ def test_a_hostile_script_fails_in_the_unit_and_the_overlay_keeps_its_content(ct
     for path in ("/var/lib/left4me/evil", "/etc/evil"):
         assert ct.run("test", "-e", path, check=False).returncode != 0
     assert ct.show("left4me-build@mmsm.service", "ActiveState") in ("inactive", "failed")
+
+
+@pytest.mark.parametrize("case", sorted(set(HOSTILE) - set(CAPPED)))
+def test_a_hostile_script_fails_in_the_unit_and_the_overlay_keeps_its_content(ct, mmsm, case):
+    hostile_build_fails(ct, case)
+
+
+@pytest.mark.parametrize("case", sorted(CAPPED))
+def test_the_build_unit_caps_tasks_and_memory(ct, mmsm, case):
+    """The unit that ran the builds carries the cap (a build-sandbox.conf
+    without it fails here on any host); where the container's cgroup has the
+    controller, the hostile script meets it too. On this hybrid host the
+    container has neither controller (see test_e2e_contain.py), so the cap
+    is checked as the unit's property only."""
+    prop, value, ctrl = CAPPED[case]
+    assert ct.show("left4me-build@mmsm.service", prop) == value
+    assert ct.show("left4me-build@mmsm.service", "MemorySwapMax") == "0"
+    if controller(ct, ctrl):
+        hostile_build_fails(ct, case)

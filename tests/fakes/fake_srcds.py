@@ -46,6 +46,14 @@ FAKE_BYTES_ALPHABET[k % len], produced through many prints of uneven sizes),
 `fake_sleep S` (answers after S seconds, for timeout tests),
 `fake_a2s_requests` (how many A2S requests arrived, challenged ones included).
 
+Player tracking (issue 11): `fake_status_count` (how many `status` commands
+ran, over RCON or not), for tests that poll the roster and must show that
+polls happened; the roster itself comes from FAKE_SRCDS_PLAYERS or the
+players file below, re-read whenever it changes, to script join, leave and
+rejoin sequences. The knob a2s_silent (1: never answer A2S; as the cvar
+fake_srcds_a2s_silent, e.g. in server.cfg) makes a server whose process runs
+but that never becomes reachable.
+
 Knobs (environment variables):
   FAKE_SRCDS_AUTH_EMPTY_RESPONSE  1 (default): send the empty RESPONSE_VALUE
                                   before AUTH_RESPONSE; 0: only AUTH_RESPONSE
@@ -291,6 +299,7 @@ class Server:
         self.a2s_requests = 0  # A2S queries answered or challenged (fake_a2s_requests)
         self.sm_failed = set()  # plugins and extensions a build's marker broke (game updates)
         self.ext_failed = set()
+        self.status_count = 0  # `status` commands run (fake_status_count)
 
     @property
     def players(self):
@@ -723,8 +732,9 @@ class Server:
             return
         if ptype == SERVERDATA_RESPONSE_VALUE:
             if body == b"" and self.knob("no_mirror", "0") != "1":
-                self.send_packet(c, rid, SERVERDATA_RESPONSE_VALUE)
-                self.send_packet(c, rid, SERVERDATA_RESPONSE_VALUE, raw=b"\x00\x01\x00\x00")
+                mirror = struct.pack("<iii", 10, rid, SERVERDATA_RESPONSE_VALUE) + b"\0\0"
+                mirror += struct.pack("<iii", 12, rid, SERVERDATA_RESPONSE_VALUE) + b"\x00\x01\x00\x00"
+                self.send_in_order(c, mirror)
             return
         if ptype != SERVERDATA_EXECCOMMAND:
             return
@@ -736,9 +746,18 @@ class Server:
             prints = self.execute(text, rcon=c)
         if isinstance(prints, tuple):  # ("sleep", seconds, prints)
             _, secs, prints = prints
-            self.pending.append((time.monotonic() + secs, c, self.packetize(rid, prints)))
+            self.pending.append([time.monotonic() + secs, c, self.packetize(rid, prints)])
             return
-        self.send_raw(c, self.packetize(rid, prints))
+        self.send_in_order(c, self.packetize(rid, prints))
+
+    def send_in_order(self, c, data):
+        """srcds runs one command at a time: what a connection sends after a
+        command that is still sleeping is answered after it."""
+        waiting = [p for p in self.pending if p[1] is c]
+        if waiting:
+            waiting[-1][2] += data
+        else:
+            self.send_raw(c, data)
 
     def packetize(self, rid, prints):
         """Turns a list of console prints into RESPONSE_VALUE packets: at most
@@ -804,6 +823,7 @@ class Server:
             out(f"Changelevel to {m}")
             return []
         if cmd == "status":
+            self.status_count += 1
             return self.status_lines()
         if cmd in ("version", "meta", "sm"):
             return self.update_command(cmd, [a.lower() for a in args])
@@ -813,6 +833,8 @@ class Server:
             out("MasterRequestRestart")
             out("Your server needs to be restarted in order to receive the latest update.")
             return []
+        if cmd == "fake_status_count":
+            return [f"{self.status_count}\n"]
         if cmd == "users":
             lines = ["<slot:userid:\"name\">\n"]
             humans = [p for p in self.players if p.get("steamid")]
@@ -896,6 +918,8 @@ class Server:
 
     def a2s(self, data, addr):
         if len(data) < 5 or data[:4] != b"\xff\xff\xff\xff":
+            return
+        if self.knob("a2s_silent", "0") == "1":  # issue 11: up, but never reachable
             return
         kind = data[4]
         self.a2s_requests += 1

@@ -26,6 +26,15 @@ Knobs (attributes, or keys of POST /_fake/config):
   lie           {ID: D}: GetPublishedFileDetails says file_size = real size + D
   fail_downloads {ID: K}: the first K downloads of ID answer HTTP 503
 Counters: requests (per path), api_requests, downloads (per ID).
+
+Player profiles (issue 11), a section of its own:
+  GET  /ISteamUser/GetPlayerSummaries/v2/?key=K&steamids=ID,ID,...
+                   every SteamID64 asked gets a profile (persona "Player ID",
+                   an avatar here), unless it is in `unknown_players`;
+                   `players` {ID: {...}} overrides fields. 403 when
+                   `players_key` is set and K differs; more than 100 IDs: 400.
+  GET  /avatars/ID.png                  a tiny PNG
+Counters: summaries_batches (the number of IDs of each request), avatar_downloads.
 """
 import argparse
 import collections
@@ -64,6 +73,12 @@ class FakeSteam:
         self.server = None
         self.thread = None
         self.uptodate_init()
+        # Player profiles (issue 11).
+        self.players = {}
+        self.unknown_players = set()
+        self.players_key = None
+        self.summaries_batches = []
+        self.avatar_downloads = 0
         if fixture:
             for i, v in fixture.get("items", {}).items():
                 self.add_item(i, **v)
@@ -136,6 +151,35 @@ class FakeSteam:
             out.append({"publishedfileid": i, "result": 1, "children": children})
         return {"response": {"result": 1, "resultcount": len(out), "collectiondetails": out}}
 
+    # ---- player profiles (issue 11) ----
+
+    TINY_PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                             "1f15c4890000000d49444154789c63f8cfc0f01f0005000201a2dd1f1c"
+                             "0000000049454e44ae426082")
+
+    def player_summaries(self, query):
+        """(status, body) for GetPlayerSummaries/v2."""
+        q = urllib.parse.parse_qs(query)
+        if self.players_key is not None and q.get("key", [""])[0] != self.players_key:
+            return 403, b"<html><body>Forbidden</body></html>"
+        ids = [i for i in q.get("steamids", [""])[0].split(",") if i]
+        if len(ids) > 100:
+            return 400, b"too many steamids"
+        with self.lock:
+            self.summaries_batches.append(len(ids))
+        out = []
+        for i in ids:
+            if i in self.unknown_players:
+                continue
+            p = {"steamid": i, "communityvisibilitystate": 3, "profilestate": 1, "personaname": "Player %s" % i,
+                 "profileurl": "https://steamcommunity.com/profiles/%s/" % i,
+                 "avatar": "%s/avatars/%s.png" % (self.url, i),
+                 "avatarmedium": "%s/avatars/%s.png" % (self.url, i),
+                 "avatarfull": "%s/avatars/%s.png" % (self.url, i), "personastate": 1}
+            p.update(self.players.get(i, {}))
+            out.append(p)
+        return 200, json.dumps({"response": {"players": out}}).encode()
+
     # ---- the server ----
 
     def start(self):
@@ -206,8 +250,16 @@ class FakeSteam:
                 if path == "/_fake/stats":
                     with fake.lock:
                         stats = {"api_requests": fake.api_requests, "requests": dict(fake.requests),
-                                 "downloads": dict(fake.downloads)}
+                                 "downloads": dict(fake.downloads), "summaries_batches": list(fake.summaries_batches),
+                                 "avatar_downloads": fake.avatar_downloads}
                     return self.send(200, json.dumps(stats).encode())
+                if path == "/ISteamUser/GetPlayerSummaries/v2/":
+                    code, body = fake.player_summaries(self.path.partition("?")[2])
+                    return self.send(code, body, "application/json" if code == 200 else "text/html")
+                if path.startswith("/avatars/") and path.endswith(".png"):
+                    with fake.lock:
+                        fake.avatar_downloads += 1
+                    return self.send(200, fake.TINY_PNG, "image/png")
                 parts = path.strip("/").split("/")
                 if len(parts) != 3 or parts[0] != "files" or parts[1] not in fake.items:
                     return self.send(404, b"not found", "text/plain")
@@ -309,9 +361,13 @@ class FakeSteam:
         for key in ("required_version", "check_mode", "check_delay"):
             if key in cfg:
                 setattr(self, key, cfg[key])
-        for key in ("api_mode", "api_delay", "rate"):
+        for key in ("api_mode", "api_delay", "rate", "players_key"):
             if key in cfg:
                 setattr(self, key, cfg[key])
+        if "players" in cfg:
+            self.players = {str(k): v for k, v in cfg["players"].items()}
+        if "unknown_players" in cfg:
+            self.unknown_players = set(str(i) for i in cfg["unknown_players"])
         for key in ("truncate", "cut", "lie", "fail_downloads"):
             if key in cfg:
                 setattr(self, key, {str(k): v for k, v in cfg[key].items()})

@@ -29,10 +29,12 @@ class Watch:
     """`l4d2ctl watch --json` in the background; a thread turns its lines
     into events on a queue."""
 
-    def __init__(self, ctl, interval=INTERVAL, misses=3):
+    def __init__(self, ctl, interval=INTERVAL, misses=3, roster=0):
+        # The player roster (its own tests: test_l4d2ctl_watch_roster.py)
+        # is off here: these tests count instance events.
         self.interval = interval
         self.p = subprocess.Popen([str(L4D2CTL), "watch", "--json", "--interval", str(interval),
-                                   "--misses", str(misses)],
+                                   "--misses", str(misses), "--roster-interval", str(roster)],
                                   env=ctl.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.q = queue.Queue()
         self.lines = []

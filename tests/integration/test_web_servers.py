@@ -394,6 +394,8 @@ def test_nothing_is_written_while_nothing_changes(running):
     # with a server running and no one asking, the database stands still.
     p, c, b, s = running
     wait_for(lambda: p.query("SELECT players FROM servers WHERE id = ?", s)[0][0] is not None, what="first report")
+    wait_for(lambda: p.query("SELECT count(*) FROM roster_snapshots WHERE server_id = ?", s)[0][0] > 0,
+             what="first roster")
     time.sleep(2)  # what the start left to settle (ports, the first answers)
 
     def writes():

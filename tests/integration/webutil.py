@@ -61,6 +61,7 @@ class Panel:
             "LEFT4ME_L4D2CTL": str(L4D2CTL),
             "LEFT4ME_POLL_INTERVAL_MS": "500",
             "LEFT4ME_UPDATE_INTERVAL_MS": "0",  # the fleet's update runs: off unless a test wants them
+            "LEFT4ME_ROSTER_INTERVAL": "1",
             "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0",
         })
         self.env.pop("LEFT4ME_STATE_DIR", None)
