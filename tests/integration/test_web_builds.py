@@ -109,11 +109,15 @@ def test_a_blueprint_carries_the_update_policy_into_the_spec(tmp_path):
         wait_for(lambda: (p.state / "instances" / inst / "instance.json").exists(), what="initialized")
         spec = json.loads((p.state / "instances" / inst / "instance.json").read_text())["spec"]
         assert (spec["build"], spec["on_canary_failure"], spec["update_deadline"]) == ("100", "degrade", 21600)
-        # The server's own pin wins over its blueprint's (the pin restarts
-        # a server asked to run, which initializes it again).
+        # The server's own pin wins over its blueprint's. The failed start
+        # left the server stopped (issue 13), so the pin waits for its next
+        # start, which initializes it again.
         wait_for(lambda: p.query("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')")[0][0] == 0,
                  what="the start job")
+        assert p.query("SELECT desired FROM servers WHERE id = ?", s) == [("stopped",)]
         c.post("/servers/%d/pin" % s, {"build": "101"})
+        assert p.query("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')")[0][0] == 0
+        c.post("/servers/%d/start" % s)
         wait_for(lambda: json.loads((p.state / "instances" / inst / "instance.json").read_text())["spec"]["build"]
                  == "101", what="the server's pin")
     finally:
