@@ -256,6 +256,10 @@ void notice_from_query(Req *r) {
                 { "deleted", "Deleted." },
                 { "created", "Created." },
                 { "loggedout", "You are logged out." },
+                /* The builds page's "Check now": the updater is woken, no
+                 * job to follow. */
+                { "checking", "Checking Steam for a new game build now: reload this page in a minute to see what "
+                              "it found." },
                 /* The link the live parts of a page show when its session
                  * ended (app.js): why, as far as the panel can tell. */
                 { "ended", "You were logged out: your session ended elsewhere. Your password was changed or reset, "

@@ -84,7 +84,7 @@ test("a Workshop collection, a blueprint ordered by dragging, a server that has 
 
     // The game, for the server at the end.
     await page.goto(panel.url + "/admin/install");
-    await page.click("text=Install or update the game");
+    await page.click("main button:text-is('Install the game')");
     await page.waitForSelector("#job-state.job-succeeded", { timeout: 60000 });
 
     // A Workshop overlay, and the collection's link pasted into it.

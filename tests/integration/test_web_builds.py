@@ -68,6 +68,9 @@ def test_the_fleet_job_updates_an_empty_server_and_pin_rolls_it_back(fleet):
     tidy(page, "the builds page")
     assert re.search(r"<strong>101</strong>.*?passed", page, re.S) and "trusted: the first build" in page
     assert "an update is out" in page or "up to date" in page
+    r = c.post("/admin/builds/check")
+    assert r.header("Location") == "/admin/builds?notice=checking"
+    assert "Checking Steam for a new game build now" in c.get(r.header("Location")).text
     page = c.get("/servers/%d" % s).text
     tidy(page, "the server page")
     assert "Runs build <strong>101</strong>" in page
