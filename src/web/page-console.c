@@ -330,7 +330,9 @@ void page_server_console(Req *r) {
                 size_t n = 0;
                 for (const char *p = e.command; *p && n < CONSOLE_COMMAND_MAX - 3; p++)
                         shortened[n++] = (unsigned char) *p < 0x20 || *p == 0x7f ? ' ' : *p;
-                while (n > 0 && ((unsigned char) shortened[n] & 0xc0) == 0x80)
+                /* Cut before a character, not inside one: back up while the
+                 * first byte left out continues a UTF-8 sequence. */
+                while (n > 0 && ((unsigned char) e.command[n] & 0xc0) == 0x80)
                         n--;
                 memcpy(shortened + n, "...", 4);
                 e.command = shortened;

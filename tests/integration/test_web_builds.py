@@ -60,9 +60,13 @@ def test_the_fleet_job_updates_an_empty_server_and_pin_rolls_it_back(fleet):
                                  "files": {"left4dead2/pak01_001.vpk": {"text": "new"}}}))
     wait_for(lambda: p.query("SELECT build FROM servers WHERE id = ?", s)[0][0] == "101", timeout=90,
              what="the server moved to build 101")
-    events = [m for (m,) in p.query("SELECT message FROM server_events WHERE server_id = ? ORDER BY id", s)]
-    assert "Game build 101 passed its trial run with this server's overlays." in events
-    assert "Restarted onto game build 101 (from 100): nobody was playing." in events
+    # The watch sees the new build as soon as the server runs it; the
+    # migration's own line comes when `update migrate` has reported.
+    def events():
+        return [m for (m,) in p.query("SELECT message FROM server_events WHERE server_id = ? ORDER BY id", s)]
+    wait_for(lambda: "Restarted onto game build 101 (from 100): nobody was playing." in events(),
+             what="the migration's event")
+    assert "Game build 101 passed its trial run with this server's overlays." in events()
 
     page = c.get("/admin/builds").text
     tidy(page, "the builds page")
