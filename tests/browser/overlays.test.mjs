@@ -196,8 +196,11 @@ test("a Workshop collection, a blueprint ordered by dragging, a server that has 
     await page.goto(`${panel.url}/servers/${id}`);
     await page.waitForSelector("#overlay-news >> text=Newer content is ready in campaign");
     await shot("overlays-06-restart-offered");
-    await page.click("#overlay-news button:has-text('Restart to pick it up')");
-    await page.waitForURL(/notice=queued/);
+    // The server page follows the restart job (issue 13: no "Queued" notice).
+    await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith(`/servers/${id}/restart`)),
+      page.click("#overlay-news button:has-text('Restart to pick it up')"),
+    ]);
     for (let i = 0; i < 300 && !fs.existsSync(path.join(addons, `${EXTRA}.vpk`)); i++) await page.waitForTimeout(100);
     assert.ok(fs.existsSync(path.join(addons, `${EXTRA}.vpk`)), "the restart brought the new item");
 
