@@ -37,6 +37,7 @@
 #include "a2s-probe.h"
 #include "ctl.h"
 #include "instance.h"
+#include "lock.h"
 #include "strutil.h"
 #include "watch-players.h"
 #include "watch-state.h"
@@ -44,6 +45,9 @@
 
 #define ANSWER_WINDOW_MAX_MS 2000
 #define RECV_BURST_MAX 4096 /* datagrams read per wakeup, so a flood cannot stall the loop */
+/* Rounds an instance's report waits while an l4d2ctl holds its lock: about
+ * the 30 s another l4d2ctl waits for that lock before it gives up. */
+#define BUSY_ROUNDS_MAX 6
 
 typedef struct Watched {
         char name[NAME_MAX_LEN + 1];
@@ -56,6 +60,7 @@ typedef struct Watched {
         bool answered;
         WatchInfo answer;
         WatchPlayers players; /* its roster over RCON */
+        unsigned busy_rounds; /* rounds its report waited for an l4d2ctl at work on it */
 } Watched;
 
 typedef struct Watch {
@@ -483,6 +488,15 @@ static int round_finish(Watch *w) {
                 watch_round_end(&x->t, x->answered ? &x->answer : NULL);
                 if (x->t.polled && !x->answered)
                         a2s_probe_reset(&x->probe); /* drop a half-assembled reply */
+                /* An l4d2ctl at work on it (a start, a stop, the restart of a
+                 * migration to a new build) holds its lock: a server seen
+                 * stopped in the middle of a restart is a step of that work,
+                 * not news. Its report waits until the work is over. */
+                if (x->t.reported && x->busy_rounds < BUSY_ROUNDS_MAX && host_lock_is_held(w->c, x->name)) {
+                        x->busy_rounds++;
+                        continue;
+                }
+                x->busy_rounds = 0;
                 WatchStatus st = status_of(x->status);
                 WatchReport rep;
                 if (watch_decide(&x->t, &st, w->misses_max, !w->synced, now, &rep) &&

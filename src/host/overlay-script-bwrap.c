@@ -27,6 +27,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <poll.h>
+#include <sched.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -46,6 +47,7 @@
 
 #include "fs.h"
 #include "overlay-script.h"
+#include "sandbox.h"
 #include "strutil.h"
 
 /* ---- seccomp ---- */
@@ -70,6 +72,15 @@ static int seccomp_fd(void) {
                 DENY(__NR_keyctl), DENY(__NR_add_key), DENY(__NR_request_key), DENY(__NR_userfaultfd),
                 DENY(__NR_unshare), DENY(__NR_setns), DENY(__NR_open_by_handle_at), DENY(__NR_init_module),
                 DENY(__NR_finit_module), DENY(__NR_delete_module), DENY(__NR_swapon), DENY(__NR_swapoff),
+                /* clone3's flags sit in memory a filter cannot read: ENOSYS
+                 * makes glibc fall back to clone, whose flags it can. */
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+                /* clone of a new user namespace (unshare() is refused above). */
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 3),
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+                BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, 0, 1),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
                 ALLOW,
         };
         int fd = memfd_create("left4me-build-seccomp", MFD_CLOEXEC);
@@ -170,13 +181,17 @@ static const char *const etc_files[] = {
 static void build_argv(Argv *a, const char *bwrap, const ScriptRun *run, int tree_fd, int script_fd, int seccomp) {
         arg(a, bwrap);
         static const char *const fixed[] = {
-                "--unshare-all", "--share-net", "--unshare-user", "--disable-userns", "--die-with-parent",
+                "--unshare-all", "--share-net", "--unshare-user", "--die-with-parent",
                 "--new-session", "--cap-drop", "ALL", "--hostname", "left4me-build", "--ro-bind", "/usr", "/usr",
                 "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--clearenv", "--setenv", "PATH",
                 "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "--setenv", "HOME", "/tmp",
         };
         for (size_t i = 0; i < ELEMENTSOF(fixed); i++)
                 arg(a, fixed[i]);
+        /* No nested user namespaces: bwrap's own switch where /proc/sys
+         * can be written; the seccomp filter refuses them anyway. */
+        if (sandbox_userns_can_be_disabled())
+                arg(a, "--disable-userns");
         /* /bin, /lib... as the host has them: links into /usr, or folders. */
         static const char *const tops[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
         for (size_t i = 0; i < ELEMENTSOF(tops); i++) {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "fs.h"
@@ -44,6 +45,11 @@ int sandbox_find(const HostConfig *c, char *path, size_t size) {
         return 0;
 }
 
+bool sandbox_userns_can_be_disabled(void) {
+        struct statvfs st;
+        return statvfs("/proc/sys/user", &st) == 0 && !(st.f_flag & ST_RDONLY);
+}
+
 static int push(char ***v, size_t *n, const char *a) {
         return strv_push_dup(v, n, a);
 }
@@ -56,9 +62,9 @@ static int build_argv(const char *bwrap, char *const *argv, const char *cwd, con
         /* As root (a server kept as root for development) bwrap needs no
          * user namespace; otherwise it makes one that maps only our uid. */
         if (geteuid() != 0) {
-                static const char *const userns[] = { "--unshare-user", "--disable-userns" };
-                for (size_t i = 0; r >= 0 && i < ELEMENTSOF(userns); i++)
-                        r = push(&v, &n, userns[i]);
+                r = push(&v, &n, "--unshare-user");
+                if (r >= 0 && sandbox_userns_can_be_disabled())
+                        r = push(&v, &n, "--disable-userns");
         }
         static const char *const fixed[] = {
                 "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent",

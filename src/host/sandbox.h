@@ -36,6 +36,14 @@ typedef struct SandboxRun {
 /* The bwrap to use: 1 and its path if there is one, 0 if not. */
 int sandbox_find(const HostConfig *c, char *path, size_t size);
 
+/* Whether bwrap's --disable-userns can work here: it writes
+ * /proc/sys/user/max_user_namespaces inside the box's user namespace, which
+ * a container that mounts /proc/sys read-only (Docker, systemd-nspawn)
+ * refuses, and bwrap then fails to start anything. There the boxes go
+ * without it: the build box's seccomp filter still refuses unshare() and
+ * clone() of a user namespace; a server's box relies on the container's. */
+bool sandbox_userns_can_be_disabled(void);
+
 /* Starts argv (argv[0] relative to cwd) with stdin from /dev/null and
  * stdout/stderr on out_fd: in a box when bwrap is given, else directly (in
  * a session of its own, killed when its parent dies). The child is in its

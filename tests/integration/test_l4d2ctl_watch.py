@@ -6,6 +6,7 @@ instances are `removed`; watch ends when its reader goes away.
 
 Timing: the only bound asserted is the contract's "within one interval",
 with generous slack (several intervals), never a duration."""
+import fcntl
 import json
 import os
 import queue
@@ -208,6 +209,33 @@ def test_stop_is_one_event(installed, watch, tmp_path):
     assert len(evs) == 1
     assert (evs[0]["state"], evs[0]["health"], evs[0]["pid"], evs[0]["map"]) == ("stopped", "none", None, None)
     assert w.quiet(4) == []
+
+
+def test_while_an_l4d2ctl_works_on_it_its_steps_are_not_news(installed, watch, tmp_path):
+    """A restart (the panel's, or a migration's to a new game build) stops
+    and starts the server under the instance's lock: the watch reports where
+    it ends, not a stopped server in between."""
+    ctl = installed
+    st = running(ctl, tmp_path)
+    w = watch()
+    assert w.synced()["alpha"]["state"] == "running"
+    # Hold the lock as an l4d2ctl at work would, and take the server down
+    # under it (its supervisor brings it back after 0.5 s).
+    fd = os.open(ctl.state / "locks" / "alpha.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.kill(st["pid"], signal.SIGKILL)
+        assert w.quiet(4) == []
+    finally:
+        os.close(fd)
+    back = w.until(ok_running, intervals=6, what="the server running again")
+    assert all(e["state"] != "stopped" for e in back), back
+    assert back[-1]["restarts"] == 1 and back[-1]["pid"] != st["pid"]
+    # A real restart: never reported as stopped either.
+    pid = back[-1]["pid"]
+    ctl.ok("restart", "alpha")
+    evs = w.until(lambda e: ok_running(e) and e["pid"] != pid, intervals=6, what="the restarted server")
+    assert all(e["state"] != "stopped" for e in evs), evs
 
 
 def test_a_stopped_server_is_never_polled(installed, watch, tmp_path):
