@@ -423,7 +423,11 @@ void page_admin_install(Req *r) {
                 html_raw(b, "</button>\n");
                 form_close(r);
                 if (installed)
-                        html_raw(b, "<p class=\"hint\">Updating refuses while servers run: stop them first.</p>\n");
+                        /* Builds (issue 14): a fetch never touches what servers run. */
+                        html_raw(b, "<p class=\"hint\" id=\"install-hint\">An update downloads the new build "
+                                    "beside the one your servers run: they keep running, and move to it once it "
+                                    "passed a trial run and nobody plays on them (or their update deadline is "
+                                    "up). See <a href=\"/admin/builds\">Game builds</a>.</p>\n");
         }
         page_end(r);
 }

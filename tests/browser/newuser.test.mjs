@@ -196,6 +196,9 @@ test("phone: the failed install in red with Retry; the install page says which b
   await page.goto(panel.url + "/admin/install");
   assert.match(await text(page, "#install-state"), /installed The game is installed: build 100\. Installed .* \(job #\d+\)\./);
   assert.ok(await page.isVisible("main button:text-is('Update the game')"));
+  // Builds: an update no longer asks for the servers to be stopped.
+  assert.match(await text(page, "#install-hint"), /^An update downloads the new build beside the one your servers run: they keep running/);
+  assert.equal(await page.getAttribute("#install-hint a", "href"), "/admin/builds");
   await page.shot("04-install-page-installed");
   await page.context().close();
 });
