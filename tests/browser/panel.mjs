@@ -39,6 +39,7 @@ export async function startPanel(opts = {}) {
     LEFT4ME_CONFIG_DIR: etc,
     LEFT4ME_STEAMCMD: path.join(root, "tests/fakes/steamcmd"),
     LEFT4ME_BACKEND: "supervisor",
+    LEFT4ME_UPDATE_FREE_MIN: "256M", // the fake game is a few MiB (tests/integration/conftest.py)
     LEFT4ME_L4D2CTL: ctl,
     LEFT4ME_POLL_INTERVAL_MS: "500",
     ...(opts.env || {}),

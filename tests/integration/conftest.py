@@ -48,6 +48,9 @@ class Ctl:
             "LEFT4ME_CONFIG_DIR": str(self.config),
             "LEFT4ME_STEAMCMD": str(STEAMCMD),
             "LEFT4ME_BACKEND": "supervisor",
+            # The fake game is a few MiB: the 4 GiB a real fetch wants free
+            # would fail every install on a small /tmp (a container's tmpfs).
+            "LEFT4ME_UPDATE_FREE_MIN": "256M",
             "FAKE_STEAMCMD_LOG": str(self.state.parent / "steamcmd.log"),
         })
         self.env.pop("LEFT4ME_OVERLAY_HELPER", None)

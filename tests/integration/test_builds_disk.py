@@ -70,7 +70,11 @@ def xfs(tmp_path):
         f.truncate(700 * MiB)
     subprocess.run(["mkfs.xfs", "-q", "-m", "reflink=1", str(image)], check=True)
     mnt.mkdir()
-    subprocess.run(["mount", "-o", "loop", str(image), str(mnt)], check=True)
+    p = subprocess.run(["mount", "-o", "loop", str(image), str(mnt)], capture_output=True, text=True)
+    if p.returncode != 0:
+        # A container without loop devices (systemd-nspawn, Docker): the
+        # reflink path is tested where the host allows a loop mount.
+        pytest.skip("cannot loop-mount an XFS image here: %s" % (p.stderr.strip() or p.returncode))
     os.chmod(mnt, 0o755)
     yield mnt
     for m in reversed(mounts_below(mnt)):

@@ -58,6 +58,7 @@ class Panel:
             "LEFT4ME_CONFIG_DIR": str(self.etc),
             "LEFT4ME_STEAMCMD": str(STEAMCMD),
             "LEFT4ME_BACKEND": "supervisor",
+            "LEFT4ME_UPDATE_FREE_MIN": "256M",  # the fake game is a few MiB (conftest.py)
             "LEFT4ME_L4D2CTL": str(L4D2CTL),
             "LEFT4ME_POLL_INTERVAL_MS": "500",
             "LEFT4ME_UPDATE_INTERVAL_MS": "0",  # the fleet's update runs: off unless a test wants them
