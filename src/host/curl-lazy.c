@@ -1,6 +1,5 @@
 /* libcurl, loaded at its first use (lazylib.h): the functions the host code
  * calls. A function used anew must be added here, or l4d2ctl does not link. */
-#define CURL_DISABLE_TYPECHECK /* curl.h's type-checking macros would rename the definitions below */
 #include <curl/curl.h>
 #include <stdarg.h>
 
@@ -34,7 +33,8 @@ LAZY_FN(curl, CURLMcode, curl_multi_poll,
 
 /* The two variadic ones take exactly one more argument, whose type the
  * option's number says (curl.h: CURLOPTTYPE_*, CURLINFO_* are pointers). */
-CURLcode curl_easy_setopt(CURL *h, CURLoption option, ...) {
+CURLcode lazy_curl_easy_setopt(CURL *h, CURLoption option, ...) __asm__("curl_easy_setopt");
+CURLcode lazy_curl_easy_setopt(CURL *h, CURLoption option, ...) {
         static CURLcode (*fn)(CURL *, CURLoption, ...);
         CURLcode (*f)(CURL *, CURLoption, ...) = __atomic_load_n(&fn, __ATOMIC_ACQUIRE);
         if (!f) {
@@ -56,7 +56,8 @@ CURLcode curl_easy_setopt(CURL *h, CURLoption option, ...) {
         return r;
 }
 
-CURLcode curl_easy_getinfo(CURL *h, CURLINFO info, ...) {
+CURLcode lazy_curl_easy_getinfo(CURL *h, CURLINFO info, ...) __asm__("curl_easy_getinfo");
+CURLcode lazy_curl_easy_getinfo(CURL *h, CURLINFO info, ...) {
         static CURLcode (*fn)(CURL *, CURLINFO, ...);
         CURLcode (*f)(CURL *, CURLINFO, ...) = __atomic_load_n(&fn, __ATOMIC_ACQUIRE);
         if (!f) {

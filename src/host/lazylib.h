@@ -25,9 +25,13 @@ typedef struct LazyLib {
 void *lazylib_sym(LazyLib *l, const char *name);
 
 /* One function of a lazily loaded library: its definition, which looks the
- * real one up once and calls it. */
+ * real one up once and calls it. The definition's C name is lazy_<name>,
+ * bound to the symbol <name> by an asm label, so that it never conflicts
+ * with the library header's own prototype (whose parameters may gain a
+ * `const` from one library version to the next: the ABI is the same). */
 #define LAZY_FN(lib, ret, name, params, args)                                                    \
-        ret name params {                                                                        \
+        ret lazy_##name params __asm__(#name);                                                   \
+        ret lazy_##name params {                                                                 \
                 static ret(*fn) params;                                                          \
                 ret(*f) params = __atomic_load_n(&fn, __ATOMIC_ACQUIRE);                         \
                 if (!f) {                                                                        \
@@ -37,7 +41,8 @@ void *lazylib_sym(LazyLib *l, const char *name);
                 return f args;                                                                   \
         }
 #define LAZY_VOID_FN(lib, name, params, args)                                                    \
-        void name params {                                                                       \
+        void lazy_##name params __asm__(#name);                                                  \
+        void lazy_##name params {                                                                \
                 static void(*fn) params;                                                         \
                 void(*f) params = __atomic_load_n(&fn, __ATOMIC_ACQUIRE);                        \
                 if (!f) {                                                                        \

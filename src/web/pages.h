@@ -44,6 +44,8 @@ void page_job_reach(Req *r);
 void page_admin_users(Req *r);
 void page_admin_user_create(Req *r);
 void page_admin_user_password(Req *r);
+void page_admin_user_password_shown(Req *r);
+void page_admin_user_delete(Req *r);
 void page_admin_user_disable(Req *r);
 void page_admin_user_enable(Req *r);
 void page_admin_install(Req *r);
@@ -77,6 +79,7 @@ void page_static(Req *r);
 
 /* Markup more than one page shows. */
 void server_state_badge(Buf *b, const char *state, bool deleting, const char *drift);
+const char *server_state_words(const char *state);
 
 /* The JSON API (api-*.c): the same rules, tables and owner checks. */
 void api_blueprint_create(Req *r);

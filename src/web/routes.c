@@ -25,7 +25,7 @@ static const Route routes[] = {
         { "GET", "/profile", page_profile, ROUTE_USER, 0, 0 },
         { "POST", "/profile/password", page_profile_password, ROUTE_USER, 0, 0 },
 
-        { "GET", "/servers", page_servers_list, ROUTE_USER | ROUTE_CACHE, SERVER_LIST, 0 },
+        { "GET", "/servers", page_servers_list, ROUTE_USER | ROUTE_CACHE, SERVER_LIST | DB_JOBS, 0 },
         { "GET", "/servers/rows", page_servers_rows, ROUTE_USER | ROUTE_CACHE, SERVER_LIST, 0 },
         { "GET", "/servers/new", page_server_new, ROUTE_USER, 0, 0 },
         { "POST", "/servers", page_server_create, ROUTE_USER, 0, 0 },
@@ -81,6 +81,8 @@ static const Route routes[] = {
         { "GET", "/admin/users", page_admin_users, ROUTE_ADMIN, 0, 0 },
         { "POST", "/admin/users", page_admin_user_create, ROUTE_ADMIN, 0, 0 },
         { "POST", "/admin/users/#/password", page_admin_user_password, ROUTE_ADMIN, 0, 0 },
+        { "GET", "/admin/users/#/password", page_admin_user_password_shown, ROUTE_ADMIN, 0, 0 },
+        { "POST", "/admin/users/#/delete", page_admin_user_delete, ROUTE_ADMIN, 0, 0 },
         { "POST", "/admin/users/#/disable", page_admin_user_disable, ROUTE_ADMIN, 0, 0 },
         { "POST", "/admin/users/#/enable", page_admin_user_enable, ROUTE_ADMIN, 0, 0 },
         { "GET", "/admin/install", page_admin_install, ROUTE_ADMIN, 0, 0 },

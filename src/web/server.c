@@ -388,7 +388,10 @@ int http_start(void) {
                                    MHD_OPTION_CONNECTION_LIMIT, config.max_connections,
                                    MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
                                    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 30, /* > the 15 s SSE keepalive */
-                                   MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned) 1,
+                                   /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: it sets
+                                    * SO_REUSEPORT, and a second panel on the same port
+                                    * then shares it (logins fail at random). MHD's
+                                    * default, SO_REUSEADDR, only survives TIME_WAIT. */
                                    MHD_OPTION_END);
         return daemon_ ? 0 : -EADDRINUSE;
 }
