@@ -462,6 +462,56 @@
   });
 })();
 
+// ---- Script overlays (files-web): the build script's form
+// (page-overlay-script.c). A script may be longer than a form body may be,
+// so it goes as a streamed body, form-encoded, with the CSRF token in its
+// header; the panel answers JSON. "Save and build" then shows the page
+// again, where the build's log streams.
+(function () {
+  document.addEventListener("submit", async function (ev) {
+    const form = ev.target;
+    if (!form || form.id !== "script-form") return;
+    ev.preventDefault();
+    const build = ev.submitter && ev.submitter.value === "1";
+    const said = form.querySelector("#script-said");
+    const err = form.querySelector("#e-script");
+    const buttons = form.querySelectorAll("button");
+    let token = "";
+    try { token = JSON.parse(document.body.dataset.hxHeaders || "{}")["X-CSRF-Token"] || ""; } catch (e) { /* none */ }
+    const body = new URLSearchParams({ script: form.querySelector("#f-script").value, build: build ? "1" : "0" });
+    buttons.forEach((b) => { b.disabled = true; });
+    err.hidden = true;
+    said.textContent = build ? "Saving and queueing the build…" : "Saving…";
+    try {
+      const r = await fetch(form.action, {
+        method: "POST", body, credentials: "same-origin",
+        headers: { "X-CSRF-Token": token, Accept: "application/json" },
+      });
+      let j = {};
+      try { j = await r.json(); } catch (e) { /* not JSON */ }
+      if (!r.ok) {
+        err.textContent = j.error || "The panel answered " + r.status + ".";
+        err.hidden = false;
+        said.textContent = "";
+        return;
+      }
+      if (j.location) {
+        window.location.assign(j.location);
+        return;
+      }
+      said.textContent = "Saved (version " + j.version + ")." +
+        (j.handed_over ? " The host has it." : " The host did not take it yet (" + (j.host_error || "no answer") +
+          "); it is handed over at the next build.") + (j.build_error ? " " + j.build_error : "");
+    } catch (e) {
+      err.textContent = "The panel could not be reached: " + e.message;
+      err.hidden = false;
+      said.textContent = "";
+    } finally {
+      buttons.forEach((b) => { b.disabled = false; });
+    }
+  });
+})();
+
 // ---- The RCON console (issue 11): htmx appends each answer to the
 // transcript; this keeps the transcript scrolled to the newest entry,
 // empties the input after a command went out, and recalls earlier commands

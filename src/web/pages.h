@@ -66,6 +66,14 @@ void page_overlay_delete(Req *r);
 void page_overlay_workshop_add(Req *r);
 void page_overlay_workshop_remove(Req *r);
 void page_server_overlay_news(Req *r);
+void page_overlay_files_ls(Req *r);
+void page_overlay_files_get(Req *r);
+void page_overlay_files_zip(Req *r);
+void page_overlay_files_put(Req *r);
+void page_overlay_files_mkdir(Req *r);
+void page_overlay_files_mv(Req *r);
+void page_overlay_files_rm(Req *r);
+void page_overlay_script_save(Req *r);
 
 void page_static(Req *r);
 

@@ -225,6 +225,23 @@ static void client_behind_proxy(Req *r) {
                 snprintf(r->ip, sizeof r->ip, "%s", buf);
 }
 
+/* A streamed body may be large (a file upload: gigabytes), so a route
+ * that needs a login takes one only from a live session with its CSRF
+ * token, checked from the headers before a byte of it is stored: nobody
+ * fills the disk without logging in. (dispatch() then answers the refusal
+ * as it would anyway: "Log in first", or the token's 403.) */
+static bool may_stream_body(Req *r) {
+        db_generations_refresh();
+        r->session_gen = db_generation(SESSION_READS);
+        if (!session_load_cached(r)) {
+                r->db = db_acquire();
+                session_load(r);
+                db_release(r->db);
+                r->db = NULL;
+        }
+        return r->authed && csrf_check(r);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
@@ -262,15 +279,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 long n;
                 if (cl && (parse_long(cl, 0, (long) r->body_max, &n) < 0))
                         r->body_too_big = true;
-                if (route && route->body_max && r->is_post && !r->body_too_big &&
-                    (r->body_fd = req_body_tmpfile()) < 0)
-                        r->body_failed = true;
+                if (route && route->body_max && r->is_post && !r->body_too_big) {
+                        if ((route->flags & (ROUTE_USER | ROUTE_ADMIN)) && !may_stream_body(r))
+                                r->body_refused = true;
+                        else if ((r->body_fd = req_body_tmpfile()) < 0)
+                                r->body_failed = true;
+                }
                 *con_cls = r;
                 return MHD_YES;
         }
         if (*upload_data_size) {
                 size_t n = *upload_data_size;
-                if (r->body_too_big || r->body_failed)
+                if (r->body_too_big || r->body_failed || r->body_refused)
                         ; /* read and dropped */
                 else if (r->body_fd < 0) {
                         if (buf_append(&r->body, upload_data, n) < 0)
@@ -285,6 +305,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                  * that goes on and on only holds a thread: hang up. */
                 r->body_seen += n;
                 if ((r->body_too_big || r->body_failed) && r->body_seen > r->body_max + BODY_DRAIN_MAX)
+                        return MHD_NO;
+                if (r->body_refused && r->body_seen > BODY_DRAIN_MAX)
                         return MHD_NO;
                 *upload_data_size = 0;
                 return MHD_YES;
