@@ -17,16 +17,22 @@
 #include "supervisor.h"
 
 /* Prints the status object (with --json) or one human line. */
-static int print_status(const HostConfig *c, const char *name, bool json) {
+static int print_status_noted(const HostConfig *c, const char *name, bool json, const char *note) {
         Error err = { 0 };
         json_t *st = NULL;
         int r = instance_status(c, name, &st, &err);
         if (r < 0)
                 return ctl_fail(&err, r);
         if (json) {
+                if (note && json_object_set_new(st, "note", json_string(note)) < 0) {
+                        json_decref(st);
+                        return ctl_fail(&err, error_set(&err, -ENOMEM, "out of memory"));
+                }
                 ctl_print_json(st);
                 return 0;
         }
+        if (note)
+                printf("note: %s\n", ctl_shown(note));
         json_t *pid = json_object_get(st, "pid"), *up = json_object_get(st, "uptime");
         printf("%s: %s", name, json_string_value(json_object_get(st, "state")));
         if (json_is_integer(pid))
@@ -48,6 +54,10 @@ static int print_status(const HostConfig *c, const char *name, bool json) {
         putchar('\n');
         json_decref(st);
         return 0;
+}
+
+static int print_status(const HostConfig *c, const char *name, bool json) {
+        return print_status_noted(c, name, json, NULL);
 }
 
 /* The single NAME argument of most commands. */
@@ -103,7 +113,9 @@ static int run_initialize(const HostConfig *c, int argc, char **argv) {
         return 0;
 }
 
-typedef int (*instance_op)(const HostConfig *c, const char *name, Error *err);
+/* start, stop and restart: the operation, then the status; after a start
+ * that moved the instance's port, with a note saying so. */
+typedef int (*instance_op)(const HostConfig *c, const char *name, StartNote *note, Error *err);
 
 static int run_op(const char *cmd, instance_op op, const HostConfig *c, int argc, char **argv) {
         bool json = false;
@@ -114,17 +126,28 @@ static int run_op(const char *cmd, instance_op op, const HostConfig *c, int argc
         if (r > 0)
                 return r;
         Error err = { 0 };
-        r = op(c, name, &err);
+        StartNote note = { 0 };
+        r = op(c, name, &note, &err);
         if (r < 0)
                 return ctl_fail(&err, r);
-        return print_status(c, name, json);
+        char text[512] = "";
+        if (note.moved_to)
+                snprintf(text, sizeof text, "instance '%s': %s %ld was in use by another program%s%s%s, so it moved "
+                         "from port %ld to %ld (SourceTV %ld)", name, note.what, note.taken,
+                         note.holder[0] ? " (" : "", note.holder, note.holder[0] ? ")" : "", note.moved_from,
+                         note.moved_to, note.moved_to + 1);
+        return print_status_noted(c, name, json, text[0] ? text : NULL);
+}
+
+static int stop_op(const HostConfig *c, const char *name, StartNote *note, Error *err) {
+        return instance_stop(c, name, err);
 }
 
 static int run_start(const HostConfig *c, int argc, char **argv) {
         return run_op("start", instance_start, c, argc, argv);
 }
 static int run_stop(const HostConfig *c, int argc, char **argv) {
-        return run_op("stop", instance_stop, c, argc, argv);
+        return run_op("stop", stop_op, c, argc, argv);
 }
 static int run_restart(const HostConfig *c, int argc, char **argv) {
         return run_op("restart", instance_restart, c, argc, argv);
@@ -491,8 +514,8 @@ const Command cmd_logs = {
                 "    Prints the last N lines (default 50) of the server's console: from its\n"
                 "    journal namespace left4me-NAME with systemd (none before its first\n"
                 "    start), from STATE/runtime/NAME/console.log with the supervisor. With\n"
-                "    --follow, keeps printing new lines until interrupted\n"
-                "    or until the reader goes away.\n"
+                "    --follow, keeps printing new lines (of a server that never ran: from\n"
+                "    its first start on) until interrupted or until the reader goes away.\n"
                 "\n"
                 "OPTIONS\n"
                 "    -n, --lines N   how many lines to show first (0 = none)\n"

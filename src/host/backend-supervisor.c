@@ -265,12 +265,37 @@ static off_t tail_offset(int fd, unsigned lines) {
         return 0;
 }
 
+/* Waits for an instance that never ran to get its runtime dir (its first
+ * start), as journalctl --follow waits for a unit's first line; 0 and *ret
+ * the dir, or 1 when the reader went away first. */
+static int wait_runtime(const HostConfig *c, const char *name, int out, int *ret) {
+        for (;;) {
+                int rt = runtime_open(c, name);
+                if (rt >= 0) {
+                        *ret = rt;
+                        return 0;
+                }
+                if (rt != -ENOENT)
+                        return rt;
+                struct pollfd p = { .fd = out, .events = 0 };
+                if (poll(&p, 1, 1000) < 0 && errno != EINTR)
+                        return negative_errno();
+                if (p.revents & (POLLERR | POLLHUP | POLLNVAL))
+                        return 1;
+        }
+}
+
 static int sv_logs(const HostConfig *c, const char *name, unsigned lines, bool follow, int out, Error *err) {
         _cleanup_close_ int rt = runtime_open(c, name);
-        if (rt < 0 && !(rt == -ENOENT && !follow))
-                return error_set(err, rt, "no logs yet (start it first): %s", strerror(-rt));
+        if (rt == -ENOENT && follow) {
+                int r = wait_runtime(c, name, out, &rt);
+                if (r != 0)
+                        return r > 0 ? 0 : error_set(err, r, "cannot open its runtime dir: %s", strerror(-r));
+        }
+        if (rt < 0 && rt != -ENOENT)
+                return error_set(err, rt, "cannot open its runtime dir: %s", strerror(-rt));
         if (rt < 0)
-                return 0;
+                return 0; /* never ran: no lines yet */
         _cleanup_close_ int fd = openat(rt, "console.log", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         off_t off = 0;
         if (fd >= 0) {

@@ -431,7 +431,7 @@ static int run_stack(const HostConfig *c, const UpdateSettings *set, const Canar
         int64_t started = mono_ms(), t_wall = time(NULL);
         for (size_t i = 0; i < n; i++) {
                 Error e = { 0 };
-                if ((r = clone_create(c, &rep, st->hash, &k[i], &e)) < 0 || (r = instance_start(c, k[i].name, &e)) < 0) {
+                if ((r = clone_create(c, &rep, st->hash, &k[i], &e)) < 0 || (r = instance_start(c, k[i].name, NULL, &e)) < 0) {
                         snprintf(k[i].start_error, sizeof k[i].start_error, "%s", e.msg);
                         continue;
                 }

@@ -1,11 +1,8 @@
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +14,7 @@
 #include "instance.h"
 #include "overlay-files.h"
 #include "overlay.h"
+#include "ports.h"
 #include "process.h"
 #include "random.h"
 #include "serveruid.h"
@@ -83,7 +81,8 @@ static int check_name(const char *name, Error *err) {
         return 0;
 }
 
-int instance_load(const HostConfig *c, const char *name, Spec *ret, Error *err) {
+/* instance.json as it is stored: {name, spec, updated, uid, port_auto}. */
+static int load_doc(const HostConfig *c, const char *name, json_t **ret, Error *err) {
         int r = check_name(name, err);
         if (r < 0)
                 return r;
@@ -98,8 +97,33 @@ int instance_load(const HostConfig *c, const char *name, Spec *ret, Error *err) 
                 return error_set(err, r, "instance '%s': cannot read '%s': %s", name, path, strerror(-r));
         json_error_t je;
         json_t *j = json_loadb(text, len, 0, &je);
-        if (!j)
-                return error_set(err, -EBADMSG, "instance '%s': '%s' is damaged: %s", name, path, je.text);
+        if (!json_is_object(j)) {
+                json_decref(j);
+                return error_set(err, -EBADMSG, "instance '%s': '%s' is damaged: %s", name, path,
+                                 j ? "not an object" : je.text);
+        }
+        *ret = j;
+        return 0;
+}
+
+/* Writes instance.json; it holds the RCON password: readable by the
+ * service user only. */
+static int store_doc(const HostConfig *c, const char *name, json_t *j, Error *err) {
+        _cleanup_free_ char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+        _cleanup_free_ char *file = NULL;
+        if (!text || asprintf(&file, "%s/instances/%s/instance.json", c->state_dir, name) < 0)
+                return -ENOMEM;
+        int r = write_file_atomic(file, text, strlen(text), 0600);
+        if (r < 0)
+                return error_set(err, r, "instance '%s': cannot write '%s': %s", name, file, strerror(-r));
+        return 0;
+}
+
+int instance_load(const HostConfig *c, const char *name, Spec *ret, Error *err) {
+        json_t *j;
+        int r = load_doc(c, name, &j, err);
+        if (r < 0)
+                return r;
         r = spec_from_json(json_object_get(j, "spec"), ret, err);
         json_decref(j);
         if (r < 0)
@@ -168,49 +192,6 @@ int instance_list_visible(const HostConfig *c, char ***ret, Error *err) {
 
 /* ---- initialize ---- */
 
-/* The ports of every other instance (each uses port and port+1, SourceTV),
- * read once. Called with the .ports lock held. */
-typedef struct PortUse {
-        long port;
-        char name[NAME_MAX_LEN + 1];
-} PortUse;
-
-static int ports_in_use(const HostConfig *c, const char *self, PortUse **ret, size_t *ret_n) {
-        _cleanup_strv_ char **names = NULL;
-        int r = instance_list(c, &names, NULL);
-        if (r < 0)
-                return r;
-        size_t n = 0, cap = 0;
-        for (char **p = names; *p; p++)
-                cap++;
-        _cleanup_free_ PortUse *v = calloc(cap + 1, sizeof(PortUse));
-        if (!v)
-                return -ENOMEM;
-        for (char **p = names; *p; p++) {
-                if (streq(*p, self))
-                        continue;
-                Spec s;
-                if (instance_load(c, *p, &s, NULL) < 0)
-                        continue;
-                if (s.port) {
-                        v[n].port = s.port;
-                        snprintf(v[n].name, sizeof v[n].name, "%s", *p);
-                        n++;
-                }
-                spec_free(&s);
-        }
-        *ret = TAKE_PTR(v);
-        *ret_n = n;
-        return 0;
-}
-
-static const char *port_owner(const PortUse *v, size_t n, long port) {
-        for (size_t i = 0; i < n; i++)
-                if (labs(v[i].port - port) <= 1)
-                        return v[i].name;
-        return NULL;
-}
-
 static int overlay_check(const HostConfig *c, const char *overlay, Error *err) {
         _cleanup_close_ int fd = path_open_beneath_dir(c->state_dir, "overlays", O_PATH | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
         if (fd >= 0) {
@@ -259,8 +240,7 @@ static int initialize(const HostConfig *c, const char *name, const char *yaml, s
                         return r < 0 ? r : -ENOMEM;
                 }
         }
-        if (!s.port && had_old && old.port >= c->port_min && old.port + 1 <= c->port_max)
-                s.port = old.port;
+        long old_port = had_old && old.port >= c->port_min && old.port + 1 <= c->port_max ? old.port : 0;
         if (had_old)
                 spec_free(&old);
         /* The server's own uid: kept for good once allocated (its upper
@@ -271,45 +251,48 @@ static int initialize(const HostConfig *c, const char *name, const char *yaml, s
 
         _cleanup_free_ PortUse *used = NULL;
         size_t n_used = 0;
-        if ((r = ports_in_use(c, name, &used, &n_used)) < 0)
+        if ((r = ports_of_instances(c, name, &used, &n_used)) < 0)
                 return error_set(err, r, "instance '%s': cannot read the other instances' ports: %s", name,
                                  strerror(-r));
+        /* A port the spec names is the user's choice, checked against the
+         * other instances here and against the host's programs at start. A
+         * port left to us is "auto": it stays what it was (a program may
+         * hold it while the server itself runs), a new one skips ports any
+         * program on the host holds, and start moves it when it finds it
+         * taken. */
+        bool port_auto = !s.port;
         if (s.port) {
-                const char *owner = port_owner(used, n_used, s.port);
+                const char *owner = ports_owner(used, n_used, s.port);
                 if (owner)
                         return error_set(err, -EADDRINUSE, "instance '%s': port %ld is already used by '%s'", name,
                                          s.port, owner);
-        } else {
-                for (long p = c->port_min; p + 1 <= c->port_max && !s.port; p++)
-                        if (!port_owner(used, n_used, p))
-                                s.port = p;
-                if (!s.port)
-                        return error_set(err, -EADDRINUSE, "instance '%s': no free port pair left in %ld-%ld", name,
-                                         c->port_min, c->port_max);
-        }
+        } else if (old_port && !ports_owner(used, n_used, old_port))
+                s.port = old_port;
+        else if (!(s.port = ports_find_free(c, used, n_used)))
+                return error_set(err, -EADDRINUSE, "instance '%s': no free port pair left in %ld-%ld (the "
+                                 "other instances and programs on this host hold them all)", name, c->port_min,
+                                 c->port_max);
 
-        json_t *j = json_pack("{s:s, s:o, s:I, s:I}", "name", name, "spec", spec_to_json(&s), "updated",
-                              (json_int_t) time(NULL), "uid", (json_int_t) uid);
+        json_t *j = json_pack("{s:s, s:o, s:I, s:I, s:b}", "name", name, "spec", spec_to_json(&s), "updated",
+                              (json_int_t) time(NULL), "uid", (json_int_t) uid, "port_auto", port_auto);
         if (!j)
                 return -ENOMEM;
-        _cleanup_free_ char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-        json_decref(j);
-        if (!text)
+        _cleanup_free_ char *dir = NULL;
+        if (asprintf(&dir, "%s/instances/%s", c->state_dir, name) < 0) {
+                json_decref(j);
                 return -ENOMEM;
-
-        _cleanup_free_ char *dir = NULL, *file = NULL;
-        if (asprintf(&dir, "%s/instances/%s", c->state_dir, name) < 0 ||
-            asprintf(&file, "%s/instance.json", dir) < 0)
-                return -ENOMEM;
+        }
         bool created = mkdir(dir, 0750) == 0;
-        if (!created && errno != EEXIST)
+        if (!created && errno != EEXIST) {
+                json_decref(j);
                 return error_set(err, negative_errno(), "instance '%s': cannot create '%s': %m", name, dir);
-        /* The file holds the RCON password: readable by the service user only. */
-        r = write_file_atomic(file, text, strlen(text), 0600);
+        }
+        r = store_doc(c, name, j, err);
+        json_decref(j);
         if (r < 0) {
                 if (created)
                         rmdir(dir);
-                return error_set(err, r, "instance '%s': cannot write '%s': %s", name, file, strerror(-r));
+                return r;
         }
         /* Its unit's settings (systemd backend); best effort: start retries. */
         (void) unit_settings_sync(c, name, s.port, NULL);
@@ -347,23 +330,6 @@ int overlay_helper_run(const HostConfig *c, const char *verb, const char *name, 
                 return error_set(err, -EIO, "%s", m[0] ? m : "the overlay helper failed");
         }
         return 0;
-}
-
-/* A port is free if we can bind it: TCP and UDP for the game port (RCON and
- * the game), UDP for SourceTV. */
-static bool port_is_free(int type, long port) {
-        _cleanup_close_ int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return true;
-        /* As the server will: connections in TIME_WAIT (an RCON client that
-         * just disconnected) do not make the port busy. */
-        int one = 1;
-        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
-        a.sin_addr.s_addr = htonl(INADDR_ANY);
-        /* Only "in use" means in use: a sandbox that forbids the bind
-         * (SocketBindDeny=, EPERM) just cannot tell us. */
-        return bind(fd, (struct sockaddr *) &a, sizeof a) == 0 || errno != EADDRINUSE;
 }
 
 static int write_runtime_files(const HostConfig *c, const char *name, const Spec *s, const BuildChoice *b,
@@ -463,6 +429,53 @@ static int is_running(const HostConfig *c, const char *name, BackendStatus *st) 
         return st->state == STATE_RUNNING || st->state == STATE_STARTING || st->state == STATE_UNRESPONSIVE;
 }
 
+/* The pair must be free on the host when the server starts. A port that
+ * was allocated (port_auto) moves to a free pair, under the .ports lock as
+ * initialize allocates, and *note says so; a port the spec named stays an
+ * error that says who holds it. */
+static int ports_for_start(const HostConfig *c, const char *name, Spec *s, StartNote *note, Error *err) {
+        const char *what;
+        long taken = ports_held_on_host(s->port, &what);
+        if (!taken)
+                return 0;
+        char holder[128];
+        ports_holder(taken, holder, sizeof holder);
+        json_auto_t *j = NULL;
+        int r = load_doc(c, name, &j, err);
+        if (r < 0)
+                return r;
+        if (!json_is_true(json_object_get(j, "port_auto")))
+                return error_set(err, -EADDRINUSE, "instance '%s': %s %ld is in use by another program%s%s%s; stop "
+                                 "that program, or name another port in the spec", name, what, taken,
+                                 holder[0] ? " (" : "", holder, holder[0] ? ")" : "");
+        _cleanup_close_ int plock = -1;
+        if ((r = lock_file(c, ".ports", &plock, err)) < 0)
+                return r;
+        _cleanup_free_ PortUse *used = NULL;
+        size_t n_used = 0;
+        if ((r = ports_of_instances(c, name, &used, &n_used)) < 0)
+                return error_set(err, r, "instance '%s': cannot read the other instances' ports: %s", name,
+                                 strerror(-r));
+        long port = ports_find_free(c, used, n_used);
+        if (!port)
+                return error_set(err, -EADDRINUSE, "instance '%s': %s %ld is in use by another program%s%s%s, and no "
+                                 "other port pair is free in %ld-%ld", name, what, taken, holder[0] ? " (" : "",
+                                 holder, holder[0] ? ")" : "", c->port_min, c->port_max);
+        json_t *spec = json_object_get(j, "spec");
+        if (!json_is_object(spec) || json_object_set_new(spec, "port", json_integer(port)) < 0 ||
+            json_object_set_new(j, "updated", json_integer((json_int_t) time(NULL))) < 0)
+                return -ENOMEM;
+        if ((r = store_doc(c, name, j, err)) < 0)
+                return r;
+        if (note) {
+                *note = (StartNote) { .moved_from = s->port, .moved_to = port, .taken = taken };
+                snprintf(note->what, sizeof note->what, "%s", what);
+                snprintf(note->holder, sizeof note->holder, "%s", holder);
+        }
+        s->port = port;
+        return 0;
+}
+
 /* Leaves out of s's overlays those the build choice drops (degrade). */
 static void drop_overlays(Spec *s, const BuildChoice *b) {
         size_t k = 0;
@@ -479,7 +492,7 @@ static void drop_overlays(Spec *s, const BuildChoice *b) {
         s->n_overlays = k;
 }
 
-static int start_locked(const HostConfig *c, const char *name, Error *err) {
+static int start_locked(const HostConfig *c, const char *name, StartNote *note, Error *err) {
         _cleanup_(spec_free) Spec s = { 0 };
         int r = instance_load(c, name, &s, err);
         if (r < 0)
@@ -505,11 +518,8 @@ static int start_locked(const HostConfig *c, const char *name, Error *err) {
                 return error_prefix(err, r, "instance '%s'", name);
         drop_overlays(&s, &b);
 
-        if (!port_is_free(SOCK_DGRAM, s.port) || !port_is_free(SOCK_STREAM, s.port))
-                return error_set(err, -EADDRINUSE, "instance '%s': port %ld is in use by another program", name, s.port);
-        if (!port_is_free(SOCK_DGRAM, s.port + 1))
-                return error_set(err, -EADDRINUSE, "instance '%s': SourceTV port %ld is in use by another program",
-                                 name, s.port + 1);
+        if ((r = ports_for_start(c, name, &s, note, err)) < 0)
+                return r;
 
         /* A crashed run may have left the overlay mounted: the upper layer
          * is only written while it is not. */
@@ -537,14 +547,14 @@ static int start_locked(const HostConfig *c, const char *name, Error *err) {
         return 0;
 }
 
-int instance_start(const HostConfig *c, const char *name, Error *err) {
+int instance_start(const HostConfig *c, const char *name, StartNote *note, Error *err) {
         int r = check_name(name, err);
         if (r < 0)
                 return r;
         _cleanup_close_ int lock = -1;
         if ((r = instance_lock(c, name, &lock, err)) < 0)
                 return r;
-        return start_locked(c, name, err);
+        return start_locked(c, name, note, err);
 }
 
 static int stop_locked(const HostConfig *c, const char *name, Error *err) {
@@ -570,12 +580,12 @@ int instance_stop(const HostConfig *c, const char *name, Error *err) {
         return r < 0 ? r : stop_locked(c, name, err);
 }
 
-int instance_restart(const HostConfig *c, const char *name, Error *err) {
+int instance_restart(const HostConfig *c, const char *name, StartNote *note, Error *err) {
         _cleanup_close_ int lock = -1;
         int r = lock_existing(c, name, &lock, err);
         if (r < 0 || (r = stop_locked(c, name, err)) < 0)
                 return r;
-        return start_locked(c, name, err);
+        return start_locked(c, name, note, err);
 }
 
 int instance_pin(const HostConfig *c, const char *name, const char *build, bool restart, Error *err) {
@@ -619,7 +629,7 @@ int instance_pin(const HostConfig *c, const char *name, const char *build, bool 
                 return r < 0 ? error_set(err, r, "instance '%s': cannot read its state: %s", name, strerror(-r)) : 0;
         if ((r = stop_locked(c, name, err)) < 0)
                 return r;
-        return start_locked(c, name, err);
+        return start_locked(c, name, NULL, err);
 }
 
 int instance_delete(const HostConfig *c, const char *name, Error *err) {

@@ -19,10 +19,20 @@ int instance_initialize(const HostConfig *c, const char *name, const char *yaml,
  * start with "l4m-canary-", which instance_initialize refuses. */
 int instance_initialize_canary(const HostConfig *c, const char *name, const char *yaml, size_t len, Error *err);
 
-/* Mounts, stages server.cfg and starts; a running instance is left alone. */
-int instance_start(const HostConfig *c, const char *name, Error *err);
+/* What a start did that its caller should tell: the allocated port was
+ * held by another program, so the instance moved to a free pair (moved_to
+ * 0: nothing moved). */
+typedef struct StartNote {
+        long moved_from, moved_to, taken;
+        char what[16];    /* "port" or "SourceTV port": what was taken */
+        char holder[128]; /* "'nc', pid 12", or "" when that cannot be told */
+} StartNote;
+
+/* Mounts, stages server.cfg and starts; a running instance is left alone.
+ * note may be NULL. */
+int instance_start(const HostConfig *c, const char *name, StartNote *note, Error *err);
 int instance_stop(const HostConfig *c, const char *name, Error *err);
-int instance_restart(const HostConfig *c, const char *name, Error *err);
+int instance_restart(const HostConfig *c, const char *name, StartNote *note, Error *err);
 
 /* Sets the spec's build: a build id pins it, "follow" follows the newest
  * passing one; with restart, a running instance restarts onto it at once

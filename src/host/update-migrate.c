@@ -109,7 +109,7 @@ static int consider(const HostConfig *c, const UpdateSettings *set, const Migrat
         }
         if (reason) {
                 Error e = { 0 };
-                int r = instance_restart(c, name, &e);
+                int r = instance_restart(c, name, NULL, &e);
                 if (r >= 0) {
                         json_t *dropped = json_array();
                         for (size_t i = 0; dropped && i < b.n_dropped; i++)

@@ -1,10 +1,13 @@
 /* left4me serve: the panel. */
+#include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <sodium.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 
 #include "cache.h"
 #include "cmd.h"
@@ -23,6 +26,38 @@
 #include "updater.h"
 #include "watch.h"
 #include "web.h"
+
+/* Why the listening address could not be bound, asked again of bind(2)
+ * after libmicrohttpd failed (it does not say). */
+static const char *listen_problem(void) {
+        struct sockaddr_storage ss = { 0 };
+        struct sockaddr_in *in4 = (struct sockaddr_in *) &ss;
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &ss;
+        socklen_t len;
+        if (inet_pton(AF_INET, config.listen_host, &in4->sin_addr) == 1) {
+                in4->sin_family = AF_INET;
+                in4->sin_port = htons(config.port);
+                len = sizeof *in4;
+        } else if (inet_pton(AF_INET6, config.listen_host, &in6->sin6_addr) == 1) {
+                in6->sin6_family = AF_INET6;
+                in6->sin6_port = htons(config.port);
+                len = sizeof *in6;
+        } else
+                return "not a numeric address";
+        _cleanup_close_ int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int one = 1;
+        if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+                return "no socket";
+        if (bind(fd, (struct sockaddr *) &ss, len) == 0)
+                return "the address could not be used";
+        if (errno == EADDRINUSE)
+                return "address in use (another program, perhaps another 'left4me serve', listens there)";
+        if (errno == EADDRNOTAVAIL)
+                return "not an address of this host";
+        if (errno == EACCES)
+                return "a port below 1024 needs privileges";
+        return strerror(errno);
+}
 
 const char cmd_serve_help[] =
         "Usage: left4me [--state-dir DIR] serve [--listen ADDR:PORT] [--state-dir DIR]\n"
@@ -181,8 +216,10 @@ int cmd_serve(int argc, char **argv) {
                 return 1;
         r = http_start();
         if (r < 0) {
-                fprintf(stderr, "error: cannot listen on %s:%u (in use, or not an address of this host); pass "
-                                "--listen ADDR:PORT\n", config.listen_host, config.port);
+                const char *why = listen_problem();
+                fprintf(stderr, "error: cannot listen on %s%s%s:%u: %s; pass --listen ADDR:PORT\n",
+                        strchr(config.listen_host, ':') ? "[" : "", config.listen_host,
+                        strchr(config.listen_host, ':') ? "]" : "", config.port, why);
                 jobs_stop(0);
                 return 1;
         }

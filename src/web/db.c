@@ -67,7 +67,16 @@ static int user_version(sqlite3 *db, int *ret) {
         return 0;
 }
 
-int db_migrate(sqlite3 *db, int *ret_applied) {
+/* Any row that breaks a foreign key: 1 yes, 0 none, -EIO. */
+static int foreign_key_violations(sqlite3 *db) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &s, NULL) != SQLITE_OK)
+                return -EIO;
+        int r = sqlite3_step(s);
+        return r == SQLITE_ROW ? 1 : r == SQLITE_DONE ? 0 : -EIO;
+}
+
+static int migrate(sqlite3 *db, int *ret_applied) {
         int applied = 0;
         for (size_t i = 0; i < n_migrations; i++) {
                 /* BEGIN IMMEDIATE takes the write lock before reading the
@@ -86,6 +95,7 @@ int db_migrate(sqlite3 *db, int *ret_applied) {
                 char pragma[64];
                 snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", migrations[i].version);
                 if (sqlite3_exec(db, migrations[i].sql, NULL, NULL, NULL) != SQLITE_OK ||
+                    foreign_key_violations(db) != 0 ||
                     sqlite3_exec(db, pragma, NULL, NULL, NULL) != SQLITE_OK ||
                     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
                         db_rollback(db);
@@ -96,6 +106,19 @@ int db_migrate(sqlite3 *db, int *ret_applied) {
         if (ret_applied)
                 *ret_applied = applied;
         return 0;
+}
+
+int db_migrate(sqlite3 *db, int *ret_applied) {
+        /* Steps run with foreign keys off, as SQLite's procedure for table
+         * changes wants (a table built again must be dropped without its
+         * references cascading), and each is checked before its commit.
+         * The pragma is a no-op inside a transaction: it goes around them. */
+        if (sqlite3_exec(db, "PRAGMA foreign_keys=OFF", NULL, NULL, NULL) != SQLITE_OK)
+                return -EIO;
+        int r = migrate(db, ret_applied);
+        if (sqlite3_exec(db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL) != SQLITE_OK)
+                return -EIO;
+        return r;
 }
 
 /* The pool: a fixed array, a mutex and a condition variable. Each

@@ -286,6 +286,17 @@ int hostlink_spawn(const HostLink *h, const char *const args[], HostStream *ret)
         return 0;
 }
 
+int hostlink_spawn_out(const HostLink *h, const char *const args[], int out_fd, HostStream *ret) {
+        _cleanup_close_ int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        pid_t pid;
+        int fd;
+        int r = spawn_piped(h, args, devnull, out_fd, true, &pid, &fd);
+        if (r < 0)
+                return r;
+        *ret = (HostStream) { .pid = pid, .fd = fd };
+        return 0;
+}
+
 void hostlink_stream_close(HostStream *s, int *ret_exit) {
         if (s->fd >= 0)
                 close(s->fd);

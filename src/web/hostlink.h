@@ -14,6 +14,8 @@
  *   hostlink_spawn     a long-running stream on a pipe (watch, logs --follow)
  *   hostlink_pipe      stdin and stdout to the caller's fds (file bodies:
  *                      `overlay put` / `overlay get`)
+ *   hostlink_spawn_out a long-running one whose stdout is a body the caller
+ *                      streams on (a download: `overlay get`, `overlay zip`)
  * A HostLink is read-only after hostlink_new(), so threads share it. */
 #pragma once
 
@@ -73,6 +75,13 @@ int hostlink_spawn(const HostLink *h, const char *const args[], HostStream *ret)
 /* Ends the stream's process group (SIGTERM) and reaps it; *ret_exit (may be
  * NULL) gets its exit code. Safe on HOST_STREAM_NULL. */
 void hostlink_stream_close(HostStream *s, int *ret_exit);
+
+/* As hostlink_spawn, with stdout to out_fd (a body: bytes, not lines) and
+ * only stderr on ret->fd. The caller reads out_fd's other end, drains
+ * ret->fd (its last line says what failed), and reaps it: spawn_wait() on
+ * ret->pid once both ended (then sets pid 0), or hostlink_stream_close() to
+ * end it early. */
+int hostlink_spawn_out(const HostLink *h, const char *const args[], int out_fd, HostStream *ret);
 
 /* Runs l4d2ctl args with stdin from in_fd (-1: /dev/null) and stdout to
  * out_fd (-1: discarded); stderr's last line goes to err. For bodies that

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "hostlink.h"
+#include "job-overlay-script.h"
 #include "jobs.h"
 #include "svc-overlays.h"
 
@@ -64,6 +65,9 @@ static bool run(JobCtx *c, const char **ret_result) {
                 return job_fail(c, "the overlay no longer exists");
         if (o.deleting)
                 return job_fail(c, "overlay '%s' is being deleted", o.name);
+        /* A script overlay builds the panel's script (job-overlay-script.h). */
+        if (streq(o.kind, "script") && !job_overlay_script_prepare(c, &o))
+                return false;
         const char *args[] = { "overlay", "build", o.host_name, "--json", NULL };
         Counts n = { 0 };
         c->on_event = on_event;

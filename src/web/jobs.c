@@ -116,7 +116,9 @@ static int on_line(const char *line, void *userdata) {
                 const char *phase = json_string_value(json_object_get(j, "phase"));
                 const char *state = json_string_value(json_object_get(j, "state"));
                 json_t *items = json_object_get(j, "items_total");
+                double percent = json_number_value(json_object_get(j, "percent"));
                 char label[64];
+                const JobKind *k = job_kind(c->job->kind);
                 if (!phase && json_is_integer(items))
                         /* A build: bytes of all its downloads, and items. */
                         snprintf(label, sizeof label, "%.1f of %.1f MiB, %" JSON_INTEGER_FORMAT " of %"
@@ -124,10 +126,12 @@ static int on_line(const char *line, void *userdata) {
                                  (double) json_integer_value(json_object_get(j, "done")) / 1048576.0,
                                  (double) json_integer_value(json_object_get(j, "total")) / 1048576.0,
                                  json_integer_value(json_object_get(j, "items_done")), json_integer_value(items));
+                else if (k && k->progress)
+                        percent = k->progress(c, phase ? phase : "", state ? state : "", percent, label, sizeof label);
                 else
                         snprintf(label, sizeof label, "%s%s%s", phase ? phase : "", phase && state ? ": " : "",
                                  state ? state : "");
-                set_progress(c, json_number_value(json_object_get(j, "percent")), label);
+                set_progress(c, percent, label);
         } else if (event && streq(event, "line")) {
                 const char *l = json_string_value(json_object_get(j, "line"));
                 job_log(c->db, c->job->id, l ? l : "");
@@ -136,6 +140,10 @@ static int on_line(const char *line, void *userdata) {
                 const char *error = json_string_value(json_object_get(j, "error"));
                 if (error && *error)
                         snprintf(c->last_error, sizeof c->last_error, "%s", error);
+        } else if (event && streq(event, "build") && json_is_string(json_object_get(j, "id"))) {
+                /* install: the build it installed (or found up to date). */
+                snprintf(c->build, sizeof c->build, "%s", json_string_value(json_object_get(j, "id")));
+                job_log(c->db, c->job->id, line);
         } else if (event && json_is_string(json_object_get(j, "line"))) {
                 /* Build events (item, problem, resolved, overlay): their line
                  * for people is what the log shows. */
@@ -182,10 +190,13 @@ bool job_initialize(JobCtx *c) {
         Blueprint b;
         if (blueprint_load(c->db, srv->blueprint_id, NULL, &b) < 0)
                 return job_fail(c, "the server's blueprint is gone");
-        /* The build its owner pinned it to (issue 14), else it follows. */
+        /* No port: l4d2ctl keeps the one it allocated, and may move it
+         * when another program took it; a port named here would be the
+         * user's choice, never moved. The build its owner pinned it to
+         * (issue 14), else it follows. */
         ServerBuild sb = { 0 };
         (void) server_build(c->db, srv->id, &sb);
-        _cleanup_free_ char *spec = blueprint_spec(&b, srv->name, srv->game_port, sb.pin);
+        _cleanup_free_ char *spec = blueprint_spec(&b, srv->name, sb.pin);
         blueprint_free(&b);
         if (!spec)
                 return job_fail(c, "out of memory writing the spec");

@@ -24,9 +24,13 @@ struct JobCtx {
         const Server *server;   /* NULL for a host job */
         json_t *status;         /* the last l4d2ctl status object printed */
         bool done_ok;           /* {"event":"done","ok":true} was printed */
-        char last_error[256];   /* the result of a failed job */
+        char last_error[512];   /* the result of a failed job */
         double last_percent;
         char last_label[64];
+        char build[32];         /* install: the build l4d2ctl reported */
+        char phase[16];         /* a kind's progress hook: the phase seen last */
+        int part, parts;        /* and which part of how many it is in */
+        char result[512];       /* a result a kind wrote (for *ret_result) */
         /* A kind's own look at each JSON event of job_ctl()'s l4d2ctl (may
          * be NULL): true when it handled the event, which is then neither
          * logged nor read by the generic code. */
@@ -44,6 +48,11 @@ typedef struct JobKind {
         bool (*run)(JobCtx *c, const char **ret_result);
         /* After a failed run, or when recovery gave up on it (may be NULL). */
         void (*failed)(sqlite3 *db, int64_t server_id);
+        /* The bar for one progress event of l4d2ctl (may be NULL: its
+         * percent as it is, labelled "phase: state"): the percent of the
+         * whole job, and the label into label. */
+        double (*progress)(JobCtx *c, const char *phase, const char *state, double percent, char *label,
+                           size_t size);
 } JobKind;
 
 extern const JobKind job_install, job_start, job_restart, job_stop, job_delete, job_overlay_build,
@@ -61,6 +70,13 @@ bool job_ctl(JobCtx *c, const char *const args[], const char *stdin_data);
 bool job_initialize(JobCtx *c);
 /* For kinds: sets the failed job's result; returns false. */
 bool job_fail(JobCtx *c, const char *fmt, ...) _printf_(2, 3);
+/* For start and restart (job-start.c): the result in a server owner's
+ * words, the server's events (a failed start, a port that moved), and a
+ * failed start leaves the server wanted stopped: no drift. */
+bool job_start_done(JobCtx *c, bool ok, const char *done, const char **ret_result);
+void job_start_gave_up(sqlite3 *db, int64_t server_id);
+/* The result of a start that failed because the game is not installed. */
+#define JOB_RESULT_NOT_INSTALLED "The game is not installed yet."
 
 /* Queues a job of a kind for the user (srv: the server, NULL for a host
  * job), in one transaction with the kind's own step. -EAGAIN when the user

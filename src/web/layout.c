@@ -1,6 +1,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "csrf.h"
 #include "html.h"
@@ -88,18 +89,36 @@ void form_close(Req *r) {
         html_raw(&r->out, "</form>\n");
 }
 
-void button_form(Req *r, const char *action, const char *label, const char *klass) {
+void button_form_opts(Req *r, const char *action, const char *label, const ButtonOpts *o) {
+        Buf *b = &r->out;
         form_open(r, action, "inline");
-        html_raw(&r->out, "<button type=\"submit\"");
-        if (klass) {
-                html_raw(&r->out, " class=\"");
-                html_attr(&r->out, klass);
-                html_raw(&r->out, "\"");
+        html_raw(b, "<button type=\"submit\"");
+        if (o->klass) {
+                html_raw(b, " class=\"");
+                html_attr(b, o->klass);
+                html_raw(b, "\"");
         }
-        html_raw(&r->out, ">");
-        html_txt(&r->out, label);
-        html_raw(&r->out, "</button>\n");
+        if (o->confirm) {
+                html_raw(b, " data-confirm=\"");
+                html_attr(b, o->confirm);
+                html_raw(b, "\"");
+        }
+        if (o->disabled) {
+                /* The reason as a tooltip and for screen readers; pages say
+                 * it in the text as well where it matters (phones have no
+                 * tooltips). */
+                html_raw(b, " disabled title=\"");
+                html_attr(b, o->disabled);
+                html_raw(b, "\"");
+        }
+        html_raw(b, ">");
+        html_txt(b, label);
+        html_raw(b, "</button>\n");
         form_close(r);
+}
+
+void button_form(Req *r, const char *action, const char *label, const char *klass) {
+        button_form_opts(r, action, label, &(ButtonOpts) { .klass = klass });
 }
 
 static void field_head(Buf *b, const char *label, const char *name, const char *err) {
@@ -113,6 +132,9 @@ static void field_head(Buf *b, const char *label, const char *name, const char *
         html_raw(b, "</label>\n");
 }
 
+/* A field's error replaces its hint: the messages say the rule again
+ * ("Max players is a number from 1 to 32."), and the two one under the
+ * other only repeated it. */
 static void field_tail(Buf *b, const char *name, const char *err, const char *hint) {
         if (err) {
                 html_raw(b, "<p class=\"field-error\" id=\"e-");
@@ -120,8 +142,7 @@ static void field_tail(Buf *b, const char *name, const char *err, const char *hi
                 html_raw(b, "\">");
                 html_txt(b, err);
                 html_raw(b, "</p>\n");
-        }
-        if (hint) {
+        } else if (hint) {
                 html_raw(b, "<p class=\"hint\">");
                 html_txt(b, hint);
                 html_raw(b, "</p>\n");
@@ -137,8 +158,10 @@ static void describedby(Buf *b, const char *name, const char *err) {
         html_raw(b, "\"");
 }
 
-void field_input(Req *r, const char *label, const char *name, const char *type, const char *value,
-                 const FieldErrors *e, unsigned maxlength, const char *hint) {
+/* An <input> with what every kind shares; extra is written inside the tag
+ * (already escaped attributes). */
+static void input(Req *r, const char *label, const char *name, const char *type, const char *value,
+                  const FieldErrors *e, unsigned maxlength, const char *hint, const Buf *extra) {
         Buf *b = &r->out;
         const char *err = e ? errors_get(e, name) : NULL;
         field_head(b, label, name, err);
@@ -159,9 +182,48 @@ void field_input(Req *r, const char *label, const char *name, const char *type, 
                 html_int(b, maxlength);
                 html_raw(b, "\"");
         }
+        if (extra)
+                html_built(b, extra);
         describedby(b, name, err);
         html_raw(b, ">\n");
         field_tail(b, name, err, hint);
+}
+
+void field_input(Req *r, const char *label, const char *name, const char *type, const char *value,
+                 const FieldErrors *e, unsigned maxlength, const char *hint) {
+        input(r, label, name, type, value, e, maxlength, hint, NULL);
+}
+
+void field_number(Req *r, const char *label, const char *name, const char *value, const FieldErrors *e, long min,
+                  long max, const char *hint) {
+        Buf extra = BUF_INIT(128);
+        html_raw(&extra, " min=\"");
+        html_int(&extra, min);
+        html_raw(&extra, "\" max=\"");
+        html_int(&extra, max);
+        html_raw(&extra, "\"");
+        input(r, label, name, "number", value, e, 0, hint, &extra);
+        buf_free(&extra);
+}
+
+static void input_autocomplete(Req *r, const char *label, const char *name, const char *type, const char *value,
+                               const FieldErrors *e, unsigned maxlength, const char *autocomplete, const char *hint) {
+        Buf extra = BUF_INIT(128);
+        html_raw(&extra, " autocomplete=\"");
+        html_attr(&extra, autocomplete);
+        html_raw(&extra, "\"");
+        input(r, label, name, type, value, e, maxlength, hint, &extra);
+        buf_free(&extra);
+}
+
+void field_password(Req *r, const char *label, const char *name, const FieldErrors *e, const char *autocomplete,
+                    const char *hint) {
+        input_autocomplete(r, label, name, "password", NULL, e, PASSWORD_MAX, autocomplete, hint);
+}
+
+void field_text(Req *r, const char *label, const char *name, const char *value, const FieldErrors *e,
+                unsigned maxlength, const char *autocomplete, const char *hint) {
+        input_autocomplete(r, label, name, "text", value, e, maxlength, autocomplete, hint);
 }
 
 void field_textarea(Req *r, const char *label, const char *name, const char *value, const FieldErrors *e,
@@ -191,10 +253,18 @@ void notice_from_query(Req *r) {
         } notices[] = {
                 { "saved", "Saved." },
                 { "password", "Password changed. Your other sessions were logged out." },
-                { "queued", "Queued: the job runs in the background." },
                 { "deleted", "Deleted." },
                 { "created", "Created." },
                 { "loggedout", "You are logged out." },
+                /* The builds page's "Check now": the updater is woken, no
+                 * job to follow. */
+                { "checking", "Checking Steam for a new game build now: reload this page in a minute to see what "
+                              "it found." },
+                /* The link the live parts of a page show when its session
+                 * ended (app.js): why, as far as the panel can tell. */
+                { "ended", "You were logged out: your session ended elsewhere. Your password was changed or reset, "
+                           "an administrator disabled your account, or you logged out in another window. Log in "
+                           "again to go on." },
         };
         const char *code = query_get(r, "notice");
         if (!code)
@@ -230,4 +300,35 @@ void stream_refused(Req *r, int k) {
                 render_error(r, 503, "Too many live views are open on the panel; try again in a minute.");
         else if (k < 0 || !r->custom)
                 render_error(r, 500, "Could not open the event stream.");
+}
+
+void html_time(Buf *b, int64_t t) {
+        if (t <= 0) {
+                html_raw(b, "–");
+                return;
+        }
+        char iso[32], shown[32];
+        time_t tt = (time_t) t;
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        strftime(shown, sizeof shown, "%Y-%m-%d %H:%M UTC", &tm);
+        html_raw(b, "<time datetime=\"");
+        html_attr(b, iso);
+        html_raw(b, "\">");
+        html_txt(b, shown);
+        html_raw(b, "</time>");
+}
+
+void html_duration(Buf *b, int64_t seconds) {
+        if (seconds < 0)
+                seconds = 0;
+        char s[48];
+        if (seconds < 60)
+                snprintf(s, sizeof s, "%lld s", (long long) seconds);
+        else if (seconds < 3600)
+                snprintf(s, sizeof s, "%lld min %lld s", (long long) seconds / 60, (long long) seconds % 60);
+        else
+                snprintf(s, sizeof s, "%lld h %lld min", (long long) seconds / 3600, (long long) seconds % 3600 / 60);
+        html_txt(b, s);
 }

@@ -20,11 +20,32 @@ void form_open(Req *r, const char *action, const char *extra_class);
 void form_close(Req *r);
 /* A one-button form for an action such as start or delete. */
 void button_form(Req *r, const char *action, const char *label, const char *klass);
+typedef struct ButtonOpts {
+        const char *klass;    /* "danger": red */
+        const char *confirm;  /* asked before it submits (app.js); NULL: a danger button asks a generic question */
+        const char *disabled; /* not NULL: greyed out, with this reason */
+} ButtonOpts;
+void button_form_opts(Req *r, const char *action, const char *label, const ButtonOpts *o);
 
 void field_input(Req *r, const char *label, const char *name, const char *type, const char *value,
                  const FieldErrors *e, unsigned maxlength, const char *hint);
 void field_textarea(Req *r, const char *label, const char *name, const char *value, const FieldErrors *e,
                     unsigned maxlength, const char *hint);
+/* A number field with its range (the browser checks it before sending). */
+void field_number(Req *r, const char *label, const char *name, const char *value, const FieldErrors *e, long min,
+                  long max, const char *hint);
+/* A password field; autocomplete is "current-password" or "new-password",
+ * so that password managers fill the one and offer to make the other. */
+void field_password(Req *r, const char *label, const char *name, const FieldErrors *e, const char *autocomplete,
+                    const char *hint);
+/* A text field with an autocomplete token ("username", "off"). */
+void field_text(Req *r, const char *label, const char *name, const char *value, const FieldErrors *e,
+                unsigned maxlength, const char *autocomplete, const char *hint);
+
+/* A time as <time datetime="…Z">YYYY-MM-DD HH:MM UTC</time> (app.js shows
+ * it in the browser's time zone); "–" for 0. A duration as "1 min 5 s". */
+void html_time(Buf *b, int64_t t);
+void html_duration(Buf *b, int64_t seconds);
 
 /* A notice at the top of a page, chosen by a fixed code in the query string
  * (?notice=saved): never echoes the query itself. */

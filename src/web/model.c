@@ -199,7 +199,7 @@ static json_t *lines_array(const char *text) {
         return a;
 }
 
-char *blueprint_spec(const Blueprint *b, const char *server_name, int game_port, const char *build_pin) {
+char *blueprint_spec(const Blueprint *b, const char *server_name, const char *build_pin) {
         /* The server's name is free text; its hostname is one l4d2ctl takes. */
         char hostname[SPEC_HOSTNAME_MAX + 1];
         spec_make_hostname(server_name, "left4me", hostname, sizeof hostname);
@@ -226,8 +226,6 @@ char *blueprint_spec(const Blueprint *b, const char *server_name, int game_port,
                                  "args", lines_array(b->args));
         if (!spec)
                 return NULL;
-        if (game_port > 0)
-                json_object_set_new(spec, "port", json_integer(game_port));
         /* The server's own pin wins over its blueprint's. */
         const char *build = build_pin && *build_pin ? build_pin : b->update_build;
         if (*build && !spec_check_build(build))

@@ -37,9 +37,10 @@ bool blueprint_validate(const BlueprintFields *in, Blueprint *b, FieldErrors *e)
 
 /* The instance spec l4d2ctl initialize reads. JSON is valid YAML, and
  * jansson's escaping keeps every user value a plain string. The hostname is
- * made from the server's name (spec_make_hostname). build_pin: the game
- * build the server is pinned to ("" or NULL: the blueprint's update_build). */
-char *blueprint_spec(const Blueprint *b, const char *server_name, int game_port, const char *build_pin);
+ * made from the server's name (spec_make_hostname). No port: l4d2ctl
+ * allocates one (and may move it). build_pin: the game build the server is
+ * pinned to ("" or NULL: the blueprint's update_build). */
+char *blueprint_spec(const Blueprint *b, const char *server_name, const char *build_pin);
 
 typedef struct Server {
         int64_t id, user_id, blueprint_id;

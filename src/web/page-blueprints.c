@@ -8,6 +8,7 @@
 #include "page-overlays.h"
 #include "svc-overlays.h"
 #include "pages.h"
+#include "spec-rules.h"
 #include "svc-blueprints.h"
 #include "svc-servers.h"
 
@@ -119,8 +120,10 @@ static void blueprint_form(Req *r, const Blueprint *bp, const char *overlays, co
                           "Save</button>\n");
         field_input(r, "Name", "name", "text", typed ? form_get(r, "name") : bp->name, e, TITLE_MAX, NULL);
         field_input(r, "Map", "map", "text", typed ? form_get(r, "map") : bp->map, e, 64, "The start map, e.g. c1m1_hotel.");
-        field_input(r, "Max players", "maxplayers", "number", v_mp ? v_mp : mp, e, 2, "1 to 32.");
-        field_input(r, "Tickrate", "tickrate", "number", v_tr ? v_tr : tr, e, 3, "10 to 128.");
+        field_number(r, "Max players", "maxplayers", v_mp ? v_mp : mp, e, SPEC_MAXPLAYERS_MIN, SPEC_MAXPLAYERS_MAX,
+                     "1 to 32.");
+        field_number(r, "Tickrate", "tickrate", v_tr ? v_tr : tr, e, SPEC_TICKRATE_MIN, SPEC_TICKRATE_MAX,
+                     "10 to 128.");
         overlay_picker(r, bp->id ? bp->user_id : r->user.id, overlays, e);
         field_textarea(r, "Cvars", "cvars", typed ? form_get(r, "cvars") : bp->cvars, e, TEXTAREA_MAX,
                        "One a line: name value, e.g. sv_gametypes coop");

@@ -178,7 +178,7 @@ void page_admin_builds(Req *r) {
 
 void page_admin_builds_check(Req *r) {
         updater_wake();
-        req_redirect(r, "/admin/builds?notice=queued");
+        req_redirect(r, "/admin/builds?notice=checking");
 }
 
 /* ---- a server's build ---- */
@@ -260,7 +260,8 @@ void page_server_pin(Req *r) {
                                                                                  "again.");
                         return;
                 }
-                req_redirect(r, path_id(href, sizeof href, "/servers", v.id, "?notice=queued"));
+                /* The server page shows the restart job as it runs. */
+                req_redirect(r, path_id(href, sizeof href, "/servers", v.id, NULL));
                 return;
         }
         req_redirect(r, path_id(href, sizeof href, "/servers", v.id, "?notice=saved"));

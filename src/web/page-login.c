@@ -20,8 +20,8 @@ static void login_form(Req *r, const char *username, const char *error) {
                 html_raw(&r->out, "</p>\n");
         }
         form_open(r, "/login", "card narrow");
-        field_input(r, "Username", "username", "text", username, NULL, USERNAME_MAX, NULL);
-        field_input(r, "Password", "password", "password", NULL, NULL, PASSWORD_MAX, NULL);
+        field_text(r, "Username", "username", username, NULL, USERNAME_MAX, "username", NULL);
+        field_password(r, "Password", "password", NULL, "current-password", NULL);
         html_raw(&r->out, "<button type=\"submit\">Log in</button>\n");
         form_close(r);
         page_end(r);

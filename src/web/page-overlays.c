@@ -21,8 +21,9 @@ const OverlayKind overlay_kinds[] = {
         { "workshop", "Steam Workshop",
           "Add-ons and collections from the Steam Workshop, by ID or link; downloaded and kept up to date for you.",
           &overlay_view_workshop },
-        { "files", "Files", "A folder of your own files: configs, maps, plugins.", NULL },
-        { "script", "Script", "Made by a build script in a sandbox, e.g. one that installs SourceMod.", NULL },
+        { "files", "Files", "A folder of your own files: configs, maps, plugins.", &overlay_view_files },
+        { "script", "Script", "Made by a build script in a sandbox, e.g. one that installs SourceMod.",
+          &overlay_view_script },
 };
 const size_t n_overlay_kinds = ELEMENTSOF(overlay_kinds);
 

@@ -42,6 +42,8 @@ typedef struct OverlayKindView {
 } OverlayKindView;
 
 extern const OverlayKindView overlay_view_workshop;
+extern const OverlayKindView overlay_view_files;  /* page-overlay-files.c */
+extern const OverlayKindView overlay_view_script; /* page-overlay-script.c */
 
 /* The kinds of overlay (page-overlays.c): what `l4d2ctl overlay create
  * --kind` takes, how the pages name and explain it, and its view. */

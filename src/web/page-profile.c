@@ -20,9 +20,9 @@ static void render(Req *r, const FieldErrors *e) {
                 html_raw(&r->out, " (administrator)");
         html_raw(&r->out, ".</p>\n<h2>Change password</h2>\n");
         form_open(r, "/profile/password", "card narrow");
-        field_input(r, "Current password", "current", "password", NULL, e, PASSWORD_MAX, NULL);
-        field_input(r, "New password", "new", "password", NULL, e, PASSWORD_MAX, "At least 10 characters.");
-        field_input(r, "New password again", "confirm", "password", NULL, e, PASSWORD_MAX, NULL);
+        field_password(r, "Current password", "current", e, "current-password", NULL);
+        field_password(r, "New password", "new", e, "new-password", "At least 10 characters.");
+        field_password(r, "New password again", "confirm", e, "new-password", NULL);
         html_raw(&r->out, "<button type=\"submit\">Change password</button>\n");
         form_close(r);
         page_end(r);

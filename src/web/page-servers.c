@@ -3,10 +3,25 @@
 #include <string.h>
 
 #include "html.h"
+#include "jobs.h"
 #include "layout.h"
 #include "pages.h"
 #include "svc-blueprints.h"
 #include "svc-servers.h"
+
+/* A server's state in a server owner's words (the class keeps l4d2ctl's). */
+const char *server_state_words(const char *state) {
+        static const struct {
+                const char *state, *words;
+        } words[] = {
+                { "new", "never started" },   { "unresponsive", "not responding" },
+                { "absent", "missing on the host" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(words); i++)
+                if (streq(state, words[i].state))
+                        return words[i].words;
+        return state;
+}
 
 void server_state_badge(Buf *b, const char *state, bool deleting, const char *drift) {
         if (deleting)
@@ -14,12 +29,12 @@ void server_state_badge(Buf *b, const char *state, bool deleting, const char *dr
         html_raw(b, "<span class=\"badge state-");
         html_attr(b, state);
         html_raw(b, "\">");
-        html_txt(b, state);
+        html_txt(b, server_state_words(state));
         html_raw(b, "</span>");
         if (drift[0]) {
                 html_raw(b, " <span class=\"badge drift\" title=\"");
                 html_attr(b, drift);
-                html_raw(b, "\">drift</span>");
+                html_raw(b, "\">unexpected</span>");
         }
 }
 
@@ -53,14 +68,10 @@ static void rows(Req *r) {
                         html_int(b, v.maxplayers);
                 else
                         html_raw(b, "–");
-                html_raw(b, "</td>\n<td data-label=\"Ports\">");
-                if (v.game_port > 0) {
+                html_raw(b, "</td>\n<td data-label=\"Port\">");
+                if (v.game_port > 0)
                         html_int(b, v.game_port);
-                        if (v.tv_port > 0) {
-                                html_raw(b, " / ");
-                                html_int(b, v.tv_port);
-                        }
-                } else
+                else
                         html_raw(b, "–");
                 html_raw(b, "</td>\n<td data-label=\"Blueprint\">");
                 html_txt(b, v.blueprint_name);
@@ -73,17 +84,99 @@ static void rows(Req *r) {
                 html_raw(b, "</tr>\n");
         }
         if (n == 0) {
-                html_raw(b, "<tr><td colspan=\"7\">No servers yet.</td></tr>\n");
+                html_raw(b, "<tr><td colspan=\"7\">No servers yet.");
+                if (r->user.is_admin)
+                        html_raw(b, " Servers you and your users create show here.");
+                html_raw(b, "</td></tr>\n");
         }
         html_raw(b, "</tbody>\n");
+}
+
+/* What a first visit needs: the game installed, a blueprint, a server. */
+static void first_steps(Req *r) {
+        Buf *b = &r->out;
+        JobRow j;
+        bool installed = job_latest_succeeded(r->db, job_install.name, &j) == 0;
+        _cleanup_iter_ DbIter it = DB_ITER_INIT;
+        BlueprintRow bp;
+        User self = { .id = r->user.id };
+        bool has_blueprint = blueprints_list(&it, r->db, &self) == 0 && blueprint_next(&it, &bp);
+        if (installed && has_blueprint)
+                return;
+        html_raw(b, "<section class=\"card first-steps\" id=\"first-steps\">\n<h2>Getting started</h2>\n<ol>\n");
+        if (!installed) {
+                html_raw(b, "<li>The game has not been installed from this panel yet, and servers cannot start "
+                            "without it. ");
+                if (r->user.is_admin)
+                        html_raw(b, "<a href=\"/admin/install\">Install the game</a> (a few GB; it takes a "
+                                    "while).");
+                else
+                        html_raw(b, "An administrator installs it.");
+                html_raw(b, "</li>\n");
+        }
+        if (!has_blueprint)
+                html_raw(b, "<li>A server runs a blueprint: its map, player count and settings. "
+                            "<a href=\"/blueprints/new\">Create a blueprint</a>.</li>\n");
+        html_raw(b, "<li>Then create a server from it here, and start it.</li>\n</ol>\n</section>\n");
+}
+
+/* After a delete: the notice follows the job (app.js) until it is done. */
+static void deleting_notice(Req *r) {
+        const char *code = query_get(r, "notice"), *job = query_get(r, "job");
+        long id;
+        JobRow j;
+        if (!code || !streq(code, "deleting") || !job || parse_long(job, 1, INT64_MAX, &id) < 0 ||
+            job_load(r->db, id, &r->user, &j) < 0)
+                return;
+        Buf *b = &r->out;
+        bool done = streq(j.state, "succeeded") || streq(j.state, "failed");
+        html_raw(b, "<p class=\"notice");
+        if (streq(j.state, "failed"))
+                html_raw(b, " error");
+        html_raw(b, "\" role=\"status\" id=\"job-notice\"");
+        if (!done) {
+                char src[64], text[TITLE_MAX * 4 + 32];
+                html_raw(b, " data-follow-job=\"");
+                html_attr(b, path_id(src, sizeof src, "/jobs", j.id, "/events"));
+                snprintf(text, sizeof text, "Deleted %s.", j.target);
+                html_raw(b, "\" data-done-text=\"");
+                html_attr(b, text);
+                snprintf(text, sizeof text, "Deleting %s failed: ", j.target);
+                html_raw(b, "\" data-fail-text=\"");
+                html_attr(b, text);
+                html_raw(b, "\"");
+        }
+        html_raw(b, "><span class=\"text\">");
+        if (streq(j.state, "succeeded")) {
+                html_raw(b, "Deleted ");
+                html_txt(b, j.target);
+                html_raw(b, ".");
+        } else if (streq(j.state, "failed")) {
+                html_raw(b, "Deleting ");
+                html_txt(b, j.target);
+                html_raw(b, " failed: ");
+                html_txt(b, j.result);
+        } else {
+                html_raw(b, "Deleting ");
+                html_txt(b, j.target);
+                html_raw(b, "…");
+        }
+        char href[64];
+        html_raw(b, "</span> <a href=\"");
+        html_attr(b, path_id(href, sizeof href, "/jobs", j.id, NULL));
+        html_raw(b, "\">Job #");
+        html_int(b, j.id);
+        html_raw(b, "</a></p>\n");
 }
 
 void page_servers_list(Req *r) {
         Buf *b = &r->out;
         page_begin(r, "Servers");
+        deleting_notice(r);
+        first_steps(r);
         html_raw(b, "<p><a class=\"button\" href=\"/servers/new\">New server</a></p>\n"
                     "<table class=\"list\">\n<thead><tr><th>Name</th><th>State</th><th>Map</th><th>Players</th>"
-                    "<th>Ports</th><th>Blueprint</th>");
+                    "<th>Port</th><th>Blueprint</th>");
         if (r->user.is_admin)
                 html_raw(b, "<th>Owner</th>");
         html_raw(b, "</tr></thead>\n");

@@ -44,6 +44,8 @@ void page_job_reach(Req *r);
 void page_admin_users(Req *r);
 void page_admin_user_create(Req *r);
 void page_admin_user_password(Req *r);
+void page_admin_user_password_shown(Req *r);
+void page_admin_user_delete(Req *r);
 void page_admin_user_disable(Req *r);
 void page_admin_user_enable(Req *r);
 void page_admin_install(Req *r);
@@ -64,6 +66,14 @@ void page_overlay_delete(Req *r);
 void page_overlay_workshop_add(Req *r);
 void page_overlay_workshop_remove(Req *r);
 void page_server_overlay_news(Req *r);
+void page_overlay_files_ls(Req *r);
+void page_overlay_files_get(Req *r);
+void page_overlay_files_zip(Req *r);
+void page_overlay_files_put(Req *r);
+void page_overlay_files_mkdir(Req *r);
+void page_overlay_files_mv(Req *r);
+void page_overlay_files_rm(Req *r);
+void page_overlay_script_save(Req *r);
 
 void page_static(Req *r);
 
@@ -73,6 +83,7 @@ void admin_attempts_section(Req *r);
 
 /* Markup more than one page shows. */
 void server_state_badge(Buf *b, const char *state, bool deleting, const char *drift);
+const char *server_state_words(const char *state);
 
 /* The JSON API (api-*.c): the same rules, tables and owner checks. */
 void api_blueprint_create(Req *r);

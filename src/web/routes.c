@@ -12,6 +12,10 @@
 #define SERVER_PAGE (SERVER_LIST | DB_JOBS | DB_SERVER_EVENTS | DB_BUILDS | DB_PLAYERS | DB_CONSOLE)
 #define BLUEPRINT_PAGE (DB_BLUEPRINTS | DB_SERVERS | DB_OVERLAYS)
 #define JOB_PAGE (DB_JOBS | DB_JOB_LINES)
+/* One file uploaded into a files overlay: the host's own limit
+ * (LEFT4ME_FILES_MAX_FILE_SIZE, 4 GiB by default) is what users meet; this
+ * is the panel's bound on a temp file, above any sane host limit. */
+#define FILES_UPLOAD_MAX ((size_t) 16 << 30)
 
 static const Route routes[] = {
         { "GET", "/", page_index, ROUTE_PUBLIC, 0, 0 },
@@ -21,7 +25,7 @@ static const Route routes[] = {
         { "GET", "/profile", page_profile, ROUTE_USER, 0, 0 },
         { "POST", "/profile/password", page_profile_password, ROUTE_USER, 0, 0 },
 
-        { "GET", "/servers", page_servers_list, ROUTE_USER | ROUTE_CACHE, SERVER_LIST, 0 },
+        { "GET", "/servers", page_servers_list, ROUTE_USER | ROUTE_CACHE, SERVER_LIST | DB_JOBS, 0 },
         { "GET", "/servers/rows", page_servers_rows, ROUTE_USER | ROUTE_CACHE, SERVER_LIST, 0 },
         { "GET", "/servers/new", page_server_new, ROUTE_USER, 0, 0 },
         { "POST", "/servers", page_server_create, ROUTE_USER, 0, 0 },
@@ -58,6 +62,18 @@ static const Route routes[] = {
         { "POST", "/overlays/#/workshop/add", page_overlay_workshop_add, ROUTE_USER, 0, 0 },
         { "POST", "/overlays/#/workshop/remove", page_overlay_workshop_remove, ROUTE_USER, 0, 0 },
         { "GET", "/servers/#/overlay-news", page_server_overlay_news, ROUTE_USER | ROUTE_SLOW, 0, 0 },
+        /* The files view (page-overlay-files*.c): JSON for static/files.js;
+         * an upload is the body itself, streamed to disk. */
+        { "GET", "/overlays/#/files/ls", page_overlay_files_ls, ROUTE_USER | ROUTE_JSON | ROUTE_SLOW, 0, 0 },
+        { "GET", "/overlays/#/files/get", page_overlay_files_get, ROUTE_USER | ROUTE_SLOW, 0, 0 },
+        { "GET", "/overlays/#/files/zip", page_overlay_files_zip, ROUTE_USER | ROUTE_SLOW, 0, 0 },
+        { "POST", "/overlays/#/files/put", page_overlay_files_put, ROUTE_USER | ROUTE_JSON, 0, FILES_UPLOAD_MAX },
+        { "POST", "/overlays/#/files/mkdir", page_overlay_files_mkdir, ROUTE_USER | ROUTE_JSON, 0, 0 },
+        { "POST", "/overlays/#/files/mv", page_overlay_files_mv, ROUTE_USER | ROUTE_JSON, 0, 0 },
+        { "POST", "/overlays/#/files/rm", page_overlay_files_rm, ROUTE_USER | ROUTE_JSON, 0, 0 },
+        /* The script view (page-overlay-script.c): a script of up to 1 MiB,
+         * form-encoded (up to three bytes each). */
+        { "POST", "/overlays/#/script", page_overlay_script_save, ROUTE_USER | ROUTE_JSON, 0, 4 * 1024 * 1024 },
 
         { "GET", "/jobs", page_jobs_list, ROUTE_USER | ROUTE_CACHE, DB_JOBS, 0 },
         { "GET", "/jobs/#", page_job_show, ROUTE_USER | ROUTE_CACHE, JOB_PAGE, 0 },
@@ -67,6 +83,8 @@ static const Route routes[] = {
         { "GET", "/admin/users", page_admin_users, ROUTE_ADMIN, 0, 0 },
         { "POST", "/admin/users", page_admin_user_create, ROUTE_ADMIN, 0, 0 },
         { "POST", "/admin/users/#/password", page_admin_user_password, ROUTE_ADMIN, 0, 0 },
+        { "GET", "/admin/users/#/password", page_admin_user_password_shown, ROUTE_ADMIN, 0, 0 },
+        { "POST", "/admin/users/#/delete", page_admin_user_delete, ROUTE_ADMIN, 0, 0 },
         { "POST", "/admin/users/#/disable", page_admin_user_disable, ROUTE_ADMIN, 0, 0 },
         { "POST", "/admin/users/#/enable", page_admin_user_enable, ROUTE_ADMIN, 0, 0 },
         { "GET", "/admin/install", page_admin_install, ROUTE_ADMIN, 0, 0 },

@@ -246,6 +246,23 @@ static void handle(Req *r) {
         r->db = NULL;
 }
 
+/* A streamed body may be large (a file upload: gigabytes), so a route
+ * that needs a login takes one only from a live session with its CSRF
+ * token, checked from the headers before a byte of it is stored: nobody
+ * fills the disk without logging in. (dispatch() then answers the refusal
+ * as it would anyway: "Log in first", or the token's 403.) */
+static bool may_stream_body(Req *r) {
+        db_generations_refresh();
+        r->session_gen = db_generation(SESSION_READS);
+        if (!session_load_cached(r)) {
+                r->db = db_acquire();
+                session_load(r);
+                db_release(r->db);
+                r->db = NULL;
+        }
+        return r->authed && csrf_check(r);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
@@ -286,15 +303,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 long n;
                 if (cl && (parse_long(cl, 0, (long) r->body_max, &n) < 0))
                         r->body_too_big = true;
-                if (route && route->body_max && r->is_post && !r->body_too_big &&
-                    (r->body_fd = req_body_tmpfile()) < 0)
-                        r->body_failed = true;
+                if (route && route->body_max && r->is_post && !r->body_too_big) {
+                        if ((route->flags & (ROUTE_USER | ROUTE_ADMIN)) && !may_stream_body(r))
+                                r->body_refused = true;
+                        else if ((r->body_fd = req_body_tmpfile()) < 0)
+                                r->body_failed = true;
+                }
                 *con_cls = r;
                 return MHD_YES;
         }
         if (*upload_data_size) {
                 size_t n = *upload_data_size;
-                if (r->body_too_big || r->body_failed)
+                if (r->body_too_big || r->body_failed || r->body_refused)
                         ; /* read and dropped */
                 else if (r->body_fd < 0) {
                         if (buf_append(&r->body, upload_data, n) < 0)
@@ -310,6 +330,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 r->body_seen += n;
                 conns_body_progress(conn, r->body_seen);
                 if ((r->body_too_big || r->body_failed) && r->body_seen > r->body_max + BODY_DRAIN_MAX)
+                        return MHD_NO;
+                if (r->body_refused && r->body_seen > BODY_DRAIN_MAX)
                         return MHD_NO;
                 *upload_data_size = 0;
                 return MHD_YES;
@@ -417,7 +439,10 @@ int http_start(void) {
                                    MHD_OPTION_THREAD_POOL_SIZE, config.http_threads > 1 ? config.http_threads : 0,
                                    MHD_OPTION_CONNECTION_LIMIT, config.max_connections,
                                    MHD_OPTION_CONNECTION_TIMEOUT, config.idle_timeout,
-                                   MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned) 1,
+                                   /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: it sets
+                                    * SO_REUSEPORT, and a second panel on the same port
+                                    * then shares it (logins fail at random). MHD's
+                                    * default, SO_REUSEADDR, only survives TIME_WAIT. */
                                    MHD_OPTION_END);
         return daemon_ ? 0 : -EADDRINUSE;
 }

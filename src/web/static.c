@@ -14,6 +14,7 @@ typedef struct StaticFile {
 static StaticFile files[] = {
         { "style.css", "text/css; charset=utf-8", NULL },
         { "app.js", "text/javascript; charset=utf-8", NULL },
+        { "files.js", "text/javascript; charset=utf-8", NULL }, /* the files overlay view */
         { "htmx.min.js", "text/javascript; charset=utf-8", NULL },
 };
 

@@ -173,3 +173,13 @@ int account_name(sqlite3 *db, int64_t id, char name[USERNAME_MAX + 1]) {
         db_col_copy(s, 0, name, USERNAME_MAX + 1);
         return 0;
 }
+
+int account_delete(sqlite3 *db, int64_t id) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(db, "DELETE FROM users WHERE id = ?", &s) < 0)
+                return -EIO;
+        sqlite3_bind_int64(s, 1, id);
+        /* -EBUSY: a blueprint, server or job still names the user (their
+         * foreign keys); sessions go with the account (ON DELETE CASCADE). */
+        return db_step_done(s);
+}

@@ -53,3 +53,6 @@ int accounts_list(DbIter *it, sqlite3 *db);
 bool account_next(DbIter *it, AccountRow *ret);
 /* -ENOENT for an unknown id. */
 int account_name(sqlite3 *db, int64_t id, char name[USERNAME_MAX + 1]);
+/* Deletes an account that owns nothing; -EBUSY while anything still names
+ * it (blueprints, servers, jobs: jobs_forget_user() first). */
+int account_delete(sqlite3 *db, int64_t id);

@@ -136,6 +136,14 @@ bool blueprint_next(DbIter *it, BlueprintRow *ret) {
         return db_iter_row(it, list_row, ret);
 }
 
+int blueprints_count_of_user(sqlite3 *db, int64_t user_id) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(db, "SELECT count(*) FROM blueprints WHERE user_id = ?", &s) < 0)
+                return -EIO;
+        sqlite3_bind_int64(s, 1, user_id);
+        return sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : -EIO;
+}
+
 int blueprints_using_overlay(DbIter *it, sqlite3 *db, const char *overlay) {
         /* The list is names a line: a whole line must be the name (instr on
          * newline-framed text; LIKE would take '_' in a name as a wildcard). */

@@ -23,6 +23,8 @@ typedef int (*blueprint_check_fn)(sqlite3 *db, void *userdata);
 int blueprint_save_checked(sqlite3 *db, Blueprint *bp, int64_t owner_id, blueprint_check_fn check, void *userdata);
 /* -EBUSY while servers link to it. */
 int blueprint_delete(sqlite3 *db, int64_t id);
+/* How many blueprints a user owns. */
+int blueprints_count_of_user(sqlite3 *db, int64_t user_id);
 
 typedef struct BlueprintRow {
         int64_t id;

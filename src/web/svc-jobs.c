@@ -1,4 +1,5 @@
 #include <string.h>
+#include <time.h>
 
 #include "svc-jobs.h"
 
@@ -115,23 +116,40 @@ static int prune(sqlite3 *db, int64_t user_id) {
         return db_step_done(u);
 }
 
-void job_finish(sqlite3 *db, const Job *j, bool ok, const char *result) {
-        /* One transaction: whoever sees the job finished sees the old ones
-         * gone. */
-        bool tx = db_begin(db) == 0;
+static int finish_once(sqlite3 *db, const Job *j, bool ok, const char *result) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        if (db_prepare(db, "UPDATE jobs SET state = ?, result = ?, finished_at = ?, "
-                           "progress = CASE WHEN ?1 = 'succeeded' AND progress IS NOT NULL THEN 100 ELSE progress END "
-                           "WHERE id = ?", &s) == 0) {
+        if (db_begin(db) < 0)
+                return -EBUSY;
+        int r = db_prepare(db, "UPDATE jobs SET state = ?, result = ?, finished_at = ?, "
+                               "progress = CASE WHEN ?1 = 'succeeded' AND progress IS NOT NULL THEN 100 ELSE progress END "
+                               "WHERE id = ?", &s);
+        if (r == 0) {
                 db_bind_text(s, 1, ok ? "succeeded" : "failed");
                 db_bind_text(s, 2, result);
                 sqlite3_bind_int64(s, 3, now_sec());
                 sqlite3_bind_int64(s, 4, j->id);
-                (void) db_step_done(s);
+                r = db_step_done(s);
         }
-        (void) prune(db, j->user_id);
-        if (tx && db_commit(db) < 0)
+        if (r == 0)
+                r = prune(db, j->user_id);
+        if (r == 0)
+                r = db_commit(db);
+        if (r < 0)
                 db_rollback(db);
+        return r;
+}
+
+void job_finish(sqlite3 *db, const Job *j, bool ok, const char *result) {
+        /* One transaction: whoever sees the job finished sees the old ones
+         * gone. Never the two statements on their own when the database is
+         * busy past its timeout (a loaded machine): try again instead. */
+        for (int attempt = 0; attempt < 20; attempt++) {
+                if (finish_once(db, j, ok, result) == 0)
+                        return;
+                struct timespec ts = { .tv_nsec = 100 * 1000000L };
+                nanosleep(&ts, NULL);
+        }
+        /* Still running in the table: the next start's recovery finds it. */
 }
 
 int jobs_recover(sqlite3 *db, job_gave_up_fn gave_up, int *ret_requeued, int *ret_failed) {
@@ -170,14 +188,15 @@ int jobs_recover(sqlite3 *db, job_gave_up_fn gave_up, int *ret_requeued, int *re
 
 #define COLUMNS                                                                                          \
         "j.id, j.user_id, coalesce(j.server_id, 0), j.created_at, j.kind, j.state, j.target, u.username, " \
-        "j.result, j.progress_label, j.progress, j.attempts"
+        "j.result, j.progress_label, j.progress, j.attempts, coalesce(j.started_at, 0), coalesce(j.finished_at, 0)"
 #define FROM " FROM jobs j JOIN users u ON u.id = j.user_id "
 
 static void from_row(sqlite3_stmt *s, void *ret) {
         JobRow v = { .id = sqlite3_column_int64(s, 0), .user_id = sqlite3_column_int64(s, 1),
                      .server_id = sqlite3_column_int64(s, 2), .created_at = sqlite3_column_int64(s, 3),
                      .has_progress = sqlite3_column_type(s, 10) != SQLITE_NULL,
-                     .progress = sqlite3_column_double(s, 10), .attempts = sqlite3_column_int(s, 11) };
+                     .progress = sqlite3_column_double(s, 10), .attempts = sqlite3_column_int(s, 11),
+                     .started_at = sqlite3_column_int64(s, 12), .finished_at = sqlite3_column_int64(s, 13) };
         db_col_copy(s, 4, v.kind, sizeof v.kind);
         db_col_copy(s, 5, v.state, sizeof v.state);
         db_col_copy(s, 6, v.target, sizeof v.target);
@@ -192,15 +211,27 @@ int job_load(sqlite3 *db, int64_t id, const User *u, JobRow *ret) {
                            ret);
 }
 
-int job_latest(sqlite3 *db, const char *kind, JobRow *ret) {
+/* The newest job of a kind, in any state (state NULL) or in one. */
+static int latest(sqlite3 *db, const char *kind, const char *state, JobRow *ret) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        if (db_prepare(db, "SELECT " COLUMNS FROM "WHERE j.kind = ? ORDER BY j.id DESC LIMIT 1", &s) < 0)
+        if (db_prepare(db, "SELECT " COLUMNS FROM "WHERE j.kind = ?1 AND (?2 IS NULL OR j.state = ?2) "
+                           "ORDER BY j.id DESC LIMIT 1", &s) < 0)
                 return -EIO;
         db_bind_text(s, 1, kind);
+        if (state)
+                db_bind_text(s, 2, state);
         if (sqlite3_step(s) != SQLITE_ROW)
                 return -ENOENT;
         from_row(s, ret);
         return 0;
+}
+
+int job_latest(sqlite3 *db, const char *kind, JobRow *ret) {
+        return latest(db, kind, NULL, ret);
+}
+
+int job_latest_succeeded(sqlite3 *db, const char *kind, JobRow *ret) {
+        return latest(db, kind, "succeeded", ret);
 }
 
 int jobs_list(DbIter *it, sqlite3 *db, const User *u) {
@@ -242,4 +273,12 @@ static void line_row(sqlite3_stmt *s, void *ret) {
 
 bool job_line_next(DbIter *it, JobLine *ret) {
         return db_iter_row(it, line_row, ret);
+}
+
+int jobs_forget_user(sqlite3 *db, int64_t user_id) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(db, "DELETE FROM jobs WHERE user_id = ? AND state IN ('succeeded', 'failed')", &s) < 0)
+                return -EIO;
+        sqlite3_bind_int64(s, 1, user_id);
+        return db_step_done(s);
 }

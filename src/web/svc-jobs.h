@@ -46,6 +46,7 @@ int jobs_recover(sqlite3 *db, job_gave_up_fn gave_up, int *ret_requeued, int *re
 
 typedef struct JobRow {
         int64_t id, user_id, server_id, created_at;
+        int64_t started_at, finished_at; /* 0: not yet */
         char kind[32], state[16];
         char target[TITLE_MAX * 4 + 1];
         char owner[USERNAME_MAX + 1];
@@ -57,8 +58,11 @@ typedef struct JobRow {
 } JobRow;
 /* -ENOENT for an id that does not exist or is not u's (u NULL: any). */
 int job_load(sqlite3 *db, int64_t id, const User *u, JobRow *ret);
-/* The newest job of a kind (any user's). */
+/* The newest job of a kind (any user's); the newest that succeeded. */
 int job_latest(sqlite3 *db, const char *kind, JobRow *ret);
+int job_latest_succeeded(sqlite3 *db, const char *kind, JobRow *ret);
+/* Deletes a user's finished jobs and their logs (before the account goes). */
+int jobs_forget_user(sqlite3 *db, int64_t user_id);
 /* The newest 100 jobs u may see; the newest 10 of a server. */
 int jobs_list(DbIter *it, sqlite3 *db, const User *u);
 int jobs_of_server(DbIter *it, sqlite3 *db, int64_t server_id);

@@ -353,6 +353,14 @@ bool server_event_next(DbIter *it, ServerEvent *ret) {
         return db_iter_row(it, event_row, ret);
 }
 
+int servers_count_of_user(sqlite3 *db, int64_t user_id) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        if (db_prepare(db, "SELECT count(*) FROM servers WHERE user_id = ?", &s) < 0)
+                return -EIO;
+        sqlite3_bind_int64(s, 1, user_id);
+        return sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : -EIO;
+}
+
 /* ---- game builds (issue 14) ---- */
 
 int server_observe_build(sqlite3 *db, const char *instance, const char *build) {

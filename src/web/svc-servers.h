@@ -27,6 +27,8 @@ typedef struct ServerRow {
 } ServerRow;
 /* The servers u may see, by name. */
 int servers_list(DbIter *it, sqlite3 *db, const User *u);
+/* How many servers a user owns. */
+int servers_count_of_user(sqlite3 *db, int64_t user_id);
 /* The servers that use a blueprint, by name. */
 int servers_of_blueprint(DbIter *it, sqlite3 *db, int64_t blueprint_id);
 bool server_row_next(DbIter *it, ServerRow *ret);

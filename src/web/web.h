@@ -97,6 +97,7 @@ typedef struct Req {
         size_t body_seen;       /* bytes of body received, kept or not */
         bool body_too_big;
         bool body_failed;       /* the temp file could not be written */
+        bool body_refused;      /* a streamed body without a session and its token: not stored */
         Form form;
         bool form_bad;
 

@@ -22,7 +22,8 @@ function freePort() {
   });
 }
 
-export async function startPanel() {
+// opts.env: more environment for the panel and the l4d2ctl it runs.
+export async function startPanel(opts = {}) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "left4me-browser-"));
   // l4d2ctl runs the game servers as an unprivileged user (nobody here),
   // which must be able to reach its tree below the state dir.
@@ -41,6 +42,7 @@ export async function startPanel() {
     LEFT4ME_UPDATE_FREE_MIN: "256M", // the fake game is a few MiB (tests/integration/conftest.py)
     LEFT4ME_L4D2CTL: ctl,
     LEFT4ME_POLL_INTERVAL_MS: "500",
+    ...(opts.env || {}),
   };
   delete env.LEFT4ME_STATE_DIR;
   const proc = spawn(path.join(build, "src/web/left4me"),

@@ -79,7 +79,9 @@ BOT = [{"userid": 3, "name": "Coach", "steamid": None, "state": "active"}]
 
 def wide_ports(ctl, start):
     """A port range of its own for a test with many servers (and their
-    canaries), and short canary and migration timings."""
+    canaries), and short canary and migration timings. The tests take theirs
+    from 20000-21199: below the other tests' ports and the kernel's
+    ephemeral ones (32768 and up), which any outgoing connection may hold."""
     ctl.port_min, ctl.port_max = start, start + 199
     (ctl.config / "host.env").write_text(
         "LEFT4ME_PORT_RANGE_START=%d\nLEFT4ME_PORT_RANGE_END=%d\n" % (start, start + 199) +

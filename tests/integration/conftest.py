@@ -150,7 +150,10 @@ def traversable_tmp(tmp_path):
 def ctl(tmp_path):
     # A fresh block of ports per test: a server that is slow to release its
     # port cannot break the next test.
-    lo = _port_block[0]
+    # The blocks go round within 28000-32759, below the kernel's ephemeral
+    # ports (32768 and up), which any program's outgoing connection may hold
+    # (l4d2ctl refuses a port another program holds).
+    lo = 28000 + (_port_block[0] - 28000) % 4760
     _port_block[0] += 20
     c = Ctl(tmp_path / "state", tmp_path / "etc", lo, lo + 19)
     c.state.mkdir()

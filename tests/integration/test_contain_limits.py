@@ -7,7 +7,7 @@ import os
 import subprocess
 
 from conftest import L4D2CTL, OVERLAY_HELPER
-from containutil import host_env, hostile, wait_for
+from containutil import host_env, hostile, skip_without_limits, wait_for
 
 
 def cgroup_of(pid, controller):
@@ -39,6 +39,7 @@ def test_limits_are_applied_and_reported(installed, tmp_path):
     st = ctl.wait_state("lim", "running")
     pid = st["pid"]
     log = ctl.wait_log("lim", "Server is hibernating")
+    skip_without_limits(st)
     v2 = mount_of(None)
     if v2 and "memory" in open(os.path.join(v2, "cgroup.controllers")).read().split():
         group = os.path.join(v2, cgroup_of(pid, None).lstrip("/"))
@@ -101,6 +102,7 @@ def test_memory_hog_is_killed_by_the_oom_killer_and_it_is_no_crash(installed, tm
     ctl.initialize("hog", "", tmp_path)
     hostile(ctl, "hog", {"hog_memory_mb": 400})
     ctl.ok("start", "hog")
+    skip_without_limits(ctl.status("hog"))
     log = ctl.wait_log("hog", "killed by the OOM killer", timeout=60)
     assert "left4me: server exited (signal KILL: killed by the OOM killer: over LEFT4ME_SERVER_MEMORY_MAX " \
            "(160 MiB)); restarting in 500 ms" in log

@@ -100,9 +100,11 @@ def test_start_needs_installation_and_overlays(ctl, tmp_path):
     assert mounts_below(ctl.state) == []
 
 
-def test_start_refuses_a_port_another_program_holds(installed, tmp_path):
+def test_start_refuses_a_named_port_another_program_holds(installed, tmp_path):
+    # A port the spec names is refused; an allocated one moves
+    # (test_l4d2ctl_ports.py).
     ctl = installed
-    ctl.initialize("alpha", "", tmp_path)
+    ctl.initialize("alpha", "port: %d\n" % ctl.port_min, tmp_path)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", ctl.port_min))
     try:

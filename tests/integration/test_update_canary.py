@@ -27,7 +27,7 @@ def stack_of(reports, name):
 
 
 def test_twenty_servers_on_three_stacks_fetch_and_canary_cost_them_nothing(ctl, tmp_path):
-    wide_ports(ctl, 40000)
+    wide_ports(ctl, 20000)
     ctl.install()
     sourcemod_overlay(ctl, "sm", ["l4d2_vomit_fix.smx", "admin.smx"], ["l4dtoolz.ext.so"])
     ctl.overlay("maps", {"left4dead2/addons/campaign.vpk": "VPK"})
@@ -93,7 +93,7 @@ def test_twenty_servers_on_three_stacks_fetch_and_canary_cost_them_nothing(ctl, 
 
 
 def test_degrade_leaves_out_the_failing_overlay_and_hold_tries_again(ctl, tmp_path):
-    wide_ports(ctl, 40200)
+    wide_ports(ctl, 20200)
     ctl.install()
     sm = sourcemod_overlay(ctl, "sm", ["l4d2_vomit_fix.smx"])
     pids = start_fleet(ctl, tmp_path, {"held": "overlays: [sm]\n",
@@ -127,7 +127,7 @@ def test_degrade_leaves_out_the_failing_overlay_and_hold_tries_again(ctl, tmp_pa
 def test_a_fleet_with_players_never_restarts_for_a_canary(ctl, tmp_path):
     # The canary's clones have ports, passwords and names of their own: a
     # server with players is not disturbed, and its console shows nothing.
-    wide_ports(ctl, 40400)
+    wide_ports(ctl, 20400)
     ctl.install()
     pids = start_fleet(ctl, tmp_path, {"busy": ""})
     roster(ctl, "busy", HUMAN)

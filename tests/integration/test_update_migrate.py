@@ -23,7 +23,7 @@ def migrate(ctl, wait):
 
 
 def test_empty_servers_move_occupied_ones_wait_until_empty(ctl, tmp_path):
-    wide_ports(ctl, 40600)
+    wide_ports(ctl, 20600)
     ctl.install()
     specs = {"empty%d" % i: "" for i in range(10)}
     specs.update({"busy%d" % i: "" for i in range(10)})
@@ -58,7 +58,7 @@ def test_empty_servers_move_occupied_ones_wait_until_empty(ctl, tmp_path):
 
 
 def test_a_deadline_moves_a_server_with_players_a_stopped_one_moves_at_start(ctl, tmp_path):
-    wide_ports(ctl, 40800)
+    wide_ports(ctl, 20800)
     ctl.install()
     pids = start_fleet(ctl, tmp_path, {"late": "update_deadline: 2s\n", "never": "", "stopped": ""})
     roster(ctl, "late", HUMAN)
@@ -82,7 +82,7 @@ def test_a_deadline_moves_a_server_with_players_a_stopped_one_moves_at_start(ctl
 
 
 def test_pin_rolls_one_server_back_and_gc_keeps_what_is_used(ctl, tmp_path):
-    wide_ports(ctl, 41000)
+    wide_ports(ctl, 21000)
     ctl.install()
     start_fleet(ctl, tmp_path, {"a": "", "b": ""})
     passing_build(ctl, tmp_path)

@@ -92,28 +92,47 @@ def test_disabling_a_user_ends_their_sessions_at_once(panel, admin):
     admin.get("/admin/users")
     r = admin.post("/admin/users/%d/disable" % uid)
     assert r.status == 303
+    assert "Disabled dave: they were logged out and cannot log in until you enable the account again." in \
+        admin.get(r.header("Location")).text
     assert dave.get("/servers").status == 303
     assert panel.client().login("dave", "dave-password-1").status == 401
     admin.get("/admin/users")
-    assert admin.post("/admin/users/%d/enable" % uid).status == 303
+    r = admin.post("/admin/users/%d/enable" % uid)
+    assert r.status == 303 and "Enabled dave: they can log in again." in admin.get(r.header("Location")).text
     assert panel.client().login("dave", "dave-password-1").status == 303
+
+
+def shown_password(client, location):
+    """The page a new password is shown on (reached by a redirect)."""
+    r = client.get(location)
+    assert r.status == 200 and r.header("Cache-Control") == "no-store"
+    return re.search(r'<code id="new-password">([A-Za-z0-9]+)</code>', r.text).group(1)
 
 
 def test_admin_creates_users_and_resets_passwords_in_the_panel(panel, admin):
     admin.get("/admin/users")
     r = admin.post("/admin/users", {"username": "erin"})
-    assert r.status == 200
-    pw = re.search(r'<code id="new-password">([A-Za-z0-9]+)</code>', r.text).group(1)
+    uid = panel.query("SELECT id FROM users WHERE username = 'erin'")[0][0]
+    assert r.status == 303 and r.header("Location") == "/admin/users/%d/password" % uid
+    pw = shown_password(admin, r.header("Location"))
     erin = panel.login("erin", pw)
     assert erin.get("/admin/users").status == 404  # not an admin
 
-    uid = panel.query("SELECT id FROM users WHERE username = 'erin'")[0][0]
     admin.get("/admin/users")
     r = admin.post("/admin/users/%d/password" % uid)
-    new = re.search(r'<code id="new-password">([A-Za-z0-9]+)</code>', r.text).group(1)
+    assert r.status == 303 and r.header("Location") == "/admin/users/%d/password" % uid
+    # What was done to whom, said once.
+    assert "Reset the password of erin: they were logged out everywhere." in admin.get(r.header("Location")).text
+    new = shown_password(admin, r.header("Location"))
     assert new != pw
     assert erin.get("/servers").status == 303  # the reset ended erin's session
+    # A reload shows the same password again and resets nothing.
+    assert shown_password(admin, r.header("Location")) == new
     assert panel.client().login("erin", new).status == 303
+    # Nobody else sees it: not another admin session, not another user's page.
+    other = panel.login("admin", panel.admin_password)
+    assert "new-password" not in other.get(r.header("Location")).text
+    assert "Reset the password of erin:" not in admin.get("/admin/users").text
 
     # Field errors keep what was typed.
     admin.get("/admin/users")
@@ -125,23 +144,17 @@ def test_admin_creates_users_and_resets_passwords_in_the_panel(panel, admin):
     assert r.status == 422 and "taken" in r.text
 
 
-def test_an_admin_resetting_their_own_password_gets_a_new_session_token(panel, admin):
-    # As on the profile page: this browser stays logged in under a new
-    # token; a copy of the old cookie, and every other session, end.
+def test_an_admin_resets_no_password_of_their_own_on_the_users_page(panel, admin):
+    # One's own password goes through the profile page (which asks for the
+    # current one and keeps this session): the users page offers no reset
+    # on one's own row, and the route refuses it, changing nothing.
     elsewhere = panel.login("admin", panel.admin_password)
-    old_cookie = admin.cookies["l4m_session"]
-    admin.get("/admin/users")
+    page = admin.get("/admin/users").text
+    assert 'action="/admin/users/1/password"' not in page and 'href="/profile"' in page
     r = admin.post("/admin/users/1/password")
-    assert r.status == 200
-    new = re.search(r'<code id="new-password">([A-Za-z0-9]+)</code>', r.text).group(1)
-    assert admin.cookies["l4m_session"] != old_cookie
-    assert admin.get("/admin/users").status == 200
-    stolen = panel.client()
-    stolen.cookies["l4m_session"] = old_cookie
-    assert stolen.get("/servers").status == 303
-    assert elsewhere.get("/servers").status == 303
-    assert panel.query("SELECT count(*) FROM sessions WHERE user_id = 1")[0][0] == 1
-    assert panel.client().login("admin", new).status == 303
+    assert r.status == 409 and "profile page" in r.text
+    assert elsewhere.get("/servers").status == 200
+    assert panel.client().login("admin", panel.admin_password).status == 303
 
 
 def test_admin_commands(panel):

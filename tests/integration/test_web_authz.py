@@ -29,6 +29,7 @@ OBJECT_ROUTES = [
 ADMIN_ROUTES = [
     ("GET", "/admin/users", None),
     ("POST", "/admin/users/{u}/password", {}),
+    ("GET", "/admin/users/{u}/password", None),
     ("POST", "/admin/users/{u}/disable", {}),
     ("POST", "/admin/users/{u}/enable", {}),
     ("GET", "/admin/install", None),

@@ -72,6 +72,9 @@ def test_the_fleet_job_updates_an_empty_server_and_pin_rolls_it_back(fleet):
     tidy(page, "the builds page")
     assert re.search(r"<strong>101</strong>.*?passed", page, re.S) and "trusted: the first build" in page
     assert "an update is out" in page or "up to date" in page
+    r = c.post("/admin/builds/check")
+    assert r.header("Location") == "/admin/builds?notice=checking"
+    assert "Checking Steam for a new game build now" in c.get(r.header("Location")).text
     page = c.get("/servers/%d" % s).text
     tidy(page, "the server page")
     assert "Runs build <strong>101</strong>" in page
@@ -113,11 +116,15 @@ def test_a_blueprint_carries_the_update_policy_into_the_spec(tmp_path):
         wait_for(lambda: (p.state / "instances" / inst / "instance.json").exists(), what="initialized")
         spec = json.loads((p.state / "instances" / inst / "instance.json").read_text())["spec"]
         assert (spec["build"], spec["on_canary_failure"], spec["update_deadline"]) == ("100", "degrade", 21600)
-        # The server's own pin wins over its blueprint's (the pin restarts
-        # a server asked to run, which initializes it again).
+        # The server's own pin wins over its blueprint's. The failed start
+        # left the server stopped (issue 13), so the pin waits for its next
+        # start, which initializes it again.
         wait_for(lambda: p.query("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')")[0][0] == 0,
                  what="the start job")
+        assert p.query("SELECT desired FROM servers WHERE id = ?", s) == [("stopped",)]
         c.post("/servers/%d/pin" % s, {"build": "101"})
+        assert p.query("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')")[0][0] == 0
+        c.post("/servers/%d/start" % s)
         wait_for(lambda: json.loads((p.state / "instances" / inst / "instance.json").read_text())["spec"]["build"]
                  == "101", what="the server's pin")
     finally:

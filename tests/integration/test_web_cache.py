@@ -60,7 +60,7 @@ def test_a_cached_page_follows_its_own_tables(web):
     # Jobs: a new job shows on the list at once.
     c.get("/servers/%d" % s)
     c.post("/servers/%d/stop" % s)
-    assert "stop one" in c.get("/jobs").text
+    assert "Stop one" in c.get("/jobs").text
 
 
 def test_without_the_cache_every_page_is_rendered(tmp_path):

@@ -30,20 +30,26 @@ def site(tmp_path_factory):
     a.post("/admin/install")  # job 2: an install, whose page has a progress bar
     p.create_user("user1", "user1-password")
     u = p.login("user1", "user1-password")
+    p.create_user("user2", "user2-password")
+    u2 = p.query("SELECT id FROM users WHERE username = 'user2'")[0][0]
+    a.get("/admin/users")
+    a.post("/admin/users/%d/password" % u2)  # its new password is shown on a page of its own
     yield p, a, u, b, s
     p.cleanup()
 
 
 PAGES = ["/login", "/servers", "/servers/new", "/servers/{s}", "/servers/{s}/status?fragment",
          "/blueprints", "/blueprints/new", "/blueprints/{b}", "/jobs", "/jobs/1", "/jobs/2", "/profile",
-         "/admin/users", "/admin/install", "/admin/builds", "/nope", "/servers/424242"]
+         "/admin/users", "/admin/install", "/admin/builds", "/nope", "/servers/424242",
+         "/servers?notice=deleting&job=1", "/login?notice=ended", "/admin/users/{u2}/password"]
 
 
 @pytest.mark.parametrize("path", PAGES)
 def test_admin_pages_are_valid(site, path):
     p, a, u, b, s = site
-    client = p.client() if path == "/login" else a
-    r = client.get(path.format(s=s, b=b))
+    client = p.client() if path.startswith("/login") else a
+    u2 = p.query("SELECT id FROM users WHERE username = 'user2'")[0][0]
+    r = client.get(path.format(s=s, b=b, u2=u2))
     assert r.status in (200, 404), (path, r.status)
     if "fragment" in path:
         # A fragment htmx swaps in: wrap it in a minimal page to check it.

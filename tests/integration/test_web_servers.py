@@ -87,10 +87,13 @@ def check_install(panel, admin):
     progress = [json.loads(d)["percent"] for e, d in events if e == "progress"]
     assert kinds[-1] == "done" and json.loads(events[-1][1])["state"] == "succeeded"
     assert len(progress) >= 2 and progress[-1] == 100
+    # One bar for the whole install: the two steamcmd passes are two parts
+    # of it, never 100 % and then 0 % again.
+    assert progress == sorted(progress) and any(40 <= p <= 60 for p in progress), progress
     assert any("fully installed" in d for e, d in events if e == "line")
     page = admin.get("/jobs/%d" % job).text
     assert '<progress id="job-progress" max="100" value="100.00">' in page
-    assert "succeeded" in page and "The game is installed." in page
+    assert "succeeded" in page and "The game is installed: build 100." in page
 
 
 def test_start_shows_state_ports_and_live_log_then_stop(running):
@@ -215,7 +218,8 @@ def test_job_stream_resumes_after_last_event_id(running):
 
 
 def test_failed_start_says_why(panel, admin):
-    # No installation: l4d2ctl refuses, and the job shows its one-line error.
+    # No installation: l4d2ctl refuses, and the job and the server's page say
+    # so in words, not as l4d2ctl's error line with a host path.
     b = admin.create_blueprint("x")
     s = admin.create_server("x", b)
     admin.get("/servers/%d" % s)
@@ -223,8 +227,21 @@ def test_failed_start_says_why(panel, admin):
     job = last_job(panel)
     wait_job(panel, job, want="failed")
     result = panel.query("SELECT result FROM jobs WHERE id = ?", job)[0][0]
-    assert result.startswith("error:"), result
-    assert result in admin.get("/jobs/%d" % job).text or "error:" in admin.get("/jobs/%d" % job).text
+    assert result == "The game is not installed yet.", result
+    assert result in admin.get("/jobs/%d" % job).text
+    # l4d2ctl's own line stays in the job's log.
+    lines = [l for (l,) in panel.query("SELECT line FROM job_lines WHERE job_id = ?", job)]
+    assert any(l.startswith("error: instance 's%d': no game installation" % s) for l in lines), lines
+    # Not a drift: the server is stopped because its start failed, and the
+    # page says that, with the way to the Install page (an admin).
+    wait_for(lambda: "Start failed" in admin.get("/servers/%d/status" % s).text, what="the failure on the page")
+    page = admin.get("/servers/%d" % s).text
+    assert "Start failed: The game is not installed yet." in page and 'href="/admin/install"' in page
+    assert str(panel.state) not in page and "l4d2ctl install" not in page
+    time.sleep(2)  # the watch and the reconciliation have had their turn
+    assert panel.query("SELECT desired, drift FROM servers WHERE id = ?", s) == [("stopped", "")]
+    assert "Start failed: The game is not installed yet." in \
+        [m for (m,) in panel.query("SELECT message FROM server_events WHERE server_id = ?", s)]
 
 
 def test_a_job_cut_off_by_a_panel_crash_is_recovered(tmp_path):
@@ -290,11 +307,17 @@ def test_a_job_line_cannot_forge_stream_events(tmp_path):
 def test_delete_stops_and_removes_the_instance(running):
     p, c, b, s = running
     c.get("/servers/%d" % s)
+    # A running server's Delete is greyed out (stop it first); the route
+    # still takes it, and the job stops it first.
+    assert re.search(r'<button type="submit" class="danger" data-confirm="Delete the server &quot;Alpha&quot;\? '
+                     r'[^"]*" disabled title="Stop it first.">Delete</button>', c.get("/servers/%d" % s).text)
     r = c.post("/servers/%d/delete" % s)
-    assert r.status == 303 and r.header("Location") == "/servers?notice=queued"
-    assert "state-deleting" in c.get("/servers").text or not p.query("SELECT 1 FROM servers WHERE id = ?", s)
     job = last_job(p)
+    assert r.status == 303 and r.header("Location") == "/servers?notice=deleting&job=%d" % job
+    assert "state-deleting" in c.get("/servers").text or not p.query("SELECT 1 FROM servers WHERE id = ?", s)
     wait_job(p, job)
+    # The notice on the list follows the job: done now.
+    assert "Deleted Alpha." in c.get(r.header("Location")).text
     assert p.query("SELECT count(*) FROM servers WHERE id = ?", s)[0][0] == 0
     assert not (p.state / "instances" / ("s%d" % s)).exists()
     assert c.get("/servers/%d" % s).status == 404

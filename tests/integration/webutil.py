@@ -48,7 +48,7 @@ class Panel:
         self.etc = self.tmp / "etc"
         self.state.mkdir(parents=True, exist_ok=True)
         self.etc.mkdir(parents=True, exist_ok=True)
-        lo = _game_ports[0]
+        lo = 24000 + (_game_ports[0] - 24000) % 4000  # round within 24000-27999
         _game_ports[0] += 40
         (self.etc / "host.env").write_text(
             "LEFT4ME_PORT_RANGE_START=%d\nLEFT4ME_PORT_RANGE_END=%d\n" % (lo, lo + 39))

@@ -194,6 +194,36 @@ static void test_pipe(void **state) {
         hostlink_free(h);
 }
 
+static void test_spawn_out(void **state) {
+        char ctl[128];
+        /* A download: bytes (a NUL among them) on stdout, a note on stderr,
+         * apart; the exit code once both ended. */
+        script("zip", "#!/bin/sh\nprintf 'PK\\003\\004\\000zip'\necho \"note: $2\" >&2\nexit 3\n", ctl,
+               sizeof ctl);
+        HostLink *h;
+        assert_int_equal(hostlink_new(&(HostLinkConfig) { .l4d2ctl = ctl }, &h), 0);
+        int p[2];
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        HostStream s;
+        assert_int_equal(hostlink_spawn_out(h, (const char *[]) { "overlay", "zip", "cfg", NULL }, p[1], &s), 0);
+        close(p[1]);
+        char out[32], err[64] = "";
+        ssize_t n = 0, k;
+        while ((k = read(p[0], out + n, sizeof out - (size_t) n)) > 0)
+                n += k;
+        assert_int_equal(n, 8);
+        assert_memory_equal(out, "PK\003\004\000zip", 8);
+        assert_true(read(s.fd, err, sizeof err - 1) > 0);
+        assert_string_equal(err, "note: zip\n");
+        int exit_code = -1;
+        assert_int_equal(spawn_wait(s.pid, &exit_code), 0);
+        assert_int_equal(exit_code, 3);
+        s.pid = 0;
+        hostlink_stream_close(&s, NULL);
+        close(p[0]);
+        hostlink_free(h);
+}
+
 int main(void) {
         snprintf(dir, sizeof dir, "/tmp/test-hostlink-XXXXXX");
         if (!mkdtemp(dir))
@@ -206,6 +236,7 @@ int main(void) {
                 cmocka_unit_test(test_run_json),
                 cmocka_unit_test(test_stream),
                 cmocka_unit_test(test_pipe),
+                cmocka_unit_test(test_spawn_out),
         };
         int r = cmocka_run_group_tests(tests, NULL, NULL);
         pid_t pid;
