@@ -15,12 +15,14 @@
 #include "fs.h"
 #include "hostlink.h"
 #include "jobs.h"
+#include "keys.h"
 #include "players-config.h"
 #include "players-upkeep.h"
 #include "random.h"
 #include "server.h"
 #include "static.h"
 #include "svc-accounts.h"
+#include "throttle.h"
 #include "updater.h"
 #include "watch.h"
 #include "web.h"
@@ -71,15 +73,25 @@ const char cmd_serve_help[] =
         "l4d2ctl), LEFT4ME_HOST_SSH=[USER@]HOST (run l4d2ctl on that host over ssh\n"
         "instead, with LEFT4ME_HOST_L4D2CTL and LEFT4ME_HOST_STATE_DIR there),\n"
         "LEFT4ME_CONFIG_DIR (web.env is read from there, default /etc/left4me),\n"
-        "LEFT4ME_COOKIE_SECURE=1 (behind TLS), LEFT4ME_TRUST_PROXY=1 (behind a reverse\n"
-        "proxy on loopback: the client address is the last X-Forwarded-For entry),\n"
-        "LEFT4ME_PAGE_CACHE=0 (no render cache), LEFT4ME_WORKERS (job threads, default\n"
-        "2), LEFT4ME_POLL_INTERVAL_MS (the watch's interval, default 5000),\n"
-        "LEFT4ME_UPDATE_INTERVAL_MS (the fleet's game update run: check, fetch,\n"
-        "canaries, migration; default 300000, 0 = never), LEFT4ME_UPDATE_MIGRATE_MS\n"
-        "(migration passes while servers wait to move, default 10000),\n"
-        "LEFT4ME_STATIC_DIR, LEFT4ME_MAX_CONNECTIONS (default 256; on an address other\n"
-        "than loopback one client gets at most a quarter of them).\n"
+        "LEFT4ME_COOKIE_SECURE (1: always Secure, 0: never, default auto: Secure when the\n"
+        "request came over TLS), LEFT4ME_TRUST_PROXY=1 (behind a reverse proxy on\n"
+        "loopback: the client address is the last X-Forwarded-For entry, TLS is\n"
+        "X-Forwarded-Proto: https), LEFT4ME_PAGE_CACHE=0 (no render cache),\n"
+        "LEFT4ME_WORKERS (job threads, default 2), LEFT4ME_POLL_INTERVAL_MS (the watch's\n"
+        "interval, default 5000), LEFT4ME_UPDATE_INTERVAL_MS (the fleet's game update\n"
+        "run: check, fetch, canaries, migration; default 300000, 0 = never),\n"
+        "LEFT4ME_UPDATE_MIGRATE_MS (migration passes while servers wait to move,\n"
+        "default 10000), LEFT4ME_STATIC_DIR.\n"
+        "\n"
+        "Connections: LEFT4ME_MAX_CONNECTIONS (default 4096),\n"
+        "LEFT4ME_MAX_CONNECTIONS_PER_ADDRESS (default a sixteenth of those, 16 at least;\n"
+        "every client address but the trusted proxy's, an IPv6 client by its /64),\n"
+        "LEFT4ME_HEADER_TIMEOUT (s to send a request's head, default 10),\n"
+        "LEFT4ME_BODY_TIMEOUT (s for a body, default 30, plus 1 s per 64 KiB),\n"
+        "LEFT4ME_IDLE_TIMEOUT (default 30), LEFT4ME_HTTP_THREADS (event loops, default\n"
+        "twice the CPUs, 4-16), LEFT4ME_REQUEST_THREADS (for POSTs, default 8),\n"
+        "LEFT4ME_PASSWORD_HASHES (argon2id hashes at once, 64 MiB each, default 2).\n"
+        "The panel's key (pre-login tokens, device cookies) is STATE/panel.key.\n"
         "Players and the RCON console: LEFT4ME_ROSTER_INTERVAL (seconds between two\n"
         "reads of a server's players, default 10, 0: none), LEFT4ME_RCON_TIMEOUT (a\n"
         "console command's seconds, default 30), LEFT4ME_PLAYER_RETENTION_DAYS (player\n"
@@ -159,6 +171,16 @@ int cmd_serve(int argc, char **argv) {
                         config.host_ssh ? config.host_ssh : "");
                 return 1;
         }
+        r = keys_init(config.state_dir);
+        if (r < 0) {
+                fprintf(stderr, "error: the panel's key '%s/panel.key' cannot be read or made: %s; remove it if it "
+                                "is damaged (logins and forms start anew)\n", config.state_dir, strerror(-r));
+                return 1;
+        }
+        if (pwhash_start(config.password_hashes) < 0) {
+                fprintf(stderr, "error: could not start the password hashing threads\n");
+                return 1;
+        }
         sqlite3 *db;
         if (open_db(&db) < 0)
                 return 1;
@@ -223,6 +245,7 @@ int cmd_serve(int argc, char **argv) {
         updater_stop();
         players_upkeep_stop();
         jobs_stop(3000);
+        pwhash_stop();
         static_free();
         cache_done();
         db_generations_done();

@@ -57,6 +57,14 @@ static ssize_t finish(Download *d) {
         return MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
+/* Called by an event loop when the browser's socket can take more: it
+ * waits for l4d2ctl's next bytes, which come within a millisecond or two
+ * (a file read, or deflate at about 50 MB/s), so the loop's other
+ * connections wait about that long per chunk. An l4d2ctl silent for
+ * STALL_MS (stuck on a lock) ends the download rather than holding the
+ * loop. Handing the pipe to the streams hub (suspend, resume when
+ * readable) would take even that off the loop. */
+#define STALL_MS 5000
 static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max) {
         Download *d = cls;
         (void) pos;
@@ -65,9 +73,15 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max) {
                                        { .fd = d->client_fd, .events = POLLRDHUP },
                                        { .fd = d->out, .events = POLLIN },
                                        { .fd = d->ctl.fd, .events = POLLIN } };
-                if (poll(p, 4, -1) < 0) {
+                int k = poll(p, 4, STALL_MS);
+                if (k < 0) {
                         if (errno == EINTR)
                                 continue;
+                        return MHD_CONTENT_READER_END_WITH_ERROR;
+                }
+                if (k == 0) {
+                        fprintf(stderr, "left4me: download (l4d2ctl %s) sent nothing for %d s; cut off\n", d->what,
+                                STALL_MS / 1000);
                         return MHD_CONTENT_READER_END_WITH_ERROR;
                 }
                 if (p[0].revents || p[1].revents)

@@ -8,6 +8,7 @@
 #include <sodium.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "build-config.h"
 #include "cmd.h"
@@ -152,15 +153,35 @@ static int load_config(const char *flag_state, const char *flag_listen) {
         config.host_ssh = setting(NULL, "LEFT4ME_HOST_SSH", NULL);
         config.host_l4d2ctl = setting(NULL, "LEFT4ME_HOST_L4D2CTL", NULL);
         config.host_state_dir = setting(NULL, "LEFT4ME_HOST_STATE_DIR", NULL);
-        _cleanup_free_ char *secure = setting(NULL, "LEFT4ME_COOKIE_SECURE", "0");
-        config.cookie_secure = secure && streq(secure, "1");
+        _cleanup_free_ char *secure = setting(NULL, "LEFT4ME_COOKIE_SECURE", "auto");
+        config.cookie_secure = !secure ? COOKIE_SECURE_AUTO
+                               : streq(secure, "1")   ? COOKIE_SECURE_ALWAYS
+                               : streq(secure, "0")   ? COOKIE_SECURE_NEVER
+                                                      : COOKIE_SECURE_AUTO;
         _cleanup_free_ char *proxy = setting(NULL, "LEFT4ME_TRUST_PROXY", "0");
         config.trust_proxy = proxy && streq(proxy, "1");
         config.workers = setting_uint("LEFT4ME_WORKERS", 2, 1, 16);
         config.poll_ms = setting_uint("LEFT4ME_POLL_INTERVAL_MS", 5000, 200, 600000);
         config.update_ms = setting_uint("LEFT4ME_UPDATE_INTERVAL_MS", 300000, 0, 86400000);
         config.update_migrate_ms = setting_uint("LEFT4ME_UPDATE_MIGRATE_MS", 10000, 200, 3600000);
-        config.max_connections = setting_uint("LEFT4ME_MAX_CONNECTIONS", 256, 8, 4096);
+        config.max_connections = setting_uint("LEFT4ME_MAX_CONNECTIONS", 4096, 8, 65536);
+        /* One address gets a sixteenth of the places (16 at least: a
+         * browser opens 6, and a stream per live tab). */
+        config.max_per_address = setting_uint("LEFT4ME_MAX_CONNECTIONS_PER_ADDRESS",
+                                              config.max_connections / 16 > 16 ? config.max_connections / 16 : 16, 1,
+                                              65536);
+        /* Pages render on the event loops: twice as many loops as CPUs,
+         * so that a long render (a job list) or SQLite waiting for the
+         * disk stalls only the connections of its own loop while the
+         * others use the CPUs. */
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        unsigned loops = cpus > 2 ? (unsigned) cpus * 2 : 4;
+        config.http_threads = setting_uint("LEFT4ME_HTTP_THREADS", loops < 16 ? loops : 16, 1, 64);
+        config.request_threads = setting_uint("LEFT4ME_REQUEST_THREADS", 8, 1, 64);
+        config.header_timeout = setting_uint("LEFT4ME_HEADER_TIMEOUT", 10, 1, 3600);
+        config.body_timeout = setting_uint("LEFT4ME_BODY_TIMEOUT", 30, 1, 3600);
+        config.idle_timeout = setting_uint("LEFT4ME_IDLE_TIMEOUT", 30, 1, 3600);
+        config.password_hashes = setting_uint("LEFT4ME_PASSWORD_HASHES", 2, 1, 16);
 
         config.static_dir = setting(NULL, "LEFT4ME_STATIC_DIR", NULL);
         if (!config.static_dir)

@@ -192,7 +192,9 @@ static void users_page(Req *r, const FieldErrors *e) {
                 row_actions(r, &u);
                 html_raw(b, "</div></td></tr>\n");
         }
-        html_raw(b, "</tbody>\n</table>\n<h2>New user</h2>\n");
+        html_raw(b, "</tbody>\n</table>\n");
+        admin_attempts_section(r);
+        html_raw(b, "<h2>New user</h2>\n");
         bool typed = e && e->n;
         form_open(r, "/admin/users", "card narrow");
         field_text(r, "Username", "username", typed ? form_get(r, "username") : NULL, e, USERNAME_MAX, "off",

@@ -6,6 +6,7 @@
 #include "layout.h"
 #include "pages.h"
 #include "session.h"
+#include "throttle.h"
 
 void page_index(Req *r) {
         req_redirect(r, r->authed ? "/servers" : "/login");
@@ -45,34 +46,40 @@ void page_login_submit(Req *r) {
                            "Enter your username (at most 32 characters) and password.");
                 return;
         }
-        int64_t ip_row = 0;
-        long wait = throttle_begin(r->db, username, r->ip, &ip_row);
-        if (wait < 0) {
-                render_error(r, 503, "The panel's database is busy; try again in a moment.");
-                return;
-        }
-        if (wait > 0) {
+        AuthResult ar;
+        int k = auth_check(r, AUTH_LOGIN, username, password, &ar);
+        if (k == -EAGAIN) {
                 char msg[160];
-                snprintf(msg, sizeof msg, "Too many failed logins. Try again in %ld minute%s.", (wait + 59) / 60,
-                         (wait + 59) / 60 == 1 ? "" : "s");
+                snprintf(msg, sizeof msg, "Too many failed logins. Try again in %ld minute%s.", (ar.wait + 59) / 60,
+                         (ar.wait + 59) / 60 == 1 ? "" : "s");
                 r->status = 429;
                 login_form(r, username, msg);
                 return;
         }
-        User u;
-        int k = account_verify(r->db, username, password, &u);
-        if (k <= 0) {
+        if (k == -EBUSY) {
+                r->status = 503;
+                login_form(r, username, "The panel is busy checking other passwords; try again in a moment.");
+                return;
+        }
+        if (k < 0) {
+                render_error(r, 503, "The panel's database is busy; try again in a moment.");
+                return;
+        }
+        if (k == 0) {
                 r->status = 401;
                 login_form(r, username, "Wrong username or password, or the account is disabled.");
                 return;
         }
-        throttle_success(r->db, username, ip_row);
+        User u = ar.user;
         if (r->authed)
                 session_end(r);
         if (session_create(r, &u) < 0) {
                 render_error(r, 500, "Could not create a session; try again.");
                 return;
         }
+        /* This browser now knows the account: during an attack on it from
+         * elsewhere, its logins are counted on their own. */
+        device_cookie_set(r, &u);
         req_redirect(r, "/servers");
 }
 

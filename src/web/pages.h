@@ -77,6 +77,10 @@ void page_overlay_script_save(Req *r);
 
 void page_static(Req *r);
 
+/* page-attempts.c: the admin's view of failed password checks, a section
+ * of the users page. */
+void admin_attempts_section(Req *r);
+
 /* Markup more than one page shows. */
 void server_state_badge(Buf *b, const char *state, bool deleting, const char *drift);
 const char *server_state_words(const char *state);

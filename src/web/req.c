@@ -183,8 +183,13 @@ void req_set_cookie(Req *r, const char *name, const char *value, long max_age) {
         char *c = NULL;
         /* HttpOnly: scripts never see it; SameSite=Lax: other sites' forms
          * do not carry it (CSRF tokens are the main defence, this a second). */
+        /* Secure whenever the browser reached us over TLS (the trusted
+         * proxy says so), unless configured otherwise: a cookie set over
+         * TLS must never travel in clear text later. */
+        bool secure = config.cookie_secure == COOKIE_SECURE_ALWAYS ||
+                      (config.cookie_secure == COOKIE_SECURE_AUTO && r->tls);
         if (asprintf(&c, "%s=%s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Lax%s", name, value, max_age,
-                     config.cookie_secure ? "; Secure" : "") < 0)
+                     secure ? "; Secure" : "") < 0)
                 return;
         r->cookies[r->n_cookies++] = c;
 }

@@ -50,21 +50,23 @@ static const Route routes[] = {
         { "POST", "/blueprints/#/delete", page_blueprint_delete, ROUTE_USER, 0, 0 },
 
         /* Overlays: what the host says is part of every page, so none is
-         * cached; each handler does the owner check (page-overlays.h). */
-        { "GET", "/overlays", page_overlays_list, ROUTE_USER, 0, 0 },
+         * cached, and the GETs wait for l4d2ctl (ROUTE_SLOW: on a request
+         * thread, not an event loop); each handler does the owner check
+         * (page-overlays.h). */
+        { "GET", "/overlays", page_overlays_list, ROUTE_USER | ROUTE_SLOW, 0, 0 },
         { "POST", "/overlays", page_overlay_create, ROUTE_USER, 0, 0 },
         { "POST", "/overlays/refresh", page_overlays_refresh, ROUTE_ADMIN, 0, 0 },
-        { "GET", "/overlays/#", page_overlay_show, ROUTE_USER, 0, 0 },
+        { "GET", "/overlays/#", page_overlay_show, ROUTE_USER | ROUTE_SLOW, 0, 0 },
         { "POST", "/overlays/#/build", page_overlay_build, ROUTE_USER, 0, 0 },
         { "POST", "/overlays/#/delete", page_overlay_delete, ROUTE_USER, 0, 0 },
         { "POST", "/overlays/#/workshop/add", page_overlay_workshop_add, ROUTE_USER, 0, 0 },
         { "POST", "/overlays/#/workshop/remove", page_overlay_workshop_remove, ROUTE_USER, 0, 0 },
-        { "GET", "/servers/#/overlay-news", page_server_overlay_news, ROUTE_USER, 0, 0 },
+        { "GET", "/servers/#/overlay-news", page_server_overlay_news, ROUTE_USER | ROUTE_SLOW, 0, 0 },
         /* The files view (page-overlay-files*.c): JSON for static/files.js;
          * an upload is the body itself, streamed to disk. */
-        { "GET", "/overlays/#/files/ls", page_overlay_files_ls, ROUTE_USER | ROUTE_JSON, 0, 0 },
-        { "GET", "/overlays/#/files/get", page_overlay_files_get, ROUTE_USER, 0, 0 },
-        { "GET", "/overlays/#/files/zip", page_overlay_files_zip, ROUTE_USER, 0, 0 },
+        { "GET", "/overlays/#/files/ls", page_overlay_files_ls, ROUTE_USER | ROUTE_JSON | ROUTE_SLOW, 0, 0 },
+        { "GET", "/overlays/#/files/get", page_overlay_files_get, ROUTE_USER | ROUTE_SLOW, 0, 0 },
+        { "GET", "/overlays/#/files/zip", page_overlay_files_zip, ROUTE_USER | ROUTE_SLOW, 0, 0 },
         { "POST", "/overlays/#/files/put", page_overlay_files_put, ROUTE_USER | ROUTE_JSON, 0, FILES_UPLOAD_MAX },
         { "POST", "/overlays/#/files/mkdir", page_overlay_files_mkdir, ROUTE_USER | ROUTE_JSON, 0, 0 },
         { "POST", "/overlays/#/files/mv", page_overlay_files_mv, ROUTE_USER | ROUTE_JSON, 0, 0 },

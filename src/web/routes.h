@@ -10,6 +10,9 @@ enum {
         ROUTE_NO_SESSION = 1 << 2, /* static files: no database at all */
         ROUTE_CACHE = 1 << 3,      /* a GET whose page may be cached (cache.h) */
         ROUTE_JSON = 1 << 4,       /* answers JSON, errors included */
+        ROUTE_SLOW = 1 << 5,       /* a GET whose handler may block (a host call, a large file):
+                                    * it runs on the request threads like every POST, never on
+                                    * an event loop (server.c) */
 };
 
 typedef struct Route {

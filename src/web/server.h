@@ -1,6 +1,10 @@
-/* libmicrohttpd glue: one thread per connection (so a log stream may block
- * its own thread without stalling anyone), bodies capped at BODY_MAX,
- * sessions loaded, CSRF checked, then the handler from routes.c. */
+/* libmicrohttpd glue: event loops (epoll, a thread pool of
+ * LEFT4ME_HTTP_THREADS) that read requests and render pages; handlers that
+ * may block (POSTs, ROUTE_SLOW) on the request threads (reqpool.h) with
+ * their connection suspended; live streams suspended until they have news
+ * (streams.h); per-address limits and read deadlines (conns.h). Bodies
+ * capped at BODY_MAX (or the route's cap), sessions loaded, CSRF checked,
+ * then the handler from routes.c. */
 #pragma once
 
 #include "web.h"
@@ -8,7 +12,11 @@
 int http_start(void);
 void http_stop(void);
 
-/* An eventfd that becomes readable when the panel shuts down, so streams
- * blocked in poll() end at once. */
+/* The headers every response carries (pages, errors, streams, static
+ * files): CSP, nosniff, frame and referrer policies. */
+void http_security_headers(struct MHD_Response *resp);
+
+/* An eventfd that becomes readable when the panel shuts down, so threads
+ * blocked in poll() (the watch) end at once. */
 int shutdown_fd(void);
 void shutdown_signal(void);

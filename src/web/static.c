@@ -3,6 +3,7 @@
 #include "fs.h"
 #include "html.h"
 #include "pages.h"
+#include "server.h"
 #include "static.h"
 
 typedef struct StaticFile {
@@ -42,7 +43,7 @@ int static_load(void) {
                 }
                 MHD_add_response_header(files[i].resp, "Content-Type", files[i].type);
                 MHD_add_response_header(files[i].resp, "Cache-Control", "public, max-age=3600");
-                MHD_add_response_header(files[i].resp, "X-Content-Type-Options", "nosniff");
+                http_security_headers(files[i].resp);
         }
         return 0;
 }

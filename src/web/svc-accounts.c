@@ -6,6 +6,7 @@
 #include "svc-accounts.h"
 #include "db.h"
 #include "svc-sessions.h"
+#include "throttle.h"
 
 const char *username_problem(const char *name) {
         size_t n = strlen(name);
@@ -31,16 +32,9 @@ const char *password_problem(const char *pw) {
         return NULL;
 }
 
-static int hash_password(const char *pw, char out[crypto_pwhash_STRBYTES]) {
-        if (crypto_pwhash_str(out, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                              crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
-                return -ENOMEM;
-        return 0;
-}
-
 int account_create(sqlite3 *db, const char *username, const char *password, bool admin, int64_t *ret_id) {
-        char hash[crypto_pwhash_STRBYTES];
-        int r = hash_password(password, hash);
+        char hash[128];
+        int r = pwhash_make(password, hash);
         if (r < 0)
                 return r;
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
@@ -62,10 +56,14 @@ int account_create(sqlite3 *db, const char *username, const char *password, bool
 }
 
 int account_set_password(sqlite3 *db, int64_t user_id, const char *password, int64_t keep_session) {
-        char hash[crypto_pwhash_STRBYTES];
-        int r = hash_password(password, hash);
+        char hash[128];
+        int r = pwhash_make(password, hash);
         if (r < 0)
                 return r;
+        return account_set_password_hash(db, user_id, hash, keep_session);
+}
+
+int account_set_password_hash(sqlite3 *db, int64_t user_id, const char *hash, int64_t keep_session) {
         if (db_begin(db) < 0)
                 return -EIO;
         _cleanup_stmt_ sqlite3_stmt *u = NULL;
@@ -114,48 +112,29 @@ int account_find(sqlite3 *db, const char *username, int64_t *ret_id) {
         return 1;
 }
 
-/* A hash of a random password, verified against for unknown usernames so a
- * response's timing does not tell which names exist. */
-static char dummy_hash[crypto_pwhash_STRBYTES];
-static void dummy_init(void) {
-        unsigned char raw[16];
-        char pw[33];
-        randombytes_buf(raw, sizeof raw);
-        sodium_bin2hex(pw, sizeof pw, raw, sizeof raw);
-        hash_password(pw, dummy_hash);
+static void auth_row(sqlite3_stmt *s, void *ret) {
+        AccountAuth *a = ret;
+        *a = (AccountAuth) { .user.id = sqlite3_column_int64(s, 0), .user.is_admin = sqlite3_column_int(s, 3),
+                             .disabled = sqlite3_column_int(s, 4) };
+        db_col_copy(s, 1, a->user.username, sizeof a->user.username);
+        db_col_copy(s, 2, a->hash, sizeof a->hash);
 }
 
-int account_verify(sqlite3 *db, const char *username, const char *password, User *ret) {
-        static pthread_once_t once = PTHREAD_ONCE_INIT;
-        pthread_once(&once, dummy_init);
+int account_auth_by_name(sqlite3 *db, const char *username, AccountAuth *ret) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        if (db_prepare(db, "SELECT id, username, pw_hash, is_admin, disabled FROM users WHERE username = ?",
-                       &s) < 0)
+        if (db_prepare(db, "SELECT id, username, pw_hash, is_admin, disabled FROM users WHERE username = ?", &s) < 0)
                 return -EIO;
         db_bind_text(s, 1, username);
-        if (sqlite3_step(s) != SQLITE_ROW) {
-                if (crypto_pwhash_str_verify(dummy_hash, password, strlen(password)) == 0)
-                        return 0; /* cannot happen: nobody knows the dummy password */
-                return 0;
-        }
-        if (crypto_pwhash_str_verify(db_col_text(s, 2), password, strlen(password)) != 0)
-                return 0;
-        if (sqlite3_column_int(s, 4))
-                return 0;
-        ret->id = sqlite3_column_int64(s, 0);
-        snprintf(ret->username, sizeof ret->username, "%s", db_col_text(s, 1));
-        ret->is_admin = sqlite3_column_int(s, 3);
-        return 1;
+        int k = sqlite3_step(s);
+        if (k != SQLITE_ROW)
+                return k == SQLITE_DONE ? -ENOENT : -EIO;
+        auth_row(s, ret);
+        return 0;
 }
 
-bool account_check_password(sqlite3 *db, int64_t user_id, const char *password) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        if (db_prepare(db, "SELECT pw_hash FROM users WHERE id = ?", &s) < 0)
-                return false;
-        sqlite3_bind_int64(s, 1, user_id);
-        if (sqlite3_step(s) != SQLITE_ROW)
-                return false;
-        return crypto_pwhash_str_verify(db_col_text(s, 0), password, strlen(password)) == 0;
+int account_auth_by_id(sqlite3 *db, int64_t id, AccountAuth *ret) {
+        return db_load_row(db, "SELECT id, username, pw_hash, is_admin, disabled FROM users WHERE id = ?1", id, NULL,
+                           auth_row, ret);
 }
 
 int account_count(sqlite3 *db, int64_t *ret) {

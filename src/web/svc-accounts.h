@@ -1,5 +1,7 @@
 /* The users table: accounts with argon2id password hashes (libsodium
- * crypto_pwhash_str), the admin flag, disabling. Its SQL, written once;
+ * crypto_pwhash_str, made by throttle.c's hashing threads), the admin flag,
+ * disabling. A hash made here (account_create, account_set_password) waits
+ * for its turn there too: -EBUSY when too many run. Its SQL, written once;
  * shared by the admin commands and the pages. */
 #pragma once
 
@@ -21,15 +23,23 @@ int account_create(sqlite3 *db, const char *username, const char *password, bool
 /* Sets a new password, marks password_changed_at and ends every session of
  * the user except keep_session (0: end all). */
 int account_set_password(sqlite3 *db, int64_t user_id, const char *password, int64_t keep_session);
+/* The same with a hash made beforehand (pwhash_make), so that no database
+ * connection is held while it is made. */
+int account_set_password_hash(sqlite3 *db, int64_t user_id, const char *hash, int64_t keep_session);
 /* Disabling ends every session of the user at once. */
 int account_set_disabled(sqlite3 *db, int64_t user_id, bool disabled);
 /* Finds a user by name: 1 found, 0 not. */
 int account_find(sqlite3 *db, const char *username, int64_t *ret_id);
-/* Checks a password. Returns 1 and the user if it matches and the account is
- * enabled, 0 otherwise. Spends the same time for unknown names. */
-int account_verify(sqlite3 *db, const char *username, const char *password, User *ret);
-/* Checks a user's current password (the change-password form). */
-bool account_check_password(sqlite3 *db, int64_t user_id, const char *password);
+/* What a password check needs of an account (throttle.c runs the check;
+ * the hash is compared there, without a database connection). */
+typedef struct AccountAuth {
+        User user;
+        bool disabled;
+        char hash[128];
+} AccountAuth;
+/* 0, -ENOENT (no such account), -EIO. */
+int account_auth_by_name(sqlite3 *db, const char *username, AccountAuth *ret);
+int account_auth_by_id(sqlite3 *db, int64_t id, AccountAuth *ret);
 int account_count(sqlite3 *db, int64_t *ret);
 
 typedef struct AccountRow {

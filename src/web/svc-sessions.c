@@ -74,24 +74,32 @@ static long window_wait(sqlite3 *db, const char *key, int max) {
         if (db_prepare(db, "SELECT count(*), min(at) FROM "
                            "(SELECT at FROM login_failures WHERE key = ? AND at > ? ORDER BY at DESC LIMIT ?)",
                        &s) < 0)
-                return 0;
+                return -EIO;
         int64_t now = now_sec();
         db_bind_text(s, 1, key);
         sqlite3_bind_int64(s, 2, now - THROTTLE_WINDOW);
         sqlite3_bind_int(s, 3, max);
-        if (sqlite3_step(s) != SQLITE_ROW || sqlite3_column_int(s, 0) < max)
+        if (sqlite3_step(s) != SQLITE_ROW)
+                return -EIO;
+        if (sqlite3_column_int(s, 0) < max)
                 return 0;
         long wait = (long) (sqlite3_column_int64(s, 1) + THROTTLE_WINDOW - now);
         return wait > 0 ? wait : 1;
 }
 
-/* Usernames compare without case, so their keys are folded too: "Admin"
- * and "admin" share one counter. */
-static void key_for(char *buf, size_t size, const char *kind, const char *v) {
-        snprintf(buf, size, "%s:%s", kind, v);
+static void key_for(char *buf, size_t size, const char *kind, const char *v, const char *v2) {
+        snprintf(buf, size, "%s:%s%s%s", kind, v, v2 ? ":" : "", v2 ? v2 : "");
         for (char *p = buf; *p; p++)
                 if (*p >= 'A' && *p <= 'Z')
                         *p = (char) (*p - 'A' + 'a');
+}
+
+void throttle_keys(ThrottleKeys *k, const char *username, const char *ip, const char *device_nonce) {
+        *k = (ThrottleKeys) { 0 };
+        key_for(k->account, sizeof k->account, "u", username, NULL);
+        key_for(k->address, sizeof k->address, "ip", ip, NULL);
+        if (device_nonce)
+                key_for(k->device, sizeof k->device, "d", username, device_nonce);
 }
 
 static int add_failure(sqlite3 *db, const char *key, int64_t *ret_row) {
@@ -102,30 +110,38 @@ static int add_failure(sqlite3 *db, const char *key, int64_t *ret_row) {
         sqlite3_bind_int64(s, 2, now_sec());
         if (db_step_done(s) < 0)
                 return -EIO;
-        if (ret_row)
-                *ret_row = sqlite3_last_insert_rowid(db);
+        *ret_row = sqlite3_last_insert_rowid(db);
         return 0;
 }
 
-long throttle_begin(sqlite3 *db, const char *username, const char *ip, int64_t *ret_ip_row) {
-        char ku[80], ki[80];
-        key_for(ku, sizeof ku, "u", username);
-        key_for(ki, sizeof ki, "ip", ip);
-        /* The check and the failure it counts in advance are one write
-         * transaction: guesses sent in parallel cannot all pass the check
-         * before the first of them is counted. */
+static long max_wait(long a, long b) {
+        return a < 0 || b < 0 ? -EIO : a > b ? a : b;
+}
+
+long throttle_begin(sqlite3 *db, ThrottleKeys *k, bool on_device) {
+        if (on_device && !k->device[0])
+                return -EIO;
+        k->on_device = on_device;
+        k->n_rows = 0;
         if (db_begin(db) < 0)
                 return -EIO;
-        long a = window_wait(db, ku, THROTTLE_USER_MAX), b = window_wait(db, ki, THROTTLE_IP_MAX);
-        long wait = a > b ? a : b;
-        if (wait > 0) {
+        long wait = on_device ? window_wait(db, k->device, THROTTLE_DEVICE_MAX)
+                              : max_wait(window_wait(db, k->account, THROTTLE_USER_MAX),
+                                         window_wait(db, k->address, THROTTLE_IP_MAX));
+        if (wait != 0) {
                 db_rollback(db);
                 return wait;
         }
-        if (add_failure(db, ku, NULL) < 0 || add_failure(db, ki, ret_ip_row) < 0 || db_commit(db) < 0) {
+        if (on_device ? add_failure(db, k->device, &k->rows[0]) < 0
+                      : add_failure(db, k->account, &k->rows[0]) < 0 || add_failure(db, k->address, &k->rows[1]) < 0) {
                 db_rollback(db);
                 return -EIO;
         }
+        if (db_commit(db) < 0) {
+                db_rollback(db);
+                return -EIO;
+        }
+        k->n_rows = on_device ? 1 : 2;
         /* Old rows are worthless; keep the table small. */
         _cleanup_stmt_ sqlite3_stmt *d = NULL;
         if (db_prepare(db, "DELETE FROM login_failures WHERE at < ?", &d) == 0) {
@@ -135,17 +151,40 @@ long throttle_begin(sqlite3 *db, const char *username, const char *ip, int64_t *
         return 0;
 }
 
-void throttle_success(sqlite3 *db, const char *username, int64_t ip_row) {
-        char ku[80];
-        key_for(ku, sizeof ku, "u", username);
-        _cleanup_stmt_ sqlite3_stmt *s = NULL, *i = NULL;
+void throttle_forget(sqlite3 *db, const ThrottleKeys *k) {
+        for (size_t i = 0; i < k->n_rows; i++) {
+                _cleanup_stmt_ sqlite3_stmt *s = NULL;
+                if (db_prepare(db, "DELETE FROM login_failures WHERE id = ?", &s) == 0) {
+                        sqlite3_bind_int64(s, 1, k->rows[i]);
+                        (void) db_step_done(s);
+                }
+        }
+}
+
+void throttle_success(sqlite3 *db, const ThrottleKeys *k) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
         if (db_prepare(db, "DELETE FROM login_failures WHERE key = ?", &s) == 0) {
-                db_bind_text(s, 1, ku);
+                db_bind_text(s, 1, k->on_device ? k->device : k->account);
                 (void) db_step_done(s);
         }
-        /* The address keeps its earlier failures, not this attempt's. */
-        if (db_prepare(db, "DELETE FROM login_failures WHERE id = ?", &i) == 0) {
-                sqlite3_bind_int64(i, 1, ip_row);
-                (void) db_step_done(i);
-        }
+        throttle_forget(db, k);
+}
+
+int attempts_recent(DbIter *it, sqlite3 *db, int limit) {
+        int r = db_iter_id(it, db, "SELECT key, count(*), max(at) FROM login_failures WHERE at > ?1 "
+                                   "GROUP BY key ORDER BY count(*) DESC, max(at) DESC LIMIT ?2",
+                           now_sec() - THROTTLE_WINDOW);
+        if (r == 0)
+                sqlite3_bind_int(it->stmt, 2, limit);
+        return r;
+}
+
+static void attempt_row(sqlite3_stmt *s, void *ret) {
+        AttemptRow v = { .count = sqlite3_column_int(s, 1), .last = sqlite3_column_int64(s, 2) };
+        db_col_copy(s, 0, v.key, sizeof v.key);
+        *(AttemptRow *) ret = v;
+}
+
+bool attempt_next(DbIter *it, AttemptRow *ret) {
+        return db_iter_row(it, attempt_row, ret);
 }

@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include "db.h"
 #include "web.h"
 
 #define SESSION_IDLE_SECONDS (12 * 3600)
@@ -28,16 +29,45 @@ int session_delete(sqlite3 *db, int64_t id);
 /* Ends every session of the user but keep (0: all). */
 int sessions_end_user(sqlite3 *db, int64_t user_id, int64_t keep);
 
-/* Login throttling: failures are counted per username and per client
- * address over a window; past the limit, logins are refused (429) until the
- * oldest failure leaves the window. */
+/* Password throttling (throttle.c decides, this is its storage): every
+ * attempt adds a row per counter it goes to, in advance, in the same write
+ * transaction as the check of those counters, so guesses sent in parallel
+ * cannot all pass the check before the first is counted. Counters (keys):
+ *   'u:<name>'          attempts on an account from browsers it does not know
+ *   'ip:<address>'      attempts from an address (with the above)
+ *   'd:<name>:<nonce>'  attempts from one browser the account knows
+ * Past a counter's limit within the window, checks are refused (429) until
+ * its oldest row leaves the window. Names and addresses are folded to lower
+ * case: "Admin" and "admin" share one counter. */
 #define THROTTLE_WINDOW 900
 #define THROTTLE_USER_MAX 5
 #define THROTTLE_IP_MAX 20
-/* Before checking a password: returns the seconds to wait (> 0: refuse),
- * or 0 after counting this attempt as a failure in advance, in the same
- * transaction as the check (*ret_ip_row names the address's new row), or
- * -EIO if the database could not say. */
-long throttle_begin(sqlite3 *db, const char *username, const char *ip, int64_t *ret_ip_row);
-/* The password was right: the name's failures go, and this attempt's. */
-void throttle_success(sqlite3 *db, const char *username, int64_t ip_row);
+#define THROTTLE_DEVICE_MAX 10
+
+typedef struct ThrottleKeys {
+        char account[80], address[80], device[80];
+        int64_t rows[2];        /* what this attempt added */
+        size_t n_rows;
+        bool on_device;         /* counted on device (else account + address) */
+} ThrottleKeys;
+/* device_nonce NULL: an unknown browser. */
+void throttle_keys(ThrottleKeys *k, const char *username, const char *ip, const char *device_nonce);
+/* Before checking a password: the seconds to wait (> 0: refuse), or 0
+ * after counting this attempt (on the device's counter, or on the
+ * account's and the address's), or -EIO if the database could not say. */
+long throttle_begin(sqlite3 *db, ThrottleKeys *k, bool on_device);
+/* The attempt did not happen (no hash was checked): its rows go. */
+void throttle_forget(sqlite3 *db, const ThrottleKeys *k);
+/* The password was right: the failures of the counter it was counted on
+ * go (the device's, or the account's), and this attempt's rows. The
+ * address keeps its earlier failures. */
+void throttle_success(sqlite3 *db, const ThrottleKeys *k);
+
+/* Failures within the window per counter, most first (the admin's view). */
+typedef struct AttemptRow {
+        char key[80];
+        int count;
+        int64_t last;
+} AttemptRow;
+int attempts_recent(DbIter *it, sqlite3 *db, int limit);
+bool attempt_next(DbIter *it, AttemptRow *ret);

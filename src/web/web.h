@@ -1,7 +1,7 @@
 /* Types shared by every part of the panel: the configuration, the request a
- * handler works on, and the logged-in user. One request is handled by one
- * thread from start to end (libmicrohttpd's thread-per-connection mode), so a
- * Req is never shared. */
+ * handler works on, and the logged-in user. A request is handled by one
+ * thread at a time (its event loop, or a request thread while its
+ * connection is suspended: server.c, reqpool.h), so a Req is never shared. */
 #pragma once
 
 #include <jansson.h>
@@ -34,15 +34,26 @@ typedef struct Config {
         char *host_state_dir;   /* --state-dir on the SSH host (default: its own) */
         char *static_dir;       /* style.css, app.js */
         char *htmx_path;        /* htmx.min.js */
-        bool cookie_secure;     /* add Secure to cookies (behind TLS) */
-        bool trust_proxy;       /* a loopback peer is our reverse proxy: the client
-                                 * is the last X-Forwarded-For entry */
+        int cookie_secure;      /* COOKIE_SECURE_*: when cookies get Secure */
+        bool trust_proxy;       /* a loopback peer (127.0.0.1, ::1) is our reverse
+                                 * proxy: the client is the last X-Forwarded-For
+                                 * entry, TLS is X-Forwarded-Proto: https */
         unsigned workers;       /* job worker threads */
         unsigned poll_ms;       /* the watch's interval (l4d2ctl watch --interval) */
         unsigned update_ms;     /* the fleet's update run (issue 14), 0 = never */
         unsigned update_migrate_ms; /* migration passes while servers wait to move */
-        unsigned max_connections;
+        unsigned max_connections;     /* open at once, panel-wide */
+        unsigned max_per_address;     /* open at once from one address (the proxy: no limit) */
+        unsigned http_threads;        /* event loops (libmicrohttpd's epoll thread pool) */
+        unsigned request_threads;     /* threads for handlers that may block (POSTs) */
+        unsigned header_timeout;      /* s: a request's head must have arrived by then */
+        unsigned body_timeout;        /* s: a body's deadline (+1 s per BODY_MIN_RATE bytes) */
+        unsigned idle_timeout;        /* s: a connection with nothing to do */
+        unsigned password_hashes;     /* argon2id hashes at once (throttle.c) */
 } Config;
+
+enum { COOKIE_SECURE_AUTO, COOKIE_SECURE_ALWAYS, COOKIE_SECURE_NEVER };
+#define BODY_MIN_RATE (64 * 1024) /* bytes a second a slow upload must keep up, past body_timeout */
 
 /* Set once by main before any thread starts; read-only afterwards. */
 extern Config config;
@@ -76,6 +87,7 @@ typedef struct Req {
         const char *method, *url;
         const struct Route *route; /* NULL: no such address */
         char ip[64];
+        bool tls;               /* came over TLS (through the trusted proxy) */
         bool is_post;
         bool json;              /* the route answers JSON (errors too) */
         Buf body;               /* a form body, in memory */
@@ -99,6 +111,8 @@ typedef struct Req {
         uint64_t session_gen;   /* the same for the session lookup */
         bool cacheable;         /* the answer may go to the page cache */
         bool queued;            /* a response was queued already (cache hit) */
+        bool in_pool;           /* the handler runs on a request thread (reqpool.h) */
+        bool pooled_done;       /* ... and has finished: send the answer */
         enum MHD_Result queued_result;
 
         int64_t id;             /* the numeric path parameter, if any */

@@ -80,3 +80,114 @@ def test_parallel_guesses_do_not_get_past_the_limit(panel):
         t.join()
     assert sorted(set(statuses)) == [401, 429], statuses
     assert statuses.count(401) <= 5, statuses
+
+
+def test_profile_and_login_share_one_throttle(panel):
+    """A stolen session cookie gets no more guesses at the password than a
+    stranger at the login form: the profile's check counts on the same
+    counters, and a lock from either holds for both."""
+    panel.create_user("liam", "liam-password-1")
+    owner = panel.login("liam", "liam-password-1")
+    thief = panel.client()
+    thief.cookies["l4m_session"] = owner.cookies["l4m_session"]  # the session, not the browser
+    thief.get("/profile")
+    for _ in range(5):
+        r = thief.post("/profile/password", {"current": "guess-guess-1", "new": "liam-password-2",
+                                            "confirm": "liam-password-2"})
+        assert r.status == 422 and "This is not your current password." in r.text
+    r = thief.post("/profile/password", {"current": "liam-password-1", "new": "liam-password-2",
+                                        "confirm": "liam-password-2"})
+    assert r.status == 429 and "Too many wrong passwords" in r.text
+    # The same counter refuses the login form to any unknown browser now.
+    assert panel.client().login("liam", "liam-password-1").status == 429
+    # The password did not change.
+    assert panel.query("SELECT count(*) FROM login_failures WHERE key = 'u:liam'")[0][0] == 5
+
+
+def test_a_known_browser_keeps_working_during_an_attack(tmp_path):
+    """OWASP's device cookies: the owner's browser, which logged in before,
+    is counted on its own; an attack from many addresses locks the account
+    for unknown browsers only."""
+    from webutil import Panel
+    p = Panel(tmp_path, env={"LEFT4ME_TRUST_PROXY": "1"}).start()
+    try:
+        p.create_user("mona", "mona-password-1")
+        owner = p.login("mona", "mona-password-1")
+        device = owner.cookies["l4m_device"]
+        assert owner.post("/logout").status == 303
+        # Guesses from 10 addresses, 3 each.
+        for i in range(30):
+            a = p.client()
+            h = {"X-Forwarded-For": "198.51.100.%d" % (i % 10)}
+            a.get("/login", headers=h)
+            r = a.post("/login", {"username": "mona", "password": "guess-%d" % i}, headers=h)
+            assert r.status in (401, 429)
+        r = p.client().login("mona", "mona-password-1")
+        assert r.status == 429  # an unknown browser, even with the right password
+        # The owner's browser gets in.
+        assert owner.cookies["l4m_device"] == device
+        assert owner.login("mona", "mona-password-1").status == 303
+        assert owner.get("/servers").status == 200
+        # A forged device cookie is just an unknown browser.
+        forged = p.client()
+        uid, nonce, mac = device.split(".")
+        forged.cookies["l4m_device"] = "%s.%s.%s" % (uid, "0" * len(nonce), mac)
+        assert forged.login("mona", "mona-password-1").status == 429
+        # The admin sees the counters.
+        admin = p.login("admin", p.admin_password)
+        page = admin.get("/admin/users").text
+        assert "Failed password checks" in page
+        assert "u:mona" not in page and "mona" in page and "198.51.100.3" in page and "locked" in page
+    finally:
+        p.cleanup()
+
+
+def test_a_known_browser_has_its_own_limit(panel):
+    panel.create_user("nina", "nina-password-1")
+    owner = panel.login("nina", "nina-password-1")
+    owner.post("/logout")
+    for _ in range(10):
+        assert owner.login("nina", "wrong-password").status == 401
+    # Its own tries used up, it is an unknown browser again: the account's
+    # counter (untouched so far) still lets it try.
+    assert owner.login("nina", "wrong-password").status == 401
+    assert panel.query("SELECT count(*) FROM login_failures WHERE key LIKE 'd:nina:%'")[0][0] == 10
+
+
+def test_password_checks_past_the_hashing_capacity_get_503_and_count_nothing(tmp_path):
+    """argon2id runs at most LEFT4ME_PASSWORD_HASHES at a time; a short
+    queue waits, the rest are told to come back (503) at once and are not
+    counted as attempts."""
+    import threading
+    from webutil import Panel
+    p = Panel(tmp_path, env={"LEFT4ME_PASSWORD_HASHES": "1", "LEFT4ME_REQUEST_THREADS": "48",
+                             "LEFT4ME_TRUST_PROXY": "1"}).start()
+    try:
+        clients = []
+        for i in range(48):
+            c = p.client()
+            h = {"X-Forwarded-For": "203.0.113.%d" % (i + 1)}
+            c.get("/login", headers=h)
+            clients.append((c, h, i))
+        results = []
+
+        def guess(c, h, i):
+            r = c.post("/login", {"username": "nobody%d" % i, "password": "guess-password"}, headers=h)
+            results.append((r.status, r.text))
+
+        threads = [threading.Thread(target=guess, args=a) for a in clients]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        statuses = sorted(s for s, _ in results)
+        assert 503 in statuses and 401 in statuses, statuses
+        assert set(statuses) <= {401, 503}, statuses
+        assert all("busy checking other passwords" in t for s, t in results if s == 503)
+        # Only the checks that ran are counted.
+        counted = p.query("SELECT count(*) FROM login_failures WHERE key LIKE 'u:nobody%'")[0][0]
+        assert counted == statuses.count(401)
+        # Once the flood is over, a login works.
+        assert p.client().login("admin", p.admin_password).status == 303
+    finally:
+        p.cleanup()
