@@ -113,6 +113,11 @@ def test_wrong_password_then_a_restart_between_two_commands(srv):
     c.get("/servers/%d" % s)
     assert c.post("/servers/%d/restart" % s).status == 303
     wait_job(p, last_job(p))
+    # The restart job ends once the new process is launched; the watch
+    # reports the restart as one event once the server answers (until then
+    # the page still shows the old process running): wait for the new one.
+    wait_for(lambda: '"state":"running"' in p.ctl("status", inst, "--json").stdout.replace(" ", ""),
+             what="the new process running")
     wait_for(lambda: p.query("SELECT state, health FROM servers WHERE id = ?", s)[0] == ("running", "ok"),
              what="running again")
     r = send(c, s, "echo after the restart")
