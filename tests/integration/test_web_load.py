@@ -3,6 +3,7 @@ idle connections from one address and 250 from each of four others, or the
 same trickling request heads a line at a time, while a logged-in user's
 pages still answer. The time those answers take is measured in
 bench/panel-load (docs/benchmarks.md), not asserted here."""
+import os
 import time
 
 from slowconn import SlowClients, panel_connections
@@ -35,7 +36,15 @@ def run(tmp_path, mode):
             # (A client that reconnected can have a closed socket still
             # counted for a moment: at least all 250, never past the limit.)
             assert 250 <= panel_connections(p.proc.pid, p.port, a) <= 256, a
-        assert 0 < panel_connections(p.proc.pid, p.port, ONE) <= 256
+        # Its clients reconnect all the time: one the event loops accepted
+        # past the limit in a race between them is shut down at once, so a
+        # look may catch a few more for a moment (at most one a loop: twice
+        # as many loops as CPUs), and never for long.
+        seen = []
+        for _ in range(5):
+            seen.append(panel_connections(p.proc.pid, p.port, ONE))
+            time.sleep(0.05)
+        assert 0 < min(seen) <= 256 and max(seen) <= 256 + 2 * os.cpu_count(), seen
         assert load.closed_by_panel >= 1000 - 256
         # A new visitor from yet another address gets the login page.
         assert p.client().get("/login").status == 200
