@@ -332,6 +332,21 @@ int db_begin(sqlite3 *db) {
         return sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
 }
 
+/* Both from the statement cache: parsed once per connection. */
+static int exec_cached(sqlite3 *db, const char *sql) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        return db_prepare(db, sql, &s) == 0 && sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+}
+
+int db_begin_read(sqlite3 *db) {
+        return exec_cached(db, "BEGIN");
+}
+
+void db_end_read(sqlite3 *db) {
+        if (exec_cached(db, "COMMIT") < 0)
+                db_rollback(db);
+}
+
 int db_commit(sqlite3 *db) {
         return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
 }
@@ -348,6 +363,40 @@ static sqlite3_stmt *gen_version, *gen_read;
 static int64_t gen_seen = -1;
 static _Atomic uint64_t gens[ELEMENTSOF(gen_names)];
 
+/* Asking SQLite whether anything was committed is a read transaction on
+ * gen_db under gen_lock: on every request, the event loops queued on that
+ * lock and on SQLite's own locks (futex waits and their context switches
+ * were a tenth of a server list's CPU time). The answer is also in the
+ * WAL index's header, which every connection maps: its change counter
+ * (iChange) grows with each commit (https://www.sqlite.org/walformat.html,
+ * "the wal-index header"; a writer updates the first of its two copies
+ * last). So: when the counter and the WAL's last frame are as they were
+ * when the generations were last read, nothing was committed since, and
+ * the look takes two loads. When they changed, or the index could not be
+ * mapped, the look is the full one below. */
+static const volatile uint32_t *wal_hdr;
+static _Atomic uint64_t wal_mark_seen; /* 0: nothing read yet */
+
+static void wal_index_map(void) {
+        sqlite3_file *f = NULL;
+        void volatile *region = NULL;
+        if (sqlite3_file_control(gen_db, "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK || !f ||
+            !f->pMethods || f->pMethods->iVersion < 2 || !f->pMethods->xShmMap ||
+            f->pMethods->xShmMap(f, 0, 32768, 0, &region) != SQLITE_OK || !region)
+                return; /* not in WAL mode: every look is the full one */
+        wal_hdr = region;
+}
+
+/* iChange (offset 8) and mxFrame (offset 16) of the header's first copy;
+ * never 0 once the index exists (its version field is then set). */
+static uint64_t wal_mark(void) {
+        if (!wal_hdr)
+                return 0;
+        uint32_t change = __atomic_load_n(&wal_hdr[2], __ATOMIC_ACQUIRE);
+        uint32_t frame = __atomic_load_n(&wal_hdr[4], __ATOMIC_ACQUIRE);
+        return ((uint64_t) change << 32 | frame) + 1;
+}
+
 int db_generations_init(const char *path) {
         if (sqlite3_open_v2(path, &gen_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
             sqlite3_prepare_v3(gen_db, "PRAGMA data_version", -1, SQLITE_PREPARE_PERSISTENT, &gen_version, NULL) !=
@@ -359,6 +408,7 @@ int db_generations_init(const char *path) {
         }
         sqlite3_busy_timeout(gen_db, 5000);
         db_generations_refresh();
+        wal_index_map();
         return 0;
 }
 
@@ -369,26 +419,40 @@ void db_generations_done(void) {
         gen_version = gen_read = NULL;
         gen_db = NULL;
         gen_seen = -1;
+        wal_hdr = NULL;
+        atomic_store(&wal_mark_seen, 0);
 }
 
 void db_generations_refresh(void) {
+        uint64_t mark = wal_mark();
+        if (mark && mark == atomic_load(&wal_mark_seen))
+                return;
         pthread_mutex_lock(&gen_lock);
         if (!gen_db)
                 goto out;
+        /* Noted before the version is asked: a commit after this is seen
+         * by the next look. */
+        mark = wal_mark();
         int64_t v = sqlite3_step(gen_version) == SQLITE_ROW ? sqlite3_column_int64(gen_version, 0) : -2;
         sqlite3_reset(gen_version);
         /* The version is noted before the counters are read: a commit in
          * between is seen now or at the next look, never lost. */
-        if (v == gen_seen && v != -2)
+        if (v == gen_seen && v != -2) {
+                atomic_store(&wal_mark_seen, mark);
                 goto out;
-        gen_seen = v;
-        while (sqlite3_step(gen_read) == SQLITE_ROW) {
+        }
+        int k;
+        while ((k = sqlite3_step(gen_read)) == SQLITE_ROW) {
                 const char *name = (const char *) sqlite3_column_text(gen_read, 0);
                 for (size_t i = 0; name && i < ELEMENTSOF(gen_names); i++)
                         if (streq(name, gen_names[i]))
                                 atomic_store(&gens[i], (uint64_t) sqlite3_column_int64(gen_read, 1));
         }
         sqlite3_reset(gen_read);
+        if (v != -2 && k == SQLITE_DONE) {
+                gen_seen = v;
+                atomic_store(&wal_mark_seen, mark);
+        }
 out:
         pthread_mutex_unlock(&gen_lock);
 }

@@ -123,5 +123,11 @@ void db_generations_refresh(void);
 uint64_t db_generation(unsigned tables);
 
 int db_begin(sqlite3 *db);
+/* A read transaction around a page's queries: one snapshot for the whole
+ * page, and SQLite's WAL read lock taken once instead of per statement
+ * (a list page runs several). A write inside it could fail (its snapshot
+ * may be old), so only for handlers that only read. */
+int db_begin_read(sqlite3 *db);
+void db_end_read(sqlite3 *db);
 int db_commit(sqlite3 *db);
 void db_rollback(sqlite3 *db);

@@ -97,10 +97,7 @@ static void first_steps(Req *r) {
         Buf *b = &r->out;
         JobRow j;
         bool installed = job_latest_succeeded(r->db, job_install.name, &j) == 0;
-        _cleanup_iter_ DbIter it = DB_ITER_INIT;
-        BlueprintRow bp;
-        User self = { .id = r->user.id };
-        bool has_blueprint = blueprints_list(&it, r->db, &self) == 0 && blueprint_next(&it, &bp);
+        bool has_blueprint = blueprints_count_of_user(r->db, r->user.id) > 0;
         if (installed && has_blueprint)
                 return;
         html_raw(b, "<section class=\"card first-steps\" id=\"first-steps\">\n<h2>Getting started</h2>\n<ol>\n");

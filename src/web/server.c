@@ -204,7 +204,11 @@ static void dispatch(Req *r) {
         }
         if (r->is_post && !check_body(r, route))
                 return;
+        /* A cacheable page only reads (its answer may be sent again). */
+        bool snapshot = (route->flags & ROUTE_CACHE) && !r->is_post && db_begin_read(r->db) == 0;
         route->fn(r);
+        if (snapshot)
+                db_end_read(r->db);
 }
 
 /* Behind nginx every peer is 127.0.0.1, which would make the per-address
