@@ -72,8 +72,10 @@ bool db_iter_step(DbIter *it);
 
 /* The owner check, written once: a user gets their own rows, an admin (or
  * the system: u == NULL) every row. Use DB_OWNED("t.user_id") in the SQL
- * and db_bind_owner() to fill its two named parameters. */
-#define DB_OWNED(column) "(" column " = :owner OR :everyone)"
+ * and db_bind_owner() to fill its two named parameters;
+ * :everyone is tested first: for an admin, a list then reads no owner
+ * column from its rows. */
+#define DB_OWNED(column) "(:everyone OR " column " = :owner)"
 struct User;
 void db_bind_owner(sqlite3_stmt *s, const struct User *u);
 

@@ -44,7 +44,7 @@ int server_load(sqlite3 *db, int64_t id, const User *u, Server *ret) {
 /* In name order straight from the servers_by_name index: no sort. */
 #define ROW_COLUMNS                                                                                  \
         "s.id, s.name, u.username, b.name, s.state, s.map, s.drift, coalesce(s.game_port, -1), "     \
-        "coalesce(s.tv_port, -1), coalesce(s.players, -1), coalesce(s.maxplayers, -1), s.deleting"
+        "coalesce(s.players, -1), coalesce(s.maxplayers, -1), s.deleting"
 
 static void list_row(sqlite3_stmt *s, void *ret) {
         ServerRow *v = ret;
@@ -56,10 +56,9 @@ static void list_row(sqlite3_stmt *s, void *ret) {
         v->map = db_col_text(s, 5);
         v->drift = db_col_text(s, 6);
         v->game_port = sqlite3_column_int(s, 7);
-        v->tv_port = sqlite3_column_int(s, 8);
-        v->players = sqlite3_column_int(s, 9);
-        v->maxplayers = sqlite3_column_int(s, 10);
-        v->deleting = sqlite3_column_int(s, 11);
+        v->players = sqlite3_column_int(s, 8);
+        v->maxplayers = sqlite3_column_int(s, 9);
+        v->deleting = sqlite3_column_int(s, 10);
 }
 
 int servers_list(DbIter *it, sqlite3 *db, const User *u) {

@@ -22,7 +22,7 @@ int server_load(sqlite3 *db, int64_t id, const User *u, Server *ret);
 typedef struct ServerRow {
         int64_t id;
         const char *name, *owner, *blueprint_name, *state, *map, *drift;
-        int game_port, tv_port, players, maxplayers; /* -1: unknown */
+        int game_port, players, maxplayers; /* -1: unknown */
         bool deleting;
 } ServerRow;
 /* The servers u may see, by name. */
