@@ -302,21 +302,33 @@ void stream_refused(Req *r, int k) {
                 render_error(r, 500, "Could not open the event stream.");
 }
 
+void html_utc(Buf *b, int64_t t, bool seconds) {
+        if (t <= 0) {
+                html_raw(b, "–");
+                return;
+        }
+        char s[32];
+        time_t tt = (time_t) t;
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        strftime(s, sizeof s, seconds ? "%Y-%m-%d %H:%M:%S UTC" : "%Y-%m-%d %H:%M UTC", &tm);
+        html_txt(b, s);
+}
+
 void html_time(Buf *b, int64_t t) {
         if (t <= 0) {
                 html_raw(b, "–");
                 return;
         }
-        char iso[32], shown[32];
+        char iso[32];
         time_t tt = (time_t) t;
         struct tm tm;
         gmtime_r(&tt, &tm);
         strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        strftime(shown, sizeof shown, "%Y-%m-%d %H:%M UTC", &tm);
         html_raw(b, "<time datetime=\"");
         html_attr(b, iso);
         html_raw(b, "\">");
-        html_txt(b, shown);
+        html_utc(b, t, false);
         html_raw(b, "</time>");
 }
 

@@ -45,6 +45,9 @@ void field_text(Req *r, const char *label, const char *name, const char *value, 
 /* A time as <time datetime="…Z">YYYY-MM-DD HH:MM UTC</time> (app.js shows
  * it in the browser's time zone); "–" for 0. A duration as "1 min 5 s". */
 void html_time(Buf *b, int64_t t);
+/* A time as plain text, "YYYY-MM-DD HH:MM UTC" (with ":SS" if seconds);
+ * "–" for 0. The one formatter of times on the pages. */
+void html_utc(Buf *b, int64_t t, bool seconds);
 void html_duration(Buf *b, int64_t seconds);
 
 /* A notice at the top of a page, chosen by a fixed code in the query string

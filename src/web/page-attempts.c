@@ -7,19 +7,11 @@
 #include <time.h>
 
 #include "html.h"
+#include "layout.h"
 #include "pages.h"
 #include "svc-sessions.h"
 
 #define SHOWN_MAX 50
-
-static void when(Buf *b, int64_t at) {
-        char t[32];
-        time_t tt = (time_t) at;
-        struct tm tm;
-        gmtime_r(&tt, &tm);
-        strftime(t, sizeof t, "%Y-%m-%d %H:%M:%S UTC", &tm);
-        html_txt(b, t);
-}
 
 void admin_attempts_section(Req *r) {
         Buf *b = &r->out;
@@ -61,7 +53,7 @@ void admin_attempts_section(Req *r) {
                 html_raw(b, "</code></td><td data-label=\"Failures\">");
                 html_int(b, a.count);
                 html_raw(b, "</td><td data-label=\"Last\">");
-                when(b, a.last);
+                html_utc(b, a.last, true);
                 html_raw(b, "</td><td data-label=\"Limit\">");
                 if (a.count >= max)
                         html_raw(b, "<strong>locked</strong>");

@@ -15,18 +15,6 @@
 #include "svc-servers.h"
 #include "updater.h"
 
-static void when(Buf *b, int64_t t) {
-        if (t <= 0) {
-                html_raw(b, "–");
-                return;
-        }
-        char s[32];
-        time_t tt = (time_t) t;
-        struct tm tm;
-        gmtime_r(&tt, &tm);
-        strftime(s, sizeof s, "%Y-%m-%d %H:%M UTC", &tm);
-        html_txt(b, s);
-}
 
 static const char *str(json_t *o, const char *key) {
         return json_string_value(json_object_get(o, key)) ?: "";
@@ -47,7 +35,7 @@ static void check_section(Req *r) {
                             : streq(state, "current")  ? "up to date"
                                                        : "unknown");
                 html_raw(b, "</span> at ");
-                when(b, json_integer_value(json_object_get(c, "time")));
+                html_utc(b, json_integer_value(json_object_get(c, "time")), false);
                 html_raw(b, "; installed: build ");
                 html_txt(b, str(json_object_get(c, "installed"), "build"));
                 html_raw(b, " (PatchVersion ");
@@ -99,7 +87,7 @@ static void report(Buf *b, json_t *rep) {
         html_raw(b, "; against build ");
         html_txt(b, str(rep, "baseline")[0] ? str(rep, "baseline") : "–");
         html_raw(b, ", ");
-        when(b, json_integer_value(json_object_get(rep, "finished")));
+        html_utc(b, json_integer_value(json_object_get(rep, "finished")), false);
         json_t *failures = json_object_get(rep, "failures");
         if (json_array_size(failures)) {
                 html_raw(b, "\n<ul class=\"failures\">\n");
@@ -138,7 +126,7 @@ void page_admin_builds(Req *r) {
                 html_raw(b, "</strong><br><span class=\"hint\">PatchVersion ");
                 html_txt(b, str(bd, "patch_version")[0] ? str(bd, "patch_version") : "–");
                 html_raw(b, ", ");
-                when(b, json_integer_value(json_object_get(bd, "created")));
+                html_utc(b, json_integer_value(json_object_get(bd, "created")), false);
                 html_raw(b, "</span></td><td data-label=\"Layer\">");
                 html_txt(b, str(bd, "layer"));
                 if (str(bd, "parent")[0]) {

@@ -33,15 +33,6 @@
 #define LIVE_SHOWN_MAX (512 * 1024)    /* of one answer, as it comes (escaped, it may grow 6 times) */
 #define CTL_OUTPUT_MAX (48u << 20)     /* what l4d2ctl may print: 16 MiB of answer, escaped in JSON */
 
-void console_when(Buf *b, int64_t t) {
-        char s[32];
-        time_t tt = (time_t) t;
-        struct tm tm;
-        gmtime_r(&tt, &tm);
-        strftime(s, sizeof s, "%Y-%m-%d %H:%M:%S UTC", &tm);
-        html_txt(b, s);
-}
-
 /* The first n bytes of s as text. */
 static void text_n(Buf *b, const char *s, size_t n) {
         _cleanup_free_ char *copy = strndup(s, n);
@@ -86,7 +77,7 @@ static void entry(Buf *b, const ConsoleEntry *e, size_t shown) {
         html_raw(b, "</kbd> <span class=\"rcon-meta\">");
         html_txt(b, e->username);
         html_raw(b, " · ");
-        console_when(b, e->at);
+        html_utc(b, e->at, true);
         html_raw(b, " · ");
         html_txt(b, outcome_label(e->outcome));
         html_raw(b, "</span></p>\n");

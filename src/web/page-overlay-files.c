@@ -302,7 +302,7 @@ static void listing(Req *r, const OverlayPage *p, const char *dir) {
                 if (streq(type, "file"))
                         overlay_size_txt(b, json_integer_value(json_object_get(e, "size")));
                 html_raw(b, "</td><td data-label=\"Changed\">");
-                overlay_time_txt(b, json_integer_value(json_object_get(e, "mtime")));
+                html_utc(b, json_integer_value(json_object_get(e, "mtime")), false);
                 html_raw(b, "</td></tr>\n");
         }
         if (!shown)

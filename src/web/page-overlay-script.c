@@ -64,7 +64,7 @@ static void state_line(Req *r, const OverlayPage *p, const OverlayScript *s, boo
         html_raw(b, "<p id=\"script-state\" class=\"hint\">");
         if (s) {
                 html_raw(b, "Saved ");
-                overlay_time_txt(b, s->updated_at);
+                html_utc(b, s->updated_at, false);
                 if (s->updated_by[0]) {
                         html_raw(b, " by ");
                         html_txt(b, s->updated_by);

@@ -190,7 +190,7 @@ static void facts(Req *r, const OverlayPage *p) {
         json_t *build = json_object_get(h, "build");
         if (json_is_object(build)) {
                 bool ok = json_is_true(json_object_get(build, "ok"));
-                overlay_time_txt(b, json_integer_value(json_object_get(build, "started")));
+                html_utc(b, json_integer_value(json_object_get(build, "started")), false);
                 html_raw(b, ", ");
                 html_fixed(b, (double) json_integer_value(json_object_get(build, "duration_ms")) / 1000.0, 1);
                 html_raw(b, " s: ");
@@ -261,7 +261,7 @@ static void build_section(Req *r, const OverlayPage *p) {
                 html_int(b, j.id);
         }
         html_raw(b, ", ");
-        overlay_time_txt(b, j.created_at);
+        html_utc(b, j.created_at, false);
         html_raw(b, ": <span id=\"job-state\" class=\"badge job-");
         html_attr(b, j.state);
         html_raw(b, "\">");

@@ -146,7 +146,7 @@ static void items_table(Req *r, json_t *items) {
                 json_int_t size = json_integer_value(json_object_get(v, "size"));
                 overlay_size_txt(b, size > 0 ? size : -1);
                 html_raw(b, "</td><td data-label=\"Updated\">");
-                overlay_time_txt(b, json_integer_value(json_object_get(v, "time_updated")));
+                html_utc(b, json_integer_value(json_object_get(v, "time_updated")), false);
                 html_raw(b, "</td>");
                 state_cell(b, v);
                 html_raw(b, "</tr>\n");

@@ -34,19 +34,6 @@ const OverlayKind *overlay_kind(const char *kind) {
         return NULL;
 }
 
-void overlay_time_txt(Buf *b, int64_t t) {
-        if (t <= 0) {
-                html_raw(b, "–");
-                return;
-        }
-        char s[32];
-        time_t tt = (time_t) t;
-        struct tm tm;
-        gmtime_r(&tt, &tm);
-        strftime(s, sizeof s, "%Y-%m-%d %H:%M UTC", &tm);
-        html_txt(b, s);
-}
-
 void overlay_size_txt(Buf *b, json_int_t bytes) {
         if (bytes < 0) {
                 html_raw(b, "–");
@@ -116,7 +103,7 @@ static void refresh_section(Req *r) {
                 html_raw(b, "\">job #");
                 html_int(b, j.id);
                 html_raw(b, "</a>, ");
-                overlay_time_txt(b, j.created_at);
+                html_utc(b, j.created_at, false);
                 html_raw(b, " <span class=\"badge job-");
                 html_attr(b, j.state);
                 html_raw(b, "\">");
@@ -174,7 +161,7 @@ static void overlay_rows(Req *r, json_t *hosts) {
                 html_raw(b, "</td><td data-label=\"Last build\">");
                 json_t *build = json_object_get(h, "build");
                 if (json_is_object(build)) {
-                        overlay_time_txt(b, json_integer_value(json_object_get(build, "started")));
+                        html_utc(b, json_integer_value(json_object_get(build, "started")), false);
                         html_txt(b, json_is_true(json_object_get(build, "ok")) ? " ok" : " failed");
                 } else
                         html_raw(b, "–");

@@ -89,7 +89,6 @@ void server_overlay_news(Req *r, const struct Server *v);
 
 /* Small parts the views share. */
 void overlay_state_badge(Buf *b, json_t *host);   /* new, ready, failed, building */
-void overlay_time_txt(Buf *b, int64_t t);         /* "2026-11-25 21:48 UTC", "–" for none */
 void overlay_size_txt(Buf *b, json_int_t bytes);  /* "12.3 MiB", "–" when negative */
 /* l4d2ctl's error line without its "error: ". */
 const char *overlay_host_message(const char *line);

@@ -99,7 +99,7 @@ static void health_notice(Buf *b, const Server *v, int64_t now) {
         if (!streq(v->state, "unresponsive"))
                 return;
         html_raw(b, "<p class=\"notice-bad\" role=\"status\" id=\"unresponsive\">Not answering since ");
-        console_when(b, v->state_since);
+        html_utc(b, v->state_since, true);
         html_raw(b, " (");
         duration_txt(b, now - v->state_since);
         html_raw(b, "): the game server's process runs, but it has not answered the panel's last queries "
@@ -116,7 +116,7 @@ static void roster_table(Req *r, const Server *v, int64_t now) {
         bool up = streq(v->state, "running") || streq(v->state, "unresponsive") || streq(v->state, "starting");
         if (rv.error[0] && up) {
                 html_raw(b, "<p class=\"notice-bad\" role=\"status\">The player list cannot be read since ");
-                console_when(b, rv.error_since);
+                html_utc(b, rv.error_since, true);
                 html_raw(b, ": ");
                 html_txt(b, rv.error);
                 html_raw(b, "</p>\n");
@@ -199,7 +199,7 @@ static void group_flush(Buf *b, Group *g, int64_t now) {
         if (g->on)
                 html_raw(b, "on now");
         else
-                console_when(b, g->last);
+                html_utc(b, g->last, true);
         html_raw(b, "</td>\n<td data-label=\"Played\">");
         duration_txt(b, g->played);
         html_raw(b, "</td>\n<td data-label=\"Sessions\"><details><summary>");
@@ -215,10 +215,10 @@ static void group_flush(Buf *b, Group *g, int64_t now) {
 
 static void session_tr(Buf *b, const SessionRow *s, int64_t now) {
         html_raw(b, "<tr><td>");
-        console_when(b, s->joined);
+        html_utc(b, s->joined, true);
         html_raw(b, "</td><td>");
         if (s->left)
-                console_when(b, s->left);
+                html_utc(b, s->left, true);
         else
                 html_raw(b, "still on");
         html_raw(b, "</td><td>");
@@ -394,14 +394,14 @@ static void reach_line(Req *r, const JobRow *j) {
                 html_raw(b, "Reachable: the server answers queries");
                 if (v.state_since > 0) {
                         html_raw(b, " (running since ");
-                        console_when(b, v.state_since);
+                        html_utc(b, v.state_since, true);
                         html_raw(b, ")");
                 }
                 html_raw(b, ".");
         } else if (streq(v.state, "unresponsive") && done) {
                 html_raw(b, "Not reachable: the server's process was started, but it has not answered queries "
                             "(A2S) since ");
-                console_when(b, v.state_since);
+                html_utc(b, v.state_since, true);
                 html_raw(b, ". It may be stuck loading (a broken map, addon or plugin?): see its console on the "
                             "server's page.");
         } else if (streq(v.state, "crashed") && done) {

@@ -9,7 +9,6 @@
 
 /* page-console.c */
 void console_section(Req *r, const Server *v);
-void console_when(Buf *b, int64_t t);
 
 /* page-players.c: the roster now, the recent players and their sessions,
  * the player count charts (24 hours, 7 days); refreshed by htmx from
