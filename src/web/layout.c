@@ -302,16 +302,27 @@ void stream_refused(Req *r, int k) {
                 render_error(r, 500, "Could not open the event stream.");
 }
 
+typedef enum { UTC_MINUTES, UTC_SECONDS, UTC_ISO } UtcFormat;
+
+static void utc_format(char s[32], int64_t t, UtcFormat f) {
+        time_t tt = (time_t) t;
+        struct tm tm;
+        size_t n = 0;
+        if (gmtime_r(&tt, &tm))
+                n = f == UTC_ISO       ? strftime(s, 32, "%Y-%m-%dT%H:%M:%SZ", &tm)
+                    : f == UTC_SECONDS ? strftime(s, 32, "%Y-%m-%d %H:%M:%S UTC", &tm)
+                                       : strftime(s, 32, "%Y-%m-%d %H:%M UTC", &tm);
+        if (n == 0)
+                s[0] = '\0';
+}
+
 void html_utc(Buf *b, int64_t t, bool seconds) {
         if (t <= 0) {
                 html_raw(b, "–");
                 return;
         }
         char s[32];
-        time_t tt = (time_t) t;
-        struct tm tm;
-        gmtime_r(&tt, &tm);
-        strftime(s, sizeof s, seconds ? "%Y-%m-%d %H:%M:%S UTC" : "%Y-%m-%d %H:%M UTC", &tm);
+        utc_format(s, t, seconds ? UTC_SECONDS : UTC_MINUTES);
         html_txt(b, s);
 }
 
@@ -321,10 +332,7 @@ void html_time(Buf *b, int64_t t) {
                 return;
         }
         char iso[32];
-        time_t tt = (time_t) t;
-        struct tm tm;
-        gmtime_r(&tt, &tm);
-        strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        utc_format(iso, t, UTC_ISO);
         html_raw(b, "<time datetime=\"");
         html_attr(b, iso);
         html_raw(b, "\">");
