@@ -12,6 +12,7 @@
 #include "build.h"
 #include "canary.h"
 #include "fs.h"
+#include "instance.h"
 
 #define RECORD_MAX (64 * 1024)
 
@@ -108,16 +109,10 @@ int build_write_instance_file(const HostConfig *c, int instance_dir_fd, const Bu
 }
 
 void build_record_mount(const HostConfig *c, const char *instance, const BuildChoice *b) {
-        _cleanup_close_ int state = open(c->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        char rel[96];
-        snprintf(rel, sizeof rel, "instances/%s", instance);
-        _cleanup_close_ int dir = state < 0 ? -1 : path_open_beneath(state, rel, O_RDONLY | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+        uint64_t id = 0;
+        _cleanup_close_ int dir = instance_mount_dir(c, instance, &id);
         if (dir < 0)
                 return;
-        _cleanup_free_ char *merged = NULL;
-        if (asprintf(&merged, "%s/runtime/%s/merged", c->state_dir, instance) < 0)
-                return;
-        uint64_t id = mount_unique_id(merged);
         json_t *layers = json_array();
         for (size_t i = 0; id && layers && i < b->n_chain; i++) {
                 struct stat st;
@@ -136,15 +131,12 @@ void build_record_mount(const HostConfig *c, const char *instance, const BuildCh
         if (!id || !layers) {
                 json_decref(layers);
                 json_decref(dropped);
-                (void) unlinkat(dir, "mounted-build", 0);
+                instance_record_write(dir, "mounted-build", NULL);
                 return;
         }
-        json_t *j = json_pack("{s:I, s:s, s:s, s:o, s:o}", "mnt_id", (json_int_t) id, "build", b->id, "stack", b->stack,
-                              "layers", layers, "dropped", dropped);
-        _cleanup_free_ char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-        json_decref(j);
-        if (text)
-                (void) write_file_atomic_flags(dir, "mounted-build", text, strlen(text), 0644, WRITE_NO_SYNC);
+        instance_record_write(dir, "mounted-build",
+                              json_pack("{s:I, s:s, s:s, s:o, s:o}", "mnt_id", (json_int_t) id, "build", b->id, "stack",
+                                        b->stack, "layers", layers, "dropped", dropped));
 }
 
 json_t *build_mount_record(const HostConfig *c, const char *instance) {

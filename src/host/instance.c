@@ -716,3 +716,28 @@ int instance_logs(const HostConfig *c, const char *name, unsigned lines, bool fo
         r = backend_get(c)->logs(c, name, lines, follow, out_fd, err);
         return r < 0 ? error_prefix(err, r, "instance '%s'", name) : 0;
 }
+
+int instance_mount_dir(const HostConfig *c, const char *name, uint64_t *ret_mnt_id) {
+        _cleanup_close_ int state = open(c->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (state < 0)
+                return -errno;
+        char rel[96];
+        snprintf(rel, sizeof rel, "instances/%s", name);
+        _cleanup_close_ int dir = path_open_beneath(state, rel, O_RDONLY | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+        if (dir < 0)
+                return dir;
+        _cleanup_free_ char *merged = NULL;
+        if (asprintf(&merged, "%s/runtime/%s/merged", c->state_dir, name) < 0)
+                return -ENOMEM;
+        *ret_mnt_id = mount_unique_id(merged);
+        return TAKE_FD(dir);
+}
+
+void instance_record_write(int dir, const char *file, json_t *j) {
+        _cleanup_free_ char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        if (text)
+                (void) write_file_atomic_flags(dir, file, text, strlen(text), 0644, WRITE_NO_SYNC);
+        else
+                (void) unlinkat(dir, file, 0);
+}

@@ -66,3 +66,12 @@ int instance_lock(const HostConfig *c, const char *name, int *ret_fd, Error *err
 
 /* Creates the state dir's folders if missing. */
 int state_dirs_ensure(const HostConfig *c, Error *err);
+
+/* For the records written beside a mount (instances/NAME/mounted,
+ * mounted-build): the instance's folder, opened beneath the state dir
+ * without following links, and in *ret_mnt_id the unique id of the mount
+ * on its merged dir now (0: none, or unknown). -errno. */
+int instance_mount_dir(const HostConfig *c, const char *name, uint64_t *ret_mnt_id);
+/* j (taken) as compact JSON into dir/file, atomically; NULL j: the file is
+ * removed (no record is better than a wrong one). */
+void instance_record_write(int dir, const char *file, json_t *j);

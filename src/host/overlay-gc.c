@@ -90,19 +90,14 @@ static int read_overlay_list(int state, const char *instance, char ***ret) {
 }
 
 void overlay_pins_record(const HostConfig *c, const char *instance, const OverlayPins *p) {
-        _cleanup_close_ int state = open(c->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        char rel[96];
-        snprintf(rel, sizeof rel, "instances/%s", instance);
-        _cleanup_close_ int dir = state < 0 ? -1 : path_open_beneath(state, rel, O_RDONLY | O_DIRECTORY, 0, PATH_NO_SYMLINKS);
+        uint64_t id = 0;
+        _cleanup_close_ int dir = instance_mount_dir(c, instance, &id);
         if (dir < 0)
                 return;
-        _cleanup_free_ char *merged = NULL;
-        if (asprintf(&merged, "%s/runtime/%s/merged", c->state_dir, instance) < 0)
-                return;
-        uint64_t id = mount_unique_id(merged);
+        _cleanup_close_ int state = open(c->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         _cleanup_strv_ char **names = NULL;
-        if (id == 0 || read_overlay_list(state, instance, &names) < 0) {
-                (void) unlinkat(dir, "mounted", 0);
+        if (id == 0 || state < 0 || read_overlay_list(state, instance, &names) < 0) {
+                instance_record_write(dir, "mounted", NULL);
                 return;
         }
         json_t *lowers = json_array();
@@ -112,17 +107,13 @@ void overlay_pins_record(const HostConfig *c, const char *instance, const Overla
                 if (fd < 0 || fstat(fd, &st) < 0) {
                         /* Then the record is not exact: leave none. */
                         json_decref(lowers);
-                        (void) unlinkat(dir, "mounted", 0);
+                        instance_record_write(dir, "mounted", NULL);
                         return;
                 }
                 json_array_append_new(lowers, json_pack("{s:s, s:I, s:I}", "overlay", *n, "dev", (json_int_t) st.st_dev,
                                                         "ino", (json_int_t) st.st_ino));
         }
-        json_t *j = json_pack("{s:I, s:o}", "mnt_id", (json_int_t) id, "lowers", lowers);
-        _cleanup_free_ char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-        json_decref(j);
-        if (text)
-                (void) write_file_atomic_flags(dir, "mounted", text, strlen(text), 0644, WRITE_NO_SYNC);
+        instance_record_write(dir, "mounted", json_pack("{s:I, s:o}", "mnt_id", (json_int_t) id, "lowers", lowers));
         (void) p;
 }
 
