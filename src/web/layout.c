@@ -304,16 +304,53 @@ void stream_refused(Req *r, int k) {
 
 typedef enum { UTC_MINUTES, UTC_SECONDS, UTC_ISO } UtcFormat;
 
+static char *two_digits(char *p, int v) {
+        p[0] = (char) ('0' + v / 10 % 10);
+        p[1] = (char) ('0' + v % 10);
+        return p + 2;
+}
+
+/* "YYYY-MM-DD HH:MM UTC", "YYYY-MM-DD HH:MM:SS UTC" or
+ * "YYYY-MM-DDTHH:MM:SSZ". By hand: strftime's locale machinery was a third
+ * of rendering the job list (two times a row), and gmtime_r takes glibc's
+ * time zone lock, one for every event loop. The date from the day count is
+ * the proleptic Gregorian calendar's (H. Hinnant, "chrono-compatible
+ * low-level date algorithms", civil_from_days). */
 static void utc_format(char s[32], int64_t t, UtcFormat f) {
-        time_t tt = (time_t) t;
-        struct tm tm;
-        size_t n = 0;
-        if (gmtime_r(&tt, &tm))
-                n = f == UTC_ISO       ? strftime(s, 32, "%Y-%m-%dT%H:%M:%SZ", &tm)
-                    : f == UTC_SECONDS ? strftime(s, 32, "%Y-%m-%d %H:%M:%S UTC", &tm)
-                                       : strftime(s, 32, "%Y-%m-%d %H:%M UTC", &tm);
-        if (n == 0)
+        int64_t days = t / 86400, secs = t % 86400;
+        if (secs < 0) {
+                secs += 86400;
+                days--;
+        }
+        days += 719468; /* from 0000-03-01 */
+        int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+        int64_t doe = days - era * 146097;                                   /* [0, 146096] */
+        int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+        int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+        int64_t mp = (5 * doy + 2) / 153;                                    /* March = 0 */
+        int day = (int) (doy - (153 * mp + 2) / 5 + 1);
+        int month = (int) (mp < 10 ? mp + 3 : mp - 9);
+        int64_t year = yoe + era * 400 + (month <= 2);
+        if (year < 0 || year > 9999) {
                 s[0] = '\0';
+                return;
+        }
+        char *p = s;
+        p = two_digits(p, (int) (year / 100));
+        p = two_digits(p, (int) (year % 100));
+        *p++ = '-';
+        p = two_digits(p, month);
+        *p++ = '-';
+        p = two_digits(p, day);
+        *p++ = f == UTC_ISO ? 'T' : ' ';
+        p = two_digits(p, (int) (secs / 3600));
+        *p++ = ':';
+        p = two_digits(p, (int) (secs / 60 % 60));
+        if (f != UTC_MINUTES) {
+                *p++ = ':';
+                p = two_digits(p, (int) (secs % 60));
+        }
+        strcpy(p, f == UTC_ISO ? "Z" : " UTC");
 }
 
 void html_utc(Buf *b, int64_t t, bool seconds) {

@@ -191,19 +191,25 @@ int jobs_recover(sqlite3 *db, job_gave_up_fn gave_up, int *ret_requeued, int *re
         "j.result, j.progress_label, j.progress, j.attempts, coalesce(j.started_at, 0), coalesce(j.finished_at, 0)"
 #define FROM " FROM jobs j JOIN users u ON u.id = j.user_id "
 
+/* Straight into *ret, every field set: no zeroed 1.2 KB copy per row of a
+ * 100-row list. */
 static void from_row(sqlite3_stmt *s, void *ret) {
-        JobRow v = { .id = sqlite3_column_int64(s, 0), .user_id = sqlite3_column_int64(s, 1),
-                     .server_id = sqlite3_column_int64(s, 2), .created_at = sqlite3_column_int64(s, 3),
-                     .has_progress = sqlite3_column_type(s, 10) != SQLITE_NULL,
-                     .progress = sqlite3_column_double(s, 10), .attempts = sqlite3_column_int(s, 11),
-                     .started_at = sqlite3_column_int64(s, 12), .finished_at = sqlite3_column_int64(s, 13) };
-        db_col_copy(s, 4, v.kind, sizeof v.kind);
-        db_col_copy(s, 5, v.state, sizeof v.state);
-        db_col_copy(s, 6, v.target, sizeof v.target);
-        db_col_copy(s, 7, v.owner, sizeof v.owner);
-        db_col_copy(s, 8, v.result, sizeof v.result);
-        db_col_copy(s, 9, v.progress_label, sizeof v.progress_label);
-        *(JobRow *) ret = v;
+        JobRow *v = ret;
+        v->id = sqlite3_column_int64(s, 0);
+        v->user_id = sqlite3_column_int64(s, 1);
+        v->server_id = sqlite3_column_int64(s, 2);
+        v->created_at = sqlite3_column_int64(s, 3);
+        db_col_copy(s, 4, v->kind, sizeof v->kind);
+        db_col_copy(s, 5, v->state, sizeof v->state);
+        db_col_copy(s, 6, v->target, sizeof v->target);
+        db_col_copy(s, 7, v->owner, sizeof v->owner);
+        db_col_copy(s, 8, v->result, sizeof v->result);
+        db_col_copy(s, 9, v->progress_label, sizeof v->progress_label);
+        v->has_progress = sqlite3_column_type(s, 10) != SQLITE_NULL;
+        v->progress = sqlite3_column_double(s, 10);
+        v->attempts = sqlite3_column_int(s, 11);
+        v->started_at = sqlite3_column_int64(s, 12);
+        v->finished_at = sqlite3_column_int64(s, 13);
 }
 
 int job_load(sqlite3 *db, int64_t id, const User *u, JobRow *ret) {

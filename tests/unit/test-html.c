@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "html.h"
+#include "layout.h"
 
 static void test_txt(void **state) {
         Buf b = BUF_INIT(4096);
@@ -18,6 +19,29 @@ static void test_attr_newlines_and_controls(void **state) {
         Buf b = BUF_INIT(4096);
         html_attr(&b, "a\nb\"c\x01");
         assert_string_equal(b.data, "a&#10;b&quot;c\xef\xbf\xbd");
+        buf_free(&b);
+}
+
+/* Times are formatted by hand (no strftime): the digits, the padding and
+ * "none" must still come out as before. */
+static void test_times(void **state) {
+        Buf b = BUF_INIT(4096);
+        html_utc(&b, 946695845, false);
+        html_raw(&b, "|");
+        html_utc(&b, 946695845, true);
+        html_raw(&b, "|");
+        html_utc(&b, 253402300799, true);
+        html_raw(&b, "|");
+        html_utc(&b, 1709251199, true); /* a leap day's last second */
+        html_raw(&b, "|");
+        html_utc(&b, 951825600, false); /* 2000 is a leap year (divisible by 400) */
+        html_raw(&b, "|");
+        html_utc(&b, 0, true);
+        html_raw(&b, "|");
+        html_time(&b, 1764107293);
+        assert_string_equal(b.data, "2000-01-01 03:04 UTC|2000-01-01 03:04:05 UTC|9999-12-31 23:59:59 UTC|2024-02-29 23:59:59 UTC|"
+                                    "2000-02-29 12:00 UTC|–|"
+                                    "<time datetime=\"2025-11-25T21:48:13Z\">2025-11-25 21:48 UTC</time>");
         buf_free(&b);
 }
 
@@ -63,6 +87,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_txt),
                 cmocka_unit_test(test_attr_newlines_and_controls),
+                cmocka_unit_test(test_times),
                 cmocka_unit_test(test_url_arg),
                 cmocka_unit_test(test_json_str),
                 cmocka_unit_test(test_cap),
