@@ -25,25 +25,28 @@ static void plain(const char *msg, char *buf, size_t size) {
                 memcpy(buf + n, ".", 2);
 }
 
-/* What a start's failure means for the person who pressed Start. */
-static void failure_words(const char *error, char *buf, size_t size) {
+void job_start_failure_words(const char *error, char *buf, size_t size) {
         if (strstr(error, "no game installation"))
                 snprintf(buf, size, JOB_RESULT_NOT_INSTALLED);
         else if (strstr(error, "the game is being installed or updated"))
                 snprintf(buf, size, "The game is being installed or updated; start the server when that has "
                                     "finished.");
+        else if (strstr(error, "no build has passed the canary"))
+                snprintf(buf, size, "No installed version of the game has passed its trial run with this server's "
+                                    "overlays yet, so it cannot start. An administrator sees why on the Builds page "
+                                    "and can try again there, or pin the server to a build.");
         else if (strstr(error, "no free port pair left") || strstr(error, "no other port pair is free"))
                 snprintf(buf, size, "No port is free for this server: other servers and programs on the host hold "
                                     "every port of its range. Stop one, or ask an administrator to widen the range.");
         else
-                plain(error[0] ? error : "l4d2ctl failed without a message", buf, size);
+                plain(error[0] ? error : "the host's l4d2ctl failed without a message", buf, size);
 }
 
 bool job_start_done(JobCtx *c, bool ok, const char *done, const char **ret_result) {
         const char *verb = streq(c->job->kind, "restart") ? "Restart" : "Start";
         char words[400], event[512];
         if (!ok) {
-                failure_words(c->last_error, words, sizeof words);
+                job_start_failure_words(c->last_error, words, sizeof words);
                 /* The server is stopped because its start failed: nobody
                  * stopped it behind the panel's back. */
                 (void) server_set_desired(c->db, c->server->id, "stopped");

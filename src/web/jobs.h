@@ -74,6 +74,9 @@ bool job_fail(JobCtx *c, const char *fmt, ...) _printf_(2, 3);
  * words, the server's events (a failed start, a port that moved), and a
  * failed start leaves the server wanted stopped: no drift. */
 bool job_start_done(JobCtx *c, bool ok, const char *done, const char **ret_result);
+/* What a start's failure (l4d2ctl's error line) means for the person who
+ * pressed Start, in their words. */
+void job_start_failure_words(const char *error, char *buf, size_t size);
 void job_start_gave_up(sqlite3 *db, int64_t server_id);
 /* The result of a start that failed because the game is not installed. */
 #define JOB_RESULT_NOT_INSTALLED "The game is not installed yet."
