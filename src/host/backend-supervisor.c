@@ -73,8 +73,15 @@ static int sv_status(const HostConfig *c, const char *name, BackendStatus *ret, 
         if (held) {
                 if (st.state != STATE_RUNNING && st.state != STATE_UNRESPONSIVE)
                         st.state = STATE_STARTING;
-                if (st.pid > 0 && kill(st.pid, 0) < 0 && errno == ESRCH)
-                        st.pid = 0; /* between two runs */
+                if (st.pid > 0 && kill(st.pid, 0) < 0 && errno == ESRCH) {
+                        /* Between two runs: the server is gone and its
+                         * supervisor has not written so yet. Not running
+                         * (a "running" without a pid was seen in that
+                         * window); what the supervisor writes next is
+                         * "starting" (a restart) or why it does not. */
+                        st.pid = 0;
+                        st.state = STATE_STARTING;
+                }
         } else if (orphan_alive(rt)) {
                 /* The supervisor died (OOM, SIGKILL) but its server lives on,
                  * unwatched (only without the sandbox, whose --die-with-parent

@@ -169,6 +169,31 @@ def test_crashed_server_is_restarted(installed, tmp_path):
     assert "left4me: server exited (signal KILL); restarting in 500 ms" in ctl.log("crashy")
 
 
+def test_a_server_gone_before_its_supervisor_says_so_is_not_running(installed, tmp_path):
+    """The window between a server's death and its supervisor's next word,
+    held open by stopping the supervisor: status must not say "running"
+    (without a pid, as it once did), but that a start is coming."""
+    ctl = installed
+    ctl.initialize("window", "", tmp_path)
+    ctl.ok("start", "window")
+    pid = ctl.wait_state("window", "running")["pid"]
+    sup = int((ctl.state / "runtime" / "window" / "supervisor.pid").read_text())
+    os.kill(sup, signal.SIGSTOP)
+    try:
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while os.path.exists("/proc/%d" % pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not os.path.exists("/proc/%d" % pid), "the killed server was not reaped"
+        st = ctl.status("window")
+        assert (st["state"], st["pid"]) == ("starting", None)
+    finally:
+        os.kill(sup, signal.SIGCONT)
+    st = ctl.wait_state("window", "running")
+    assert st["pid"] != pid and st["restarts"] == 1
+    ctl.ok("stop", "window")
+
+
 def test_crash_loop_breaker(installed, tmp_path):
     ctl = installed
     # The server's environment is not ours (it runs in a clean one): the
