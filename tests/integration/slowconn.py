@@ -124,7 +124,10 @@ def panel_connections(pid, port, source):
     want_local = "%04X" % port
     a, b, c, d = (int(x) for x in source.split("."))
     want_remote = "%02X%02X%02X%02X" % (d, c, b, a)
-    n = 0
+    # Counted by socket (inode), not by line: /proc/net/tcp is read in
+    # pieces while connections come and go, and a socket can be listed
+    # twice in one read (a count of 252 from an address with 250 clients).
+    seen = set()
     with open("/proc/%d/net/tcp" % pid) as f:
         next(f)
         for line in f:
@@ -132,5 +135,5 @@ def panel_connections(pid, port, source):
             local, remote, state, inode = parts[1], parts[2], parts[3], parts[9]
             if (local.endswith(":" + want_local) and remote.split(":")[0] == want_remote and state == "01"
                     and inode in inodes):
-                n += 1
-    return n
+                seen.add(inode)
+    return len(seen)
