@@ -18,19 +18,8 @@
 #define PAD_B 18.0
 #define PAD_T 6.0
 
-/* A coordinate with one decimal, without printf: a chart has hundreds, and
- * printf's floating point was two thirds of rendering a server's page. */
 static void num(Buf *b, double v) {
-        if (!(v > -1e12 && v < 1e12)) /* NaN or absurd: not from this chart */
-                v = 0;
-        long long t = (long long) (v * 10.0 + (v < 0 ? -0.5 : 0.5));
-        if (t < 0) {
-                html_raw(b, "-");
-                t = -t;
-        }
-        html_int(b, t / 10);
-        char d[2] = { '.', (char) ('0' + t % 10) };
-        (void) buf_append(b, d, 2);
+        html_fixed(b, v, 1);
 }
 
 static double x_of(int64_t t, int64_t from, int64_t to) {

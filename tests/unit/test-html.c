@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -43,6 +44,33 @@ static void test_times(void **state) {
                                     "2000-02-29 12:00 UTC|–|"
                                     "<time datetime=\"2025-11-25T21:48:13Z\">2025-11-25 21:48 UTC</time>");
         buf_free(&b);
+}
+
+/* html_fixed writes most numbers without printf: its digits must be
+ * printf's for every value, ties, negatives and zeros included. */
+static void test_fixed_is_printf(void **state) {
+        static const double some[] = { 0.0, -0.0, 0.04, -0.04, 0.05, 0.15, 0.25, 0.35, 1.005, 2.675, 12.5,
+                                       -12.5, 99.95, 123456.789, -7.25, 1e9, 3e-7, 599.99999 };
+        for (int d = 0; d <= 3; d++) {
+                for (size_t i = 0; i < sizeof some / sizeof some[0]; i++) {
+                        Buf b = BUF_INIT(64);
+                        char want[64];
+                        html_fixed(&b, some[i], d);
+                        snprintf(want, sizeof want, "%.*f", d, some[i]);
+                        assert_string_equal(b.data, want);
+                        buf_free(&b);
+                }
+                /* a chart's coordinates: every tenth from -600 to 600, and between */
+                for (int k = -60000; k <= 60000; k += 7) {
+                        double v = k / 100.0 + k * 1e-7;
+                        Buf b = BUF_INIT(64);
+                        char want[64];
+                        html_fixed(&b, v, d);
+                        snprintf(want, sizeof want, "%.*f", d, v);
+                        assert_string_equal(b.data, want);
+                        buf_free(&b);
+                }
+        }
 }
 
 static void test_url_arg(void **state) {
@@ -88,6 +116,7 @@ int main(void) {
                 cmocka_unit_test(test_txt),
                 cmocka_unit_test(test_attr_newlines_and_controls),
                 cmocka_unit_test(test_times),
+                cmocka_unit_test(test_fixed_is_printf),
                 cmocka_unit_test(test_url_arg),
                 cmocka_unit_test(test_json_str),
                 cmocka_unit_test(test_cap),
